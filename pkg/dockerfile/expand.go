@@ -1,0 +1,67 @@
+package dockerfile
+
+import (
+	"fmt"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+)
+
+// Expand returns the step as an Instruction with its words expanded against
+// vars, the ENV and ARG values in scope, as BuildKit does at dispatch time.
+// ARG defaults are left as written: the builder expands them with Word when
+// it decides whether a default applies.
+func (s *Step) Expand(vars *Vars) (Instruction, error) {
+	parsed, err := instructions.ParseInstructionWithLinter(s.node, &linter.Linter{})
+	if err != nil {
+		return nil, s.Wrap(cleanParseError(err))
+	}
+	cmd, ok := parsed.(instructions.Command)
+	if !ok {
+		return nil, s.Errorf("%s is not allowed here", s.Keyword)
+	}
+	lex := shell.NewLex(s.escape)
+	if _, isArg := cmd.(*instructions.ArgCommand); !isArg {
+		if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
+			err := ex.Expand(func(word string) (string, error) {
+				out, _, err := lex.ProcessWord(word, vars)
+				return out, err
+			})
+			if err != nil {
+				return nil, s.Wrap(err)
+			}
+		}
+	}
+	if ex, ok := cmd.(instructions.SupportsSingleWordExpansionRaw); ok {
+		raw := shell.NewLex('\\')
+		raw.SkipProcessQuotes = true
+		err := ex.ExpandRaw(func(word string) (string, error) {
+			out, _, err := raw.ProcessWord(word, vars)
+			return out, err
+		})
+		if err != nil {
+			return nil, s.Wrap(err)
+		}
+	}
+	ins, err := convert(cmd)
+	if err != nil {
+		return nil, s.Wrap(err)
+	}
+	if e, ok := ins.(*Expose); ok {
+		if e.Ports, err = expandPorts(lex, e.Ports, vars); err != nil {
+			return nil, s.Wrap(err)
+		}
+	}
+	return ins, nil
+}
+
+// Word expands one word against vars with the file's escape character, as
+// BuildKit expands ARG defaults, FROM names and --platform values.
+func (df *Dockerfile) Word(word string, vars *Vars) (string, error) {
+	out, _, err := shell.NewLex(df.escape).ProcessWord(word, vars)
+	if err != nil {
+		return "", fmt.Errorf("expanding %q: %w", word, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,93 @@
+package dockerfile
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func expandFirst(t *testing.T, src string, vars *Vars) Instruction {
+	t.Helper()
+	df := mustParse(t, src)
+	ins, err := df.Stages[0].Steps[0].Expand(vars)
+	if err != nil {
+		t.Fatalf("Expand: %v", err)
+	}
+	return ins
+}
+
+func TestExpand(t *testing.T) {
+	vars := VarsFromEnviron([]string{"a=old", "dir=/srv", "empty=", "name=app"})
+	tests := []struct {
+		name string
+		src  string
+		want Instruction
+	}{
+		{"ENV sees old values", "FROM x\nENV a=new b=$a\n",
+			&Env{Vars: []KeyValue{{"a", "new"}, {"b", "old"}}}},
+		{"default when unset", "FROM x\nWORKDIR ${nope:-/d}\n", &Workdir{Path: "/d"}},
+		{"default when empty is kept", "FROM x\nWORKDIR /x${empty:-y}\n", &Workdir{Path: "/xy"}},
+		{"alternate when set", "FROM x\nWORKDIR ${dir:+/alt}\n", &Workdir{Path: "/alt"}},
+		{"alternate when unset", "FROM x\nWORKDIR /w${nope:+/alt}\n", &Workdir{Path: "/w"}},
+		{"escaped dollar", "FROM x\nLABEL l=\\$dir\n", &Label{Labels: []KeyValue{{"l", "$dir"}}}},
+		{"single quotes", "FROM x\nLABEL l='$dir'\n", &Label{Labels: []KeyValue{{"l", "$dir"}}}},
+		{"escape directive", "# escape=`\nFROM x\nLABEL l=`$dir\n", &Label{Labels: []KeyValue{{"l", "$dir"}}}},
+		{"COPY words", "FROM x\nCOPY --chown=$name src/$name $dir/\n",
+			&Copy{Sources: []string{"src/app"}, Dest: "/srv/", Chown: "app"}},
+		{"RUN is left to the shell", "FROM x\nRUN echo $a\n",
+			&Run{Args: []string{"echo $a"}, Shell: true, Network: "default", Security: "sandbox"}},
+		{"RUN exec form", "FROM x\nRUN [\"/bin/echo\", \"$a\"]\n",
+			&Run{Args: []string{"/bin/echo", "$a"}, Network: "default", Security: "sandbox"}},
+		{"USER", "FROM x\nUSER $name:staff\n", &User{User: "app:staff"}},
+		{"ARG default is not expanded here", "FROM x\nARG v=$a\n", &Arg{Args: []ArgDecl{{Key: "v", Value: ptr("$a")}}}},
+		{"EXPOSE", "FROM x\nEXPOSE 80 ${port:-443}/UDP 7000-7001\n", &Expose{Ports: []string{"443/udp", "7000/tcp", "7001/tcp", "80/tcp"}}},
+		{"CMD shell form", "FROM x\nCMD echo $a\n", &Cmd{Args: []string{"echo $a"}, Shell: true}},
+		{"heredoc COPY is expanded", "FROM x\nCOPY <<EOF /f\n$name\nEOF\n",
+			&Copy{Inline: []InlineFile{{Name: "EOF", Data: "app\n"}}, Dest: "/f"}},
+		{"quoted heredoc COPY is not", "FROM x\nCOPY <<'EOF' /f\n$name\nEOF\n",
+			&Copy{Inline: []InlineFile{{Name: "EOF", Data: "$name\n"}}, Dest: "/f"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := expandFirst(t, tt.src, vars)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRunHeredocAndMounts(t *testing.T) {
+	got := expandFirst(t, "FROM x\nRUN --network=none --mount=type=cache,target=/c,id=$name <<EOF\necho hi\nEOF\n",
+		VarsFromEnviron([]string{"name=gocache"}))
+	run := got.(*Run)
+	if diff := cmp.Diff([]Heredoc{{Name: "EOF", Data: "echo hi\n"}}, run.Heredocs); diff != "" {
+		t.Errorf("heredocs (-want +got):\n%s", diff)
+	}
+	if run.Network != "none" {
+		t.Errorf("network = %q", run.Network)
+	}
+	if len(run.Mounts) != 1 || run.Mounts[0].Type != "cache" || run.Mounts[0].Target != "/c" || run.Mounts[0].ID != "gocache" {
+		t.Errorf("mounts = %+v", run.Mounts)
+	}
+}
+
+func TestVars(t *testing.T) {
+	v := VarsFromEnviron([]string{"A=1", "B=2"})
+	v.Set("A", "3")
+	v.Set("C", "")
+	if diff := cmp.Diff([]string{"A=3", "B=2", "C="}, v.Environ()); diff != "" {
+		t.Errorf("Environ (-want +got):\n%s", diff)
+	}
+	c := v.Clone()
+	c.Set("B", "changed")
+	if got, _ := v.Get("B"); got != "2" {
+		t.Errorf("Clone shares state: B = %q", got)
+	}
+	var nilVars *Vars
+	if _, ok := nilVars.Get("A"); ok || nilVars.Len() != 0 {
+		t.Error("a nil *Vars is not empty")
+	}
+}
+
+func ptr(s string) *string { return &s }

@@ -1,0 +1,179 @@
+package dockerfile
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// BaseKind says what a stage starts from, or what COPY --from reads.
+type BaseKind int
+
+const (
+	BaseImage   BaseKind = iota // an image in a registry
+	BaseScratch                 // the empty filesystem
+	BaseStage                   // an earlier stage of the same Dockerfile
+)
+
+// Base is a resolved FROM or COPY --from.
+type Base struct {
+	Kind  BaseKind
+	Image string // the image reference, for BaseImage
+	Stage int    // the stage index, for BaseStage
+}
+
+// Plan is what a build of one target needs.
+type Plan struct {
+	Target    int
+	Bases     []Base   // per stage, in file order
+	Platforms []string // per stage: the expanded --platform, or ""
+	Needed    []int    // the stages the target needs, in file order, target last
+	Deps      [][]int  // per stage: the stages it reads from (base and COPY --from)
+}
+
+// Plan resolves every stage's base against the global ARGs and finds the
+// stages the target needs; stages it does not need are never built.
+func (df *Dockerfile) Plan(target string, globals *Vars) (*Plan, error) {
+	p := &Plan{
+		Bases:     make([]Base, len(df.Stages)),
+		Platforms: make([]string, len(df.Stages)),
+		Deps:      make([][]int, len(df.Stages)),
+	}
+	for i, st := range df.Stages {
+		if err := df.planStage(p, i, st, globals); err != nil {
+			return nil, err
+		}
+	}
+	t, err := df.target(target)
+	if err != nil {
+		return nil, err
+	}
+	p.Target = t
+	seen := map[int]bool{}
+	var visit func(int)
+	visit = func(i int) {
+		if seen[i] {
+			return
+		}
+		seen[i] = true
+		for _, d := range p.Deps[i] {
+			visit(d)
+		}
+	}
+	visit(t)
+	for i := range df.Stages {
+		if seen[i] {
+			p.Needed = append(p.Needed, i)
+		}
+	}
+	return p, nil
+}
+
+func (df *Dockerfile) planStage(p *Plan, i int, st *Stage, globals *Vars) error {
+	fromErr := func(err error) error {
+		return &Error{File: df.Name, Line: st.Line, Instruction: shorten(st.Source), Err: err}
+	}
+	name, err := df.Word(st.Base, globals)
+	if err != nil {
+		return fromErr(err)
+	}
+	if name == "" {
+		return fromErr(fmt.Errorf("base name (%s) should not be blank", st.Base))
+	}
+	p.Bases[i] = df.resolveBase(name, i)
+	if p.Bases[i].Kind == BaseStage {
+		p.Deps[i] = append(p.Deps[i], p.Bases[i].Stage)
+	}
+	if st.Platform != "" {
+		plat, err := df.Word(st.Platform, globals)
+		if err != nil {
+			return fromErr(err)
+		}
+		if plat == "" {
+			return fromErr(fmt.Errorf("empty platform value from expression %s", st.Platform))
+		}
+		p.Platforms[i] = plat
+	}
+	for _, step := range st.Steps {
+		if step.From == "" {
+			continue
+		}
+		src, err := df.ResolveFrom(step, i)
+		if err != nil {
+			return err
+		}
+		if src.Kind == BaseStage {
+			p.Deps[i] = append(p.Deps[i], src.Stage)
+		}
+	}
+	return nil
+}
+
+// resolveBase resolves an expanded FROM name of stage i: "scratch", the name
+// of an earlier stage, or an image.
+func (df *Dockerfile) resolveBase(name string, i int) Base {
+	if name == "scratch" {
+		return Base{Kind: BaseScratch}
+	}
+	for j := 0; j < i; j++ {
+		if df.Stages[j].Name != "" && strings.EqualFold(df.Stages[j].Name, name) {
+			return Base{Kind: BaseStage, Stage: j}
+		}
+	}
+	return Base{Kind: BaseImage, Image: name}
+}
+
+// ResolveFrom resolves the --from of a COPY step in stage i: a stage name or
+// index defined before stage i, or otherwise an image.
+func (df *Dockerfile) ResolveFrom(step *Step, i int) (Base, error) {
+	from := step.From
+	if expanded, err := df.Word(from, &Vars{}); err != nil || expanded != from {
+		return Base{}, step.Errorf("variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround")
+	}
+	if n, err := strconv.Atoi(from); err == nil {
+		if n < 0 || n >= len(df.Stages) {
+			return Base{}, step.Errorf("invalid stage index %d", n)
+		}
+		if n >= i {
+			return Base{}, step.Errorf("cannot copy from stage %d, it needs to be defined before the current stage %q", n, df.Stages[i].DisplayName())
+		}
+		return Base{Kind: BaseStage, Stage: n}, nil
+	}
+	for j, st := range df.Stages {
+		if st.Name == "" || !strings.EqualFold(st.Name, from) {
+			continue
+		}
+		if j >= i {
+			return Base{}, step.Errorf("cannot copy from stage %q, it needs to be defined before the current stage %q", from, df.Stages[i].DisplayName())
+		}
+		return Base{Kind: BaseStage, Stage: j}, nil
+	}
+	if from == "scratch" {
+		return Base{Kind: BaseScratch}, nil
+	}
+	return Base{Kind: BaseImage, Image: from}, nil
+}
+
+// target finds the stage --target names; "" means the last stage.
+func (df *Dockerfile) target(name string) (int, error) {
+	if name == "" {
+		return len(df.Stages) - 1, nil
+	}
+	var names []string
+	for i, st := range df.Stages {
+		if st.Name != "" && strings.EqualFold(st.Name, name) {
+			return i, nil
+		}
+		if st.Name != "" {
+			names = append(names, st.Name)
+		}
+	}
+	if len(names) == 0 {
+		return 0, &Error{File: df.Name, Err: fmt.Errorf("target stage %q could not be found: the Dockerfile names no stages", name)}
+	}
+	return 0, &Error{File: df.Name, Err: fmt.Errorf("target stage %q could not be found (stages: %s)", name, strings.Join(names, ", "))}
+}
+
+// ErrNoStages is returned by Parse for a file without FROM.
+var ErrNoStages = errors.New("the file contains no FROM instruction: nothing to build")
