@@ -1,0 +1,320 @@
+package layers
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+)
+
+// ExtractOptions tune Extract.
+type ExtractOptions struct {
+	// Whiteouts applies ".wh." entries as deletions, as image layers need;
+	// otherwise they are ordinary files (an archive given to ADD).
+	Whiteouts bool
+	// Owner, when set, replaces the owner of every entry (ADD --chown).
+	Owner *Owner
+	// Written, when set, is called with every path the archive creates or
+	// replaces, relative to the root, including parent directories it had
+	// to create.
+	Written func(rel string)
+}
+
+// Extract unpacks the tar stream r into root. Every entry is resolved inside
+// root, following symlinks as if root were "/", so no entry, link or
+// whiteout can reach outside it. Existing paths are replaced as the OCI
+// layer format says: a directory entry merges with an existing directory,
+// anything else replaces what was there.
+func Extract(ctx context.Context, root string, r io.Reader, opts ExtractOptions) error {
+	x := &extractor{
+		root:    root,
+		opts:    opts,
+		created: map[string]bool{},
+		parents: map[string]bool{},
+		dirs:    map[string]bool{},
+		isRoot:  os.Geteuid() == 0,
+	}
+	tr := tar.NewReader(r)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading archive: %w", err)
+		}
+		if err := x.entry(h, tr); err != nil {
+			return err
+		}
+	}
+	return x.finish()
+}
+
+type dirTime struct {
+	host  string
+	times []unix.Timespec
+}
+
+type extractor struct {
+	root    string
+	opts    ExtractOptions
+	created map[string]bool // paths the archive wrote
+	parents map[string]bool // ancestors of paths the archive wrote
+	dirs    map[string]bool // directories known to exist, by relative path
+	times   []dirTime       // directory times, set once all entries are in
+	isRoot  bool
+}
+
+func (x *extractor) entry(h *tar.Header, r io.Reader) error {
+	rel := cleanRel(h.Name)
+	if rel == "" || h.Typeflag == tar.TypeXGlobalHeader {
+		return nil // the root keeps its own metadata
+	}
+	dir, base := path.Split(rel)
+	dir = strings.TrimSuffix(dir, "/")
+	if x.opts.Whiteouts && strings.HasPrefix(base, WhiteoutPrefix) {
+		if base == OpaqueMarker {
+			return x.opaque(dir)
+		}
+		return x.whiteout(path.Join(dir, strings.TrimPrefix(base, WhiteoutPrefix)))
+	}
+	parent, err := x.mkdirAll(dir)
+	if err != nil {
+		return fmt.Errorf("extracting %s: %w", rel, err)
+	}
+	target := filepath.Join(parent, base)
+	if err := x.clear(target, h.Typeflag == tar.TypeDir); err != nil {
+		return fmt.Errorf("extracting %s: %w", rel, err)
+	}
+	made, err := x.create(target, h, r)
+	if err != nil {
+		return fmt.Errorf("extracting %s: %w", rel, err)
+	}
+	if !made {
+		return nil
+	}
+	if h.Typeflag != tar.TypeLink {
+		if err := x.setMetadata(target, h); err != nil {
+			return fmt.Errorf("extracting %s: %w", rel, err)
+		}
+	}
+	if h.Typeflag == tar.TypeDir {
+		x.dirs[rel] = true
+	}
+	x.record(rel)
+	return nil
+}
+
+// record notes that the archive wrote rel.
+func (x *extractor) record(rel string) {
+	x.created[rel] = true
+	for p := path.Dir(rel); p != "."; p = path.Dir(p) {
+		x.parents[p] = true
+	}
+	if x.opts.Written != nil {
+		x.opts.Written(rel)
+	}
+}
+
+// mkdirAll makes sure the directory rel exists inside the root, creating
+// missing components with mode 0755, and returns its host path.
+func (x *extractor) mkdirAll(rel string) (string, error) {
+	if rel == "" || rel == "." {
+		return x.root, nil
+	}
+	if x.dirs[rel] {
+		return filepath.Join(x.root, filepath.FromSlash(rel)), nil
+	}
+	if _, err := x.mkdirAll(path.Dir(rel)); err != nil {
+		return "", err
+	}
+	host, err := securejoin.SecureJoin(x.root, rel)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Lstat(host)
+	switch {
+	case err == nil && !fi.IsDir():
+		return "", fmt.Errorf("%s is not a directory", rel)
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.Mkdir(host, 0o755); err != nil {
+			return "", err
+		}
+		x.record(rel)
+	case err != nil:
+		return "", err
+	}
+	// Only a path that resolves to itself can be taken from the cache:
+	// one reached through a symlink must be resolved again each time.
+	if host == filepath.Join(x.root, filepath.FromSlash(rel)) {
+		x.dirs[rel] = true
+	}
+	return host, nil
+}
+
+// clear removes what stands at target unless both it and the new entry are
+// directories.
+func (x *extractor) clear(target string, isDir bool) error {
+	fi, err := os.Lstat(target)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() && isDir {
+		return nil
+	}
+	x.forget()
+	return os.RemoveAll(target)
+}
+
+// forget drops the directory cache after something was removed.
+func (x *extractor) forget() {
+	clear(x.dirs)
+}
+
+func (x *extractor) create(target string, h *tar.Header, r io.Reader) (bool, error) {
+	switch h.Typeflag {
+	case tar.TypeDir:
+		if err := os.Mkdir(target, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return false, err
+		}
+	case tar.TypeReg, tar.TypeRegA:
+		f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+		if err != nil {
+			return false, err
+		}
+		_, err = io.CopyN(f, r, h.Size)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return false, err
+		}
+	case tar.TypeSymlink:
+		if err := os.Symlink(h.Linkname, target); err != nil {
+			return false, err
+		}
+	case tar.TypeLink:
+		src, err := x.linkSource(h.Linkname)
+		if err != nil {
+			return false, err
+		}
+		if err := os.Link(src, target); err != nil {
+			return false, err
+		}
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		mode := uint32(h.Mode & 0o7777)
+		switch h.Typeflag {
+		case tar.TypeChar:
+			mode |= unix.S_IFCHR
+		case tar.TypeBlock:
+			mode |= unix.S_IFBLK
+		default:
+			mode |= unix.S_IFIFO
+		}
+		dev := unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor))
+		if err := unix.Mknod(target, mode, int(dev)); err != nil {
+			if !x.isRoot && errors.Is(err, unix.EPERM) {
+				return false, nil // an unprivileged extraction cannot make devices
+			}
+			return false, err
+		}
+	default:
+		return false, fmt.Errorf("unsupported tar entry type %q", h.Typeflag)
+	}
+	return true, nil
+}
+
+// linkSource resolves a hardlink's target inside the root.
+func (x *extractor) linkSource(name string) (string, error) {
+	rel := cleanRel(name)
+	if rel == "" {
+		return "", fmt.Errorf("hardlink to the root directory")
+	}
+	parent, err := securejoin.SecureJoin(x.root, path.Dir(rel))
+	if err != nil {
+		return "", err
+	}
+	src := filepath.Join(parent, path.Base(rel))
+	fi, err := os.Lstat(src)
+	if err != nil {
+		return "", fmt.Errorf("hardlink target %s: %w", name, err)
+	}
+	if fi.IsDir() {
+		return "", fmt.Errorf("hardlink target %s is a directory", name)
+	}
+	return src, nil
+}
+
+func (x *extractor) setMetadata(target string, h *tar.Header) error {
+	uid, gid := h.Uid, h.Gid
+	if x.opts.Owner != nil {
+		uid, gid = x.opts.Owner.UID, x.opts.Owner.GID
+	}
+	if err := os.Lchown(target, uid, gid); err != nil && x.isRoot {
+		return err
+	}
+	if h.Typeflag != tar.TypeSymlink {
+		if err := unix.Chmod(target, uint32(h.Mode&0o7777)); err != nil {
+			return &os.PathError{Op: "chmod", Path: target, Err: err}
+		}
+	}
+	for k, v := range h.PAXRecords {
+		name, ok := strings.CutPrefix(k, paxXattr)
+		if !ok || skipXattr(name) {
+			continue
+		}
+		if err := unix.Lsetxattr(target, name, []byte(v), 0); err != nil {
+			if !x.isRoot || errors.Is(err, unix.ENOTSUP) {
+				continue
+			}
+			return &os.PathError{Op: "lsetxattr " + name, Path: target, Err: err}
+		}
+	}
+	mtime := h.ModTime
+	atime := h.AccessTime
+	if atime.IsZero() {
+		atime = mtime
+	}
+	ts := []unix.Timespec{timespec(atime), timespec(mtime)}
+	if h.Typeflag == tar.TypeDir {
+		x.times = append(x.times, dirTime{host: target, times: ts})
+		return nil
+	}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, target, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &os.PathError{Op: "utimes", Path: target, Err: err}
+	}
+	return nil
+}
+
+func timespec(t time.Time) unix.Timespec {
+	if t.IsZero() {
+		t = time.Unix(0, 0)
+	}
+	return unix.NsecToTimespec(t.UnixNano())
+}
+
+// finish sets directory times last: creating their entries changed them.
+func (x *extractor) finish() error {
+	for _, d := range x.times {
+		err := unix.UtimesNanoAt(unix.AT_FDCWD, d.host, d.times, unix.AT_SYMLINK_NOFOLLOW)
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return &os.PathError{Op: "utimes", Path: d.host, Err: err}
+		}
+	}
+	return nil
+}

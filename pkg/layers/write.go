@@ -1,0 +1,116 @@
+package layers
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+
+	"golang.org/x/sys/unix"
+)
+
+// WriteTar writes entries, read from the directory root, as a deterministic
+// tar stream: entries sorted by path, PAX headers, no user or group names,
+// and a file that shares its inode with an earlier entry written as a
+// hardlink to it. It does not close w.
+func WriteTar(ctx context.Context, w io.Writer, root string, entries []Entry) error {
+	sorted := make([]Entry, len(entries))
+	copy(sorted, entries)
+	for i := range sorted {
+		sorted[i].Path = cleanRel(sorted[i].Path)
+	}
+	sort.Slice(sorted, func(i, j int) bool { return tarName(sorted[i]) < tarName(sorted[j]) })
+
+	tw := tar.NewWriter(w)
+	lw := &layerWriter{tw: tw, root: root, links: map[inode]string{}, buf: make([]byte, 1<<20)}
+	var last string
+	for i, e := range sorted {
+		if e.Path == "" || (i > 0 && tarName(e) == last) {
+			continue // the root itself, or a duplicate
+		}
+		last = tarName(e)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := lw.write(e); err != nil {
+			return err
+		}
+	}
+	return tw.Close()
+}
+
+// tarName is the name an entry has in the tar, which is also its sort key.
+func tarName(e Entry) string {
+	if e.Kind == Deleted {
+		dir, base := path.Split(e.Path)
+		return dir + WhiteoutPrefix + base
+	}
+	return e.Path
+}
+
+type inode struct{ dev, ino uint64 }
+
+type layerWriter struct {
+	tw    *tar.Writer
+	root  string
+	links map[inode]string // first name written for each multiply linked inode
+	buf   []byte
+}
+
+func (lw *layerWriter) write(e Entry) error {
+	if e.Kind == Deleted {
+		return lw.tw.WriteHeader(whiteoutHeader(tarName(e)))
+	}
+	full := filepath.Join(lw.root, filepath.FromSlash(e.Path))
+	fi, err := lstat(full)
+	if err != nil {
+		return fmt.Errorf("adding %s to the layer: %w", e.Path, err)
+	}
+	h, err := header(e.Path, fi)
+	if err != nil {
+		return err
+	}
+	if e.Owner != nil {
+		h.Uid, h.Gid = e.Owner.UID, e.Owner.GID
+	}
+	if h.Typeflag == tar.TypeReg && fi.st.Nlink > 1 {
+		key := inode{dev: fi.st.Dev, ino: fi.st.Ino}
+		if first, ok := lw.links[key]; ok {
+			h.Typeflag, h.Linkname, h.Size, h.PAXRecords = tar.TypeLink, first, 0, nil
+		} else {
+			lw.links[key] = e.Path
+		}
+	}
+	if err := lw.tw.WriteHeader(h); err != nil {
+		return fmt.Errorf("writing header of %s: %w", e.Path, err)
+	}
+	if e.Kind == Opaque && h.Typeflag == tar.TypeDir {
+		if err := lw.tw.WriteHeader(whiteoutHeader(e.Path + "/" + OpaqueMarker)); err != nil {
+			return err
+		}
+	}
+	if h.Typeflag == tar.TypeReg && h.Size > 0 {
+		return lw.copyContent(full, e.Path, h.Size)
+	}
+	return nil
+}
+
+func (lw *layerWriter) copyContent(full, name string, size int64) error {
+	f, err := os.OpenFile(full, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("adding %s to the layer: %w", name, err)
+	}
+	defer f.Close()
+	n, err := io.CopyBuffer(lw.tw, io.LimitReader(f, size), lw.buf)
+	if err != nil {
+		return fmt.Errorf("adding %s to the layer: %w", name, err)
+	}
+	if n != size {
+		return fmt.Errorf("adding %s to the layer: it shrank from %d to %d bytes while being read", name, size, n)
+	}
+	return nil
+}

@@ -1,0 +1,192 @@
+// Package snapshot records the metadata of a directory tree and compares two
+// records to find what a step added, changed and deleted. It never reads file
+// contents: a file whose inode, size, mode, owner, mtime and ctime are all
+// unchanged is unchanged.
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// meta is what a Tree remembers of one path.
+type meta struct {
+	mode      uint32 // type and permission bits
+	uid, gid  uint32
+	size      int64
+	dev, ino  uint64
+	mtime     int64 // nanoseconds
+	ctime     int64 // nanoseconds; not compared for directories
+	link      string
+	dirXattrs string // the extended attributes of a directory, flattened
+	rdev      uint64
+}
+
+func (m *meta) isDir() bool { return m.mode&unix.S_IFMT == unix.S_IFDIR }
+
+// Tree is the recorded state of a directory tree, keyed by slash-separated
+// paths relative to its root ("etc/passwd"). The root itself is not in it.
+type Tree struct {
+	root    string
+	entries map[string]*meta
+}
+
+// Len is the number of paths recorded.
+func (t *Tree) Len() int { return len(t.entries) }
+
+// Has reports whether rel was present.
+func (t *Tree) Has(rel string) bool {
+	_, ok := t.entries[rel]
+	return ok
+}
+
+// IsDir reports whether rel was a directory.
+func (t *Tree) IsDir(rel string) bool {
+	m, ok := t.entries[rel]
+	return ok && m.isDir()
+}
+
+// Options tune Walk.
+type Options struct {
+	// Skip, when set, is asked of every path; a true answer leaves the path
+	// (and everything under it) out of the tree.
+	Skip func(rel string) bool
+}
+
+// Walk records the metadata of everything below root.
+func Walk(ctx context.Context, root string, opts Options) (*Tree, error) {
+	t := &Tree{root: root, entries: map[string]*meta{}}
+	if err := t.walkDir(ctx, root, "", opts); err != nil {
+		return nil, fmt.Errorf("recording the filesystem at %s: %w", root, err)
+	}
+	return t, nil
+}
+
+func (t *Tree) walkDir(ctx context.Context, dir, rel string, opts Options) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	fd := int(f.Fd())
+	var subdirs []string
+	for _, name := range names {
+		childRel := path.Join(rel, name)
+		if opts.Skip != nil && opts.Skip(childRel) {
+			continue
+		}
+		m, err := statAt(fd, dir, name)
+		if errors.Is(err, unix.ENOENT) {
+			continue // removed while we looked
+		}
+		if err != nil {
+			f.Close()
+			return err
+		}
+		t.entries[childRel] = m
+		if m.isDir() {
+			subdirs = append(subdirs, name)
+		}
+	}
+	f.Close()
+	for _, name := range subdirs {
+		if err := t.walkDir(ctx, filepath.Join(dir, name), path.Join(rel, name), opts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func statAt(dirfd int, dir, name string) (*meta, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return nil, err
+	}
+	m := &meta{
+		mode: st.Mode, uid: st.Uid, gid: st.Gid, size: st.Size,
+		dev: st.Dev, ino: st.Ino, rdev: st.Rdev,
+		mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(),
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		buf := make([]byte, st.Size+1)
+		n, err := unix.Readlinkat(dirfd, name, buf)
+		if err != nil {
+			return nil, err
+		}
+		m.link = string(buf[:n])
+	case unix.S_IFDIR:
+		// Changing an attribute changes only the ctime, which is not
+		// compared for directories, so their attributes are kept instead.
+		x, err := flatXattrs(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		m.dirXattrs = x
+	}
+	return m, nil
+}
+
+// flatXattrs returns the names and values of p's extended attributes as
+// one comparable string.
+func flatXattrs(p string) (string, error) {
+	size, err := unix.Llistxattr(p, nil)
+	if err != nil || size == 0 {
+		if errors.Is(err, unix.ENOTSUP) {
+			err = nil
+		}
+		return "", err
+	}
+	names := make([]byte, size)
+	n, err := unix.Llistxattr(p, names)
+	if err != nil {
+		return "", err
+	}
+	out := string(names[:n])
+	for _, name := range splitNul(names[:n]) {
+		v := make([]byte, 256)
+		vn, err := unix.Lgetxattr(p, name, v)
+		if errors.Is(err, unix.ERANGE) {
+			vn, err = unix.Lgetxattr(p, name, nil)
+			if err == nil {
+				v = make([]byte, vn)
+				vn, err = unix.Lgetxattr(p, name, v)
+			}
+		}
+		if err != nil {
+			return "", err
+		}
+		out += "\x00" + string(v[:vn])
+	}
+	return out, nil
+}
+
+func splitNul(b []byte) []string {
+	var out []string
+	start := 0
+	for i, c := range b {
+		if c == 0 {
+			if i > start {
+				out = append(out, string(b[start:i]))
+			}
+			start = i + 1
+		}
+	}
+	if start < len(b) {
+		out = append(out, string(b[start:]))
+	}
+	return out
+}
