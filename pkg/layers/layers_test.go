@@ -143,8 +143,8 @@ func tarOf(t *testing.T, hs ...*tar.Header) []byte {
 	return buf.Bytes()
 }
 
-func reg(name string) *tar.Header  { return &tar.Header{Name: name, Typeflag: tar.TypeReg} }
-func dir(name string) *tar.Header  { return &tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755} }
+func reg(name string) *tar.Header { return &tar.Header{Name: name, Typeflag: tar.TypeReg} }
+func dir(name string) *tar.Header { return &tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755} }
 func link(name, target string, typ byte) *tar.Header {
 	return &tar.Header{Name: name, Typeflag: typ, Linkname: target, Mode: 0o777}
 }
