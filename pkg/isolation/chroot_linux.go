@@ -1,0 +1,197 @@
+package isolation
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+)
+
+// Chroot runs commands with chroot isolation: new mount, PID, UTS and IPC
+// namespaces (and network, for --network=none), /proc, a minimal /dev and a
+// read-only /sys mounted, the step's own resolv.conf and hosts bound in,
+// and the root pivoted to the stage's directory. It needs root (or
+// CAP_SYS_ADMIN). The helper is this same binary, started again: importing
+// the package installs it.
+type Chroot struct {
+	// TempDir holds the files a step sees as /etc/resolv.conf and
+	// /etc/hosts. It must exist.
+	TempDir string
+}
+
+// Run runs spec.Args and waits for it. Cancelling ctx kills the whole
+// process tree of the step. A command that exits non-zero gives *ExitError.
+func (c *Chroot) Run(ctx context.Context, spec *Spec) error {
+	if len(spec.Args) == 0 {
+		return errors.New("no command to run")
+	}
+	st := &stubs{root: spec.Root}
+	cfg, files, err := c.prepare(spec, st)
+	keep := map[string]bool{}
+	defer func() {
+		if rerr := st.remove(keep); rerr != nil && err == nil {
+			err = fmt.Errorf("removing mount points: %w", rerr)
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	if err := runHelper(ctx, spec, cfg); err != nil {
+		return err
+	}
+	return keepWrittenFiles(files, keep)
+}
+
+// boundFile is a file bound over one of the root's for the step.
+type boundFile struct {
+	copy, target string // host paths: the step's copy, and the root's file
+	content      []byte
+	stub         bool
+}
+
+func (c *Chroot) prepare(spec *Spec, st *stubs) (*helperConfig, []boundFile, error) {
+	hostname := spec.Hostname
+	if hostname == "" {
+		hostname = defaultHostname
+	}
+	cfg := &helperConfig{
+		Root: spec.Root, Args: spec.Args, Env: spec.Env, Dir: spec.Dir,
+		UID: spec.UID, GID: spec.GID, Groups: spec.Groups,
+		Hostname: hostname, NetNone: spec.Network == "none", Files: spec.Files,
+	}
+	for _, m := range []string{"proc", "dev", "sys"} {
+		ok, err := st.ensure("/"+m, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			cfg.Mounts = append(cfg.Mounts, m)
+		}
+	}
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, err
+	}
+	hosts := fmt.Sprintf("127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n", hostname)
+	var files []boundFile
+	for _, f := range []struct {
+		rel     string
+		content []byte
+	}{{"/etc/resolv.conf", resolv}, {"/etc/hosts", []byte(hosts)}} {
+		existed := exists(filepath.Join(spec.Root, f.rel))
+		ok, err := st.ensure(f.rel, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			continue
+		}
+		tmp, err := os.CreateTemp(c.TempDir, "etc-*")
+		if err != nil {
+			return nil, nil, err
+		}
+		_, err = tmp.Write(f.content)
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+			return nil, nil, err
+		}
+		files = append(files, boundFile{copy: tmp.Name(), target: filepath.Join(spec.Root, f.rel), content: f.content, stub: !existed})
+		cfg.Binds = append(cfg.Binds, bind{Source: tmp.Name(), Target: f.rel})
+	}
+	return cfg, files, nil
+}
+
+// keepWrittenFiles copies into the root a bound file the step changed:
+// what a step writes to /etc/hosts is its own and belongs in its layer.
+func keepWrittenFiles(files []boundFile, keep map[string]bool) error {
+	for _, f := range files {
+		data, err := os.ReadFile(f.copy)
+		os.Remove(f.copy)
+		if err != nil {
+			return err
+		}
+		if bytes.Equal(data, f.content) {
+			continue
+		}
+		if err := os.WriteFile(f.target, data, 0o644); err != nil {
+			return fmt.Errorf("keeping what the step wrote to %s: %w", filepath.Base(f.target), err)
+		}
+		if f.stub {
+			keep[f.target] = true
+		}
+	}
+	return nil
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// runHelper starts this binary again as the namespace's init, hands it the
+// configuration on fd 3 and reads setup failures from fd 4.
+func runHelper(ctx context.Context, spec *Spec, cfg *helperConfig) error {
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer specR.Close()
+	defer specW.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer errR.Close()
+	defer errW.Close()
+
+	cmd := exec.CommandContext(ctx, "/proc/self/exe")
+	cmd.Args = []string{helperArg0}
+	cmd.Env = []string{}
+	cmd.ExtraFiles = []*os.File{specR, errW}
+	cmd.Stdout, cmd.Stderr = spec.Stdout, spec.Stderr
+	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC
+	if cfg.NetNone {
+		flags |= syscall.CLONE_NEWNET
+	}
+	// The parent-death signal belongs to the thread that forks: keep it
+	// alive until the helper is gone.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(flags), Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the isolation helper: %w", err)
+	}
+	specR.Close()
+	errW.Close()
+	if err := json.NewEncoder(specW).Encode(cfg); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return fmt.Errorf("configuring the isolation helper: %w", err)
+	}
+	specW.Close()
+	setupErr, _ := io.ReadAll(errR)
+	waitErr := cmd.Wait()
+	if len(setupErr) > 0 {
+		return errors.New(string(setupErr))
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) {
+		return &ExitError{Code: ee.ExitCode()}
+	}
+	return waitErr
+}

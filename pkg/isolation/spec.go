@@ -1,0 +1,41 @@
+// Package isolation runs a RUN step's command inside a stage's root
+// filesystem. Chroot runs it in new mount, PID, UTS and IPC namespaces with
+// the root pivoted to the stage's directory; the process tree dies with the
+// step, and nothing it mounts outlives it.
+package isolation
+
+import (
+	"fmt"
+	"io"
+)
+
+// Spec describes one command to run.
+type Spec struct {
+	Root     string   // the root filesystem, a host directory
+	Args     []string // argv; a bare Args[0] is looked up in Env's PATH inside Root
+	Env      []string // "KEY=VALUE"
+	Dir      string   // the working directory inside Root
+	UID, GID uint32
+	Groups   []uint32 // supplementary groups
+	Stdout   io.Writer
+	Stderr   io.Writer
+	Network  string // "", "default" or "host" share the host's network; "none" isolates it
+	Hostname string // defaults to "buildkitsandbox", as BuildKit's
+	// Files are made in a tmpfs at /dev/pipes for the step only, e.g. a
+	// here-document script; the key is the file name, mode 0755.
+	Files map[string][]byte
+}
+
+// ExitError is a command that ran and exited with a non-zero status (or was
+// killed by a signal, reported as 128+signal, as shells do).
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// ExitCode returns the command's exit status.
+func (e *ExitError) ExitCode() int { return e.Code }
+
+// PipesDir is where Spec.Files appear inside the root.
+const PipesDir = "/dev/pipes"
+
+const defaultHostname = "buildkitsandbox"
