@@ -2,9 +2,11 @@ package dockerfile
 
 import (
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
 // convert maps one of BuildKit's typed commands onto this package's model.
@@ -74,9 +76,7 @@ func convertRun(c *instructions.RunCommand) *Run {
 		Network:  instructions.GetNetwork(c),
 		Security: instructions.GetSecurity(c),
 	}
-	for _, f := range c.Files {
-		r.Heredocs = append(r.Heredocs, Heredoc{Name: f.Name, Data: f.Data, Chomp: f.Chomp})
-	}
+	foldHeredocs(r, c)
 	for _, m := range instructions.GetMounts(c) {
 		mt := Mount{
 			Type: string(m.Type), From: m.From, Source: m.Source, Target: m.Target,
@@ -89,6 +89,35 @@ func convertRun(c *instructions.RunCommand) *Run {
 		r.Mounts = append(r.Mounts, mt)
 	}
 	return r
+}
+
+// foldHeredocs applies RUN's here-documents the way BuildKit does.
+func foldHeredocs(r *Run, c *instructions.RunCommand) {
+	if len(c.Files) == 0 {
+		return
+	}
+	if len(r.Args) == 1 && r.Shell && parser.MustParseHeredoc(r.Args[0]) != nil {
+		f := c.Files[0]
+		data := f.Data
+		if f.Chomp {
+			data = parser.ChompHeredocContent(data)
+		}
+		if strings.HasPrefix(data, "#!") {
+			r.Script = &InlineFile{Name: f.Name, Data: data}
+			r.Args, r.Shell = []string{path.Join(ScriptDir, f.Name)}, false
+			return
+		}
+		r.Args = []string{data}
+		return
+	}
+	var b strings.Builder
+	b.WriteString(r.Args[0])
+	for _, f := range c.Files {
+		b.WriteByte('\n')
+		b.WriteString(f.Data)
+		b.WriteString(f.Name)
+	}
+	r.Args = []string{b.String()}
 }
 
 func keyValues(kvs instructions.KeyValuePairs) []KeyValue {

@@ -57,13 +57,35 @@ func TestExpand(t *testing.T) {
 	}
 }
 
-func TestRunHeredocAndMounts(t *testing.T) {
-	got := expandFirst(t, "FROM x\nRUN --network=none --mount=type=cache,target=/c,id=$name <<EOF\necho hi\nEOF\n",
+func TestRunHeredocs(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      *Run
+	}{
+		{"lone heredoc runs in the shell", "FROM x\nRUN <<EOF\necho hi\nEOF\n",
+			&Run{Args: []string{"echo hi\n"}, Shell: true}},
+		{"shebang becomes a script", "FROM x\nRUN <<EOF\n#!/bin/sh\necho hi\nEOF\n",
+			&Run{Args: []string{"/dev/pipes/EOF"}, Script: &InlineFile{Name: "EOF", Data: "#!/bin/sh\necho hi\n"}}},
+		{"heredoc as a command's input", "FROM x\nRUN cat <<EOF > /f\nline\nEOF\n",
+			&Run{Args: []string{"cat <<EOF > /f\nline\nEOF"}, Shell: true}},
+		{"chomped", "FROM x\nRUN <<-EOF\n\techo hi\nEOF\n",
+			&Run{Args: []string{"echo hi\n"}, Shell: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := expandFirst(t, tt.src, nil).(*Run)
+			got.Network, got.Security = "", ""
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRunMounts(t *testing.T) {
+	got := expandFirst(t, "FROM x\nRUN --network=none --mount=type=cache,target=/c,id=$name make\n",
 		VarsFromEnviron([]string{"name=gocache"}))
 	run := got.(*Run)
-	if diff := cmp.Diff([]Heredoc{{Name: "EOF", Data: "echo hi\n"}}, run.Heredocs); diff != "" {
-		t.Errorf("heredocs (-want +got):\n%s", diff)
-	}
 	if run.Network != "none" {
 		t.Errorf("network = %q", run.Network)
 	}

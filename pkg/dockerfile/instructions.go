@@ -14,22 +14,21 @@ type KeyValue struct {
 }
 
 // Run is RUN. With Shell set, Args is the command line the stage's SHELL
-// runs; otherwise Args is the exec form.
+// runs; otherwise Args is the exec form. Here-documents are already folded
+// in as BuildKit does: a lone heredoc becomes the shell's script, one that
+// starts with "#!" becomes Script, run from /dev/pipes, and any other form
+// is handed to the shell whole.
 type Run struct {
 	Args     []string
 	Shell    bool
-	Heredocs []Heredoc
+	Script   *InlineFile // a "#!" heredoc; Args then names its path
 	Mounts   []Mount
 	Network  string // "default", "none" or "host"
 	Security string // "sandbox" or "insecure"
 }
 
-// Heredoc is a here-document attached to RUN.
-type Heredoc struct {
-	Name  string
-	Data  string
-	Chomp bool // <<- strips leading tabs
-}
+// ScriptDir is where a RUN heredoc script is found during the step.
+const ScriptDir = "/dev/pipes"
 
 // Mount is one RUN --mount option.
 type Mount struct {

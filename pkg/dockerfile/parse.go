@@ -31,6 +31,19 @@ type Stage struct {
 	Line     int
 	Source   string // the FROM line as written
 	Steps    []*Step
+	file     string
+}
+
+// Wrap adds the FROM line's file, line and text to err.
+func (s *Stage) Wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *Error
+	if errors.As(err, &de) {
+		return err
+	}
+	return &Error{File: s.file, Line: s.Line, Instruction: shorten(s.Source), Err: err}
 }
 
 // DisplayName is the stage's name, or "stage-N" for an unnamed stage.
@@ -94,6 +107,7 @@ func Parse(name string, src []byte) (*Dockerfile, error) {
 				Platform: c.Platform,
 				Line:     node.StartLine,
 				Source:   strings.TrimSpace(node.Original),
+				file:     name,
 			})
 		case *instructions.ArgCommand:
 			if len(df.Stages) == 0 {

@@ -71,9 +71,7 @@ func (df *Dockerfile) Plan(target string, globals *Vars) (*Plan, error) {
 }
 
 func (df *Dockerfile) planStage(p *Plan, i int, st *Stage, globals *Vars) error {
-	fromErr := func(err error) error {
-		return &Error{File: df.Name, Line: st.Line, Instruction: shorten(st.Source), Err: err}
-	}
+	fromErr := st.Wrap
 	name, err := df.Word(st.Base, globals)
 	if err != nil {
 		return fromErr(err)

@@ -14,6 +14,8 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
+
+	"github.com/buildcrew/builder/internal/xattr"
 )
 
 // ExtractOptions tune Extract.
@@ -275,14 +277,14 @@ func (x *extractor) setMetadata(target string, h *tar.Header) error {
 	}
 	for k, v := range h.PAXRecords {
 		name, ok := strings.CutPrefix(k, paxXattr)
-		if !ok || skipXattr(name) {
+		if !ok || xattr.HostOnly(name) {
 			continue
 		}
-		if err := unix.Lsetxattr(target, name, []byte(v), 0); err != nil {
+		if err := xattr.Set(target, name, []byte(v)); err != nil {
 			if !x.isRoot || errors.Is(err, unix.ENOTSUP) {
 				continue
 			}
-			return &os.PathError{Op: "lsetxattr " + name, Path: target, Err: err}
+			return err
 		}
 	}
 	mtime := h.ModTime

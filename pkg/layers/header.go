@@ -2,26 +2,24 @@ package layers
 
 import (
 	"archive/tar"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/buildcrew/builder/internal/xattr"
 )
 
 // paxXattr is the PAX record prefix for extended attributes.
 const paxXattr = "SCHILY.xattr."
 
-// skippedXattrs are attributes that describe the host, not the file.
-var skippedXattrs = []string{"trusted.overlay.", "security.selinux"}
-
 // fileInfo is what the layer writer needs to know of a path on disk.
 type fileInfo struct {
 	st     unix.Stat_t
 	link   string            // symlink target
-	xattrs map[string]string // extended attributes worth keeping
+	xattrs map[string][]byte // extended attributes worth keeping
 }
 
 func lstat(p string) (*fileInfo, error) {
@@ -36,68 +34,12 @@ func lstat(p string) (*fileInfo, error) {
 		}
 		fi.link = l
 	}
-	x, err := readXattrs(p)
+	x, err := xattr.List(p)
 	if err != nil {
 		return nil, err
 	}
 	fi.xattrs = x
 	return fi, nil
-}
-
-// readXattrs lists the extended attributes of p without following a symlink.
-func readXattrs(p string) (map[string]string, error) {
-	size, err := unix.Llistxattr(p, nil)
-	if err != nil {
-		if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) {
-			return nil, nil
-		}
-		return nil, &os.PathError{Op: "llistxattr", Path: p, Err: err}
-	}
-	if size == 0 {
-		return nil, nil
-	}
-	buf := make([]byte, size)
-	n, err := unix.Llistxattr(p, buf)
-	if err != nil {
-		return nil, &os.PathError{Op: "llistxattr", Path: p, Err: err}
-	}
-	var out map[string]string
-	for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
-		if name == "" || skipXattr(name) {
-			continue
-		}
-		val, err := getXattr(p, name)
-		if err != nil {
-			return nil, err
-		}
-		if out == nil {
-			out = map[string]string{}
-		}
-		out[name] = string(val)
-	}
-	return out, nil
-}
-
-func getXattr(p, name string) ([]byte, error) {
-	size, err := unix.Lgetxattr(p, name, nil)
-	if err != nil {
-		return nil, &os.PathError{Op: "lgetxattr " + name, Path: p, Err: err}
-	}
-	buf := make([]byte, size)
-	n, err := unix.Lgetxattr(p, name, buf)
-	if err != nil {
-		return nil, &os.PathError{Op: "lgetxattr " + name, Path: p, Err: err}
-	}
-	return buf[:n], nil
-}
-
-func skipXattr(name string) bool {
-	for _, s := range skippedXattrs {
-		if strings.HasPrefix(name, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // header builds the tar header of a path from its metadata. name is the
@@ -138,7 +80,7 @@ func header(name string, fi *fileInfo) (*tar.Header, error) {
 		if h.PAXRecords == nil {
 			h.PAXRecords = map[string]string{}
 		}
-		h.PAXRecords[paxXattr+k] = v
+		h.PAXRecords[paxXattr+k] = string(v)
 	}
 	return h, nil
 }

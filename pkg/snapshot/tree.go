@@ -11,8 +11,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/buildcrew/builder/internal/xattr"
 )
 
 // meta is what a Tree remembers of one path.
@@ -140,53 +144,23 @@ func statAt(dirfd int, dir, name string) (*meta, error) {
 	return m, nil
 }
 
-// flatXattrs returns the names and values of p's extended attributes as
-// one comparable string.
+// flatXattrs returns p's extended attributes as one comparable string.
 func flatXattrs(p string) (string, error) {
-	size, err := unix.Llistxattr(p, nil)
-	if err != nil || size == 0 {
-		if errors.Is(err, unix.ENOTSUP) {
-			err = nil
-		}
+	attrs, err := xattr.List(p)
+	if err != nil || len(attrs) == 0 {
 		return "", err
 	}
-	names := make([]byte, size)
-	n, err := unix.Llistxattr(p, names)
-	if err != nil {
-		return "", err
+	names := make([]string, 0, len(attrs))
+	for k := range attrs {
+		names = append(names, k)
 	}
-	out := string(names[:n])
-	for _, name := range splitNul(names[:n]) {
-		v := make([]byte, 256)
-		vn, err := unix.Lgetxattr(p, name, v)
-		if errors.Is(err, unix.ERANGE) {
-			vn, err = unix.Lgetxattr(p, name, nil)
-			if err == nil {
-				v = make([]byte, vn)
-				vn, err = unix.Lgetxattr(p, name, v)
-			}
-		}
-		if err != nil {
-			return "", err
-		}
-		out += "\x00" + string(v[:vn])
+	sort.Strings(names)
+	var b strings.Builder
+	for _, k := range names {
+		b.WriteString(k)
+		b.WriteByte(0)
+		b.Write(attrs[k])
+		b.WriteByte(0)
 	}
-	return out, nil
-}
-
-func splitNul(b []byte) []string {
-	var out []string
-	start := 0
-	for i, c := range b {
-		if c == 0 {
-			if i > start {
-				out = append(out, string(b[start:i]))
-			}
-			start = i + 1
-		}
-	}
-	if start < len(b) {
-		out = append(out, string(b[start:]))
-	}
-	return out
+	return b.String(), nil
 }

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// newRootCmd is "builder": given build flags and no subcommand it builds,
+// so kaniko-style invocations work unchanged.
+func newRootCmd() *cobra.Command {
+	f := &buildFlags{}
+	root := &cobra.Command{
+		Use:           "builder",
+		Short:         "Build container images from Dockerfiles without a daemon",
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().NFlag() == 0 {
+				return cmd.Help()
+			}
+			return runBuild(cmd, f)
+		},
+	}
+	f.register(root)
+	root.AddCommand(newBuildCmd(), newVersionCmd())
+	return root
+}
+
+func newBuildCmd() *cobra.Command {
+	f := &buildFlags{}
+	cmd := &cobra.Command{
+		Use:   "build [CONTEXT]",
+		Short: "Build an image from a Dockerfile and push it",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if cmd.Flags().Changed("context") {
+					return errors.New("give the context either as an argument or with --context, not both")
+				}
+				f.context = args[0]
+			}
+			return runBuild(cmd, f)
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+// exitCode is the process status: 0, the failed RUN command's own status,
+// 130/143 when interrupted, or 1.
+func exitCode(ctx context.Context, err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "error: %v\n", err)
+	var se *signalError
+	if errors.As(context.Cause(ctx), &se) {
+		return 128 + int(se.sig)
+	}
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) && ec.ExitCode() > 0 {
+		return ec.ExitCode()
+	}
+	return 1
+}

@@ -1,0 +1,99 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/buildcrew/builder/pkg/layers"
+)
+
+// baseImage is a pulled image: its config and layers (fetched lazily).
+type baseImage struct {
+	ref    string
+	config *v1.ConfigFile
+	layers []v1.Layer
+}
+
+// pull fetches an image's manifest and config, resolving a multi-platform
+// index to the platform. Layers are fetched only when unpacked or pushed.
+func (b *builder) pull(ctx context.Context, ref string, platform *v1.Platform) (*baseImage, error) {
+	key := ref + "|" + platform.String()
+	if img, ok := b.pulled[key]; ok {
+		return img, nil
+	}
+	r, err := b.opts.Registry.ParseReference(ref)
+	if err != nil {
+		return nil, err
+	}
+	b.prog.printf("#0 [internal] load metadata for %s\n", r.Name())
+	img, err := remote.Image(r, b.opts.Registry.Remote(ctx, platform)...)
+	if err != nil {
+		return nil, fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading the config of %s: %w", ref, err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("listing the layers of %s: %w", ref, err)
+	}
+	if len(ls) != len(cfg.RootFS.DiffIDs) {
+		return nil, fmt.Errorf("image %s has %d layers but its config lists %d", ref, len(ls), len(cfg.RootFS.DiffIDs))
+	}
+	if cfg.OS != "" && cfg.Architecture != "" && (cfg.OS != platform.OS || cfg.Architecture != platform.Architecture) {
+		b.prog.warn("the base image %s is for %s/%s, not for the requested %s", ref, cfg.OS, cfg.Architecture, platform)
+	}
+	bi := &baseImage{ref: ref, config: cfg, layers: ls}
+	b.pulled[key] = bi
+	b.opts.Logger.Debug("pulled image metadata", "ref", ref, "layers", len(ls))
+	return bi, nil
+}
+
+// unpack extracts layers in order into dir, applying whiteouts.
+func (b *builder) unpack(ctx context.Context, dir string, ls []v1.Layer) error {
+	for i, l := range ls {
+		if err := unpackLayer(ctx, dir, l); err != nil {
+			d, _ := l.Digest()
+			return fmt.Errorf("unpacking layer %d (%s): %w", i+1, d, err)
+		}
+	}
+	return nil
+}
+
+func unpackLayer(ctx context.Context, dir string, l v1.Layer) error {
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return layers.Extract(ctx, dir, rc, layers.ExtractOptions{Whiteouts: true})
+}
+
+// externalRoot returns the unpacked root of an image that COPY --from
+// reads, unpacking it once per build.
+func (b *builder) externalRoot(ctx context.Context, ref string) (string, error) {
+	if root, ok := b.extRoots[ref]; ok {
+		return root, nil
+	}
+	p := b.platform
+	img, err := b.pull(ctx, ref, &p)
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(b.work, "roots", "image-"+strconv.Itoa(len(b.extRoots)))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := b.unpack(ctx, dir, img.layers); err != nil {
+		return "", fmt.Errorf("%s: %w", ref, err)
+	}
+	b.extRoots[ref] = dir
+	return dir, nil
+}

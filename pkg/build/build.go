@@ -1,0 +1,202 @@
+// Package build builds a Dockerfile into an image without a daemon: each
+// stage's base is unpacked into a root directory, RUN steps execute there
+// through a Runner, their changes are found by comparing file metadata, and
+// each change becomes an OCI layer. The result is a go-containerregistry
+// v1.Image, ready for the push package, remote.Write or layout.Write.
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/buildcrew/builder/pkg/dockerfile"
+	"github.com/buildcrew/builder/pkg/isolation"
+)
+
+// Result is a built image. Its layers live in the build's work directory
+// until Close.
+type Result struct {
+	Image  v1.Image
+	Digest v1.Hash
+	// Target is the name of the stage that was built ("stage-N" if unnamed).
+	Target string
+	work   string
+}
+
+// Close removes the layers the image was built from. Use the image before.
+func (r *Result) Close() error {
+	if r == nil || r.work == "" {
+		return nil
+	}
+	return os.RemoveAll(r.work)
+}
+
+type builder struct {
+	opts     Options
+	prog     *progress
+	df       *dockerfile.Dockerfile
+	plan     *dockerfile.Plan
+	globals  *dockerfile.Vars
+	bctx     *buildContext
+	work     string
+	runner   Runner
+	platform v1.Platform
+	stages   []*stage
+	pulled   map[string]*baseImage
+	extRoots map[string]string // roots of external images read by COPY --from
+	used     map[string]bool   // build args some ARG declared
+	now      time.Time
+}
+
+// Build runs the build described by opts.
+func Build(ctx context.Context, opts Options) (*Result, error) {
+	if err := opts.normalize(); err != nil {
+		return nil, err
+	}
+	b, err := newBuilder(opts)
+	if err != nil {
+		return nil, err
+	}
+	img, err := b.build(ctx)
+	b.removeRoots()
+	if err != nil {
+		os.RemoveAll(b.work)
+		return nil, err
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		os.RemoveAll(b.work)
+		return nil, fmt.Errorf("computing the image digest: %w", err)
+	}
+	return &Result{Image: img, Digest: digest, Target: b.df.Stages[b.plan.Target].DisplayName(), work: b.work}, nil
+}
+
+func newBuilder(opts Options) (*builder, error) {
+	src, err := os.ReadFile(opts.Dockerfile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the Dockerfile: %w", err)
+	}
+	df, err := dockerfile.Parse(filepath.Base(opts.Dockerfile), src)
+	if err != nil {
+		return nil, err
+	}
+	platform, err := ParsePlatform(opts.Platform)
+	if err != nil {
+		return nil, err
+	}
+	bctx, err := openContext(opts.ContextDir, opts.Dockerfile)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{
+		opts: opts, prog: &progress{w: opts.Progress}, df: df, bctx: bctx, platform: platform,
+		stages: make([]*stage, len(df.Stages)), pulled: map[string]*baseImage{},
+		extRoots: map[string]string{}, used: map[string]bool{}, now: time.Now().UTC(),
+	}
+	host, _ := ParsePlatform("")
+	auto := dockerfile.PlatformArgs(toDFPlatform(host), toDFPlatform(platform), opts.Target, opts.BuildArgs)
+	if b.globals, err = df.Globals(auto, opts.BuildArgs); err != nil {
+		return nil, err
+	}
+	for _, step := range df.MetaArgs {
+		for _, k := range argKeys(step) {
+			b.used[k] = true
+		}
+	}
+	if b.plan, err = df.Plan(opts.Target, b.globals); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating the work directory: %w", err)
+	}
+	if b.work, err = os.MkdirTemp(opts.WorkDir, "builder-"); err != nil {
+		return nil, fmt.Errorf("creating the work directory: %w", err)
+	}
+	for _, d := range []string{"layers", "roots", "tmp"} {
+		if err := os.Mkdir(filepath.Join(b.work, d), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	b.runner = opts.Runner
+	if b.runner == nil {
+		b.runner = &isolation.Chroot{TempDir: filepath.Join(b.work, "tmp")}
+	}
+	return b, nil
+}
+
+func (b *builder) build(ctx context.Context) (v1.Image, error) {
+	var target *stage
+	for _, i := range b.plan.Needed {
+		st, err := b.stage(ctx, i)
+		if err != nil {
+			return nil, err
+		}
+		target = st
+	}
+	b.warnUnusedArgs()
+	v := b.prog.vertex("exporting to image")
+	img, err := b.image(target, true)
+	if err != nil {
+		v.fail(err)
+		return nil, err
+	}
+	v.done()
+	return img, nil
+}
+
+// removeRoots deletes the stages' root filesystems; the layers stay.
+func (b *builder) removeRoots() {
+	if b.work == "" {
+		return
+	}
+	if err := os.RemoveAll(filepath.Join(b.work, "roots")); err != nil {
+		b.opts.Logger.Warn("removing root filesystems", "err", err)
+	}
+	os.RemoveAll(filepath.Join(b.work, "tmp"))
+}
+
+func (b *builder) warnUnusedArgs() {
+	var unused []string
+	for k := range b.opts.BuildArgs {
+		if !b.used[k] && !dockerfile.IsProxyArg(k) && !isPlatformArg(k) {
+			unused = append(unused, k)
+		}
+	}
+	if len(unused) > 0 {
+		b.prog.warn("One or more build-args %v were not consumed", unused)
+	}
+}
+
+func isPlatformArg(k string) bool {
+	_, ok := dockerfile.PlatformArgs(dockerfile.Platform{}, dockerfile.Platform{}, "", nil).Get(k)
+	return ok
+}
+
+func argKeys(step *dockerfile.Step) []string {
+	ins, err := step.Expand(nil)
+	if err != nil {
+		return nil
+	}
+	a, ok := ins.(*dockerfile.Arg)
+	if !ok {
+		return nil
+	}
+	var keys []string
+	for _, d := range a.Args {
+		keys = append(keys, d.Key)
+	}
+	return keys
+}
+
+func toDFPlatform(p v1.Platform) dockerfile.Platform {
+	return dockerfile.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
+}
+
+// errCycle reports a stage that needs itself.
+var errCycle = errors.New("the stages depend on each other in a cycle")

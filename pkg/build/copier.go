@@ -1,0 +1,389 @@
+package build
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/moby/patternmatcher"
+	"golang.org/x/sys/unix"
+
+	"github.com/buildcrew/builder/internal/xattr"
+	"github.com/buildcrew/builder/pkg/layers"
+)
+
+// copier copies files into a stage's root the way BuildKit's COPY does,
+// and remembers every path it wrote: the layer is made of those.
+type copier struct {
+	root     string                         // the stage's root
+	src      *source                        // nil for downloads and here-docs
+	owner    *layers.Owner                  // --chown; nil keeps the source's
+	mode     *uint32                        // --chmod
+	excludes *patternmatcher.PatternMatcher // --exclude
+	links    map[[2]uint64]string           // source inode -> first copy
+	written  map[string]bool
+	isRoot   bool
+}
+
+func newCopier(root string, src *source, owner *layers.Owner, mode *uint32) *copier {
+	return &copier{
+		root: root, src: src, owner: owner, mode: mode,
+		links: map[[2]uint64]string{}, written: map[string]bool{}, isRoot: os.Geteuid() == 0,
+	}
+}
+
+// record notes a written path, given as a host path inside the root.
+func (cp *copier) record(host string) {
+	rel, err := filepath.Rel(cp.root, host)
+	if err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+		cp.written[filepath.ToSlash(rel)] = true
+	}
+}
+
+// entries lists what was written, for the layer.
+func (cp *copier) entries() []layers.Entry {
+	out := make([]layers.Entry, 0, len(cp.written))
+	for p := range cp.written {
+		e := layers.Entry{Path: p}
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+// mkdirAll makes the directory rel inside the root, resolving symlinks
+// inside it; directories it creates are 0755 and owned by --chown's owner
+// (else root). It returns the host path.
+func (cp *copier) mkdirAll(rel string) (string, error) {
+	rel = strings.Trim(path.Clean("/"+rel), "/")
+	host := cp.root
+	if rel == "" {
+		return host, nil
+	}
+	prefix := ""
+	for _, part := range strings.Split(rel, "/") {
+		prefix = path.Join(prefix, part)
+		h, err := securejoin.SecureJoin(cp.root, prefix)
+		if err != nil {
+			return "", err
+		}
+		fi, err := os.Stat(h)
+		switch {
+		case err == nil && !fi.IsDir():
+			return "", fmt.Errorf("cannot copy into /%s: it is not a directory", prefix)
+		case errors.Is(err, os.ErrNotExist):
+			if err := os.Mkdir(h, 0o755); err != nil {
+				return "", err
+			}
+			uid, gid := 0, 0
+			if cp.owner != nil {
+				uid, gid = cp.owner.UID, cp.owner.GID
+			}
+			if err := cp.chown(h, uid, gid); err != nil {
+				return "", err
+			}
+			cp.record(h)
+		case err != nil:
+			return "", err
+		}
+		host = h
+	}
+	return host, nil
+}
+
+// copyFile copies one source file (or symlink, device...) to dst, a host
+// path whose parent exists.
+func (cp *copier) copyFile(srcHost, dst string, fi os.FileInfo) error {
+	if err := clearFileTarget(dst); err != nil {
+		return err
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case fi.Mode().IsRegular():
+		key := [2]uint64{st.Dev, st.Ino}
+		if first, ok := cp.links[key]; ok && st.Nlink > 1 {
+			if err := os.Link(first, dst); err != nil {
+				return err
+			}
+			cp.record(dst)
+			return nil
+		}
+		if err := copyContent(srcHost, dst); err != nil {
+			return err
+		}
+		if st.Nlink > 1 {
+			cp.links[key] = dst
+		}
+	case fi.Mode()&os.ModeSymlink != 0:
+		target, err := os.Readlink(srcHost)
+		if err != nil {
+			return err
+		}
+		if err := os.Symlink(target, dst); err != nil {
+			return err
+		}
+	case fi.Mode()&(os.ModeDevice|os.ModeNamedPipe) != 0:
+		if err := unix.Mknod(dst, st.Mode, int(st.Rdev)); err != nil {
+			return err
+		}
+	default:
+		return nil // sockets are not copied
+	}
+	if err := cp.setMetadata(srcHost, dst, fi); err != nil {
+		return err
+	}
+	cp.record(dst)
+	return nil
+}
+
+// clearFileTarget removes what is at dst before a file is copied there; a
+// directory in the way is an error, as in BuildKit.
+func clearFileTarget(dst string) error {
+	fi, err := os.Lstat(dst)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("cannot replace the directory %s with a file", dst)
+	}
+	return os.Remove(dst)
+}
+
+func copyContent(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// copyDir copies the directory srcHost to dst. rel is its path relative to
+// the source root (for .dockerignore) and exclRel relative to the COPY
+// source (for --exclude). The top directory of a COPY only receives the
+// contents: its own metadata is not copied. A directory .dockerignore
+// leaves out is entered only to find exceptions ("!dir/keep"): it is lazy,
+// made (with its parents) only when one is found.
+func (cp *copier) copyDir(srcHost, dst, rel, exclRel string, top bool, lazyParent func() error) error {
+	fi, err := os.Lstat(srcHost)
+	if err != nil {
+		return err
+	}
+	created, made := false, false
+	ensure := func() error {
+		if made {
+			return nil
+		}
+		if lazyParent != nil {
+			if err := lazyParent(); err != nil {
+				return err
+			}
+		}
+		dfi, err := os.Lstat(dst)
+		switch {
+		case err == nil && !dfi.IsDir():
+			return fmt.Errorf("cannot copy the directory %s onto a file", rel)
+		case errors.Is(err, os.ErrNotExist):
+			if err := os.Mkdir(dst, 0o700); err != nil {
+				return err
+			}
+			created = true
+		case err != nil:
+			return err
+		case !top:
+			// An existing directory takes the source's mode, as in BuildKit.
+			if err := unix.Chmod(dst, cp.modeOf(fi)); err != nil {
+				return err
+			}
+		}
+		made = true
+		cp.record(dst)
+		return nil
+	}
+	if lazyParent == nil {
+		if err := ensure(); err != nil {
+			return err
+		}
+	}
+	names, err := readDirNames(srcHost)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		childRel, childExcl := path.Join(rel, name), path.Join(exclRel, name)
+		if cp.excluded(childExcl) {
+			continue
+		}
+		childSrc, childDst := filepath.Join(srcHost, name), filepath.Join(dst, name)
+		cfi, err := os.Lstat(childSrc)
+		if err != nil {
+			return err
+		}
+		ignored := cp.src != nil && cp.src.ignored(childRel)
+		if cfi.IsDir() {
+			if ignored && !cp.src.ignore.Exclusions() {
+				continue
+			}
+			var lazy func() error
+			if ignored {
+				lazy = ensure
+			} else if err := ensure(); err != nil {
+				return err
+			}
+			if err := cp.copyDir(childSrc, childDst, childRel, childExcl, false, lazy); err != nil {
+				return err
+			}
+			continue
+		}
+		if ignored {
+			continue
+		}
+		if err := ensure(); err != nil {
+			return err
+		}
+		if err := cp.copyFile(childSrc, childDst, cfi); err != nil {
+			return err
+		}
+	}
+	if created && !top {
+		return cp.setMetadata(srcHost, dst, fi)
+	}
+	return nil
+}
+
+func (cp *copier) excluded(rel string) bool {
+	if cp.excludes == nil {
+		return false
+	}
+	m, err := cp.excludes.MatchesOrParentMatches(rel)
+	return err == nil && m
+}
+
+// modeOf is the mode a copy gets: --chmod, else the source's, with the
+// setuid, setgid and sticky bits.
+func (cp *copier) modeOf(fi os.FileInfo) uint32 {
+	if cp.mode != nil {
+		return *cp.mode
+	}
+	return fi.Sys().(*syscall.Stat_t).Mode & 0o7777
+}
+
+// ownerOf is the owner a copy gets: --chown, root for context files, else
+// the source's.
+func (cp *copier) ownerOf(fi os.FileInfo) (int, int) {
+	switch {
+	case cp.owner != nil:
+		return cp.owner.UID, cp.owner.GID
+	case cp.src == nil || cp.src.context:
+		return 0, 0
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	return int(st.Uid), int(st.Gid)
+}
+
+func (cp *copier) chown(p string, uid, gid int) error {
+	if err := os.Lchown(p, uid, gid); err != nil && cp.isRoot {
+		return err
+	}
+	return nil
+}
+
+// setMetadata gives dst its owner, mode, extended attributes (file
+// capabilities among them) and times, in that order: chown clears
+// capabilities and setuid bits.
+func (cp *copier) setMetadata(srcHost, dst string, fi os.FileInfo) error {
+	uid, gid := cp.ownerOf(fi)
+	if err := cp.chown(dst, uid, gid); err != nil {
+		return err
+	}
+	isLink := fi.Mode()&os.ModeSymlink != 0
+	if !isLink {
+		if err := unix.Chmod(dst, cp.modeOf(fi)); err != nil {
+			return &os.PathError{Op: "chmod", Path: dst, Err: err}
+		}
+	}
+	attrs, err := xattr.List(srcHost)
+	if err != nil {
+		return err
+	}
+	for k, v := range attrs {
+		if err := xattr.Set(dst, k, v); err != nil && cp.isRoot && !errors.Is(err, unix.ENOTSUP) {
+			return err
+		}
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	ts := []unix.Timespec{
+		{Sec: st.Atim.Sec, Nsec: st.Atim.Nsec},
+		{Sec: st.Mtim.Sec, Nsec: st.Mtim.Nsec},
+	}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &os.PathError{Op: "utimes", Path: dst, Err: err}
+	}
+	return nil
+}
+
+// writeFile writes a file COPY makes itself: a here-document or a download.
+func (cp *copier) writeFile(dst string, r io.Reader, mode uint32, mtime time.Time) error {
+	if err := clearFileTarget(dst); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	uid, gid := 0, 0
+	if cp.owner != nil {
+		uid, gid = cp.owner.UID, cp.owner.GID
+	}
+	if err := cp.chown(dst, uid, gid); err != nil {
+		return err
+	}
+	if cp.mode != nil {
+		mode = *cp.mode
+	}
+	if err := unix.Chmod(dst, mode); err != nil {
+		return err
+	}
+	if err := os.Chtimes(dst, mtime, mtime); err != nil {
+		return err
+	}
+	cp.record(dst)
+	return nil
+}
+
+func readDirNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	sort.Strings(names)
+	return names, err
+}

@@ -1,0 +1,75 @@
+package build
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/buildcrew/builder/pkg/dockerfile"
+)
+
+// dispatch expands one step against the variables in scope and executes it.
+func (b *builder) dispatch(ctx context.Context, st *stage, step *dockerfile.Step) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ins, err := step.Expand(st.vars)
+	if err != nil {
+		return err
+	}
+	var v *vertex
+	switch step.Keyword {
+	case "RUN", "COPY", "ADD", "WORKDIR":
+		st.step++
+		v = b.prog.vertex(fmt.Sprintf("[%s%d/%d] %s", st.prefix, st.step, st.total, step))
+	}
+	err = step.Wrap(b.execute(ctx, st, ins, v))
+	if v != nil {
+		if err != nil {
+			v.fail(err)
+		} else {
+			v.done()
+		}
+	}
+	return err
+}
+
+// execute is the one place that knows every instruction.
+func (b *builder) execute(ctx context.Context, st *stage, ins dockerfile.Instruction, v *vertex) error {
+	switch c := ins.(type) {
+	case *dockerfile.Run:
+		return b.run(ctx, st, c, v)
+	case *dockerfile.Copy:
+		return b.copy(ctx, st, c)
+	case *dockerfile.Workdir:
+		return b.workdir(ctx, st, c)
+	case *dockerfile.Arg:
+		return b.arg(st, c)
+	case *dockerfile.Env:
+		st.env(c)
+	case *dockerfile.User:
+		st.user(c)
+	case *dockerfile.Label:
+		st.label(c)
+	case *dockerfile.Expose:
+		st.expose(c)
+	case *dockerfile.Volume:
+		return st.volume(c)
+	case *dockerfile.Cmd:
+		st.cmd(c)
+	case *dockerfile.Entrypoint:
+		st.entrypoint(c)
+	case *dockerfile.Shell:
+		st.shell(c)
+	case *dockerfile.StopSignal:
+		return st.stopSignal(c)
+	case *dockerfile.Healthcheck:
+		st.healthcheck(c)
+	case *dockerfile.Onbuild:
+		st.onbuild(c)
+	case *dockerfile.Maintainer:
+		st.maintainer(c)
+	default:
+		return fmt.Errorf("unsupported instruction %T", ins)
+	}
+	return nil
+}

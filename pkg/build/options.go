@@ -1,0 +1,119 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/buildcrew/builder/pkg/isolation"
+	"github.com/buildcrew/builder/pkg/registry"
+)
+
+// Format is the image format of the result.
+type Format string
+
+const (
+	OCI    Format = "oci"    // OCI image manifest and config (the default)
+	Docker Format = "docker" // Docker image manifest v2 schema 2
+)
+
+// Runner runs one RUN command in a root filesystem. isolation.Chroot is the
+// default; a later mode runs commands directly in the builder's container.
+type Runner interface {
+	Run(ctx context.Context, spec *isolation.Spec) error
+}
+
+var _ Runner = (*isolation.Chroot)(nil)
+
+// Options describe one build.
+type Options struct {
+	// ContextDir is the build context: the directory COPY and ADD read.
+	ContextDir string
+	// Dockerfile is the Dockerfile's path; the default is ContextDir/Dockerfile.
+	Dockerfile string
+	// BuildArgs are --build-arg values.
+	BuildArgs map[string]string
+	// Target is the stage to build; the default is the last one.
+	Target string
+	// Labels are added to the result's config.
+	Labels map[string]string
+	// Platform is "os/arch[/variant]" of the result; the default is this
+	// machine's.
+	Platform string
+	// WorkDir is where the build keeps root filesystems and layers, in a
+	// directory of its own; the default is the system's temp directory.
+	WorkDir string
+	// Format is the result's image format; the default is OCI.
+	Format Format
+	// Registry says how base images are pulled.
+	Registry registry.Options
+	// Runner runs RUN commands; the default is chroot isolation.
+	Runner Runner
+	// Progress, when set, receives BuildKit-style plain progress: numbered
+	// steps, their output, DONE or ERROR.
+	Progress io.Writer
+	// Logger, when set, receives diagnostics; the library is silent otherwise.
+	Logger *slog.Logger
+}
+
+func (o *Options) normalize() error {
+	if o.ContextDir == "" {
+		return fmt.Errorf("no build context given")
+	}
+	abs, err := filepath.Abs(o.ContextDir)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return fmt.Errorf("build context: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("build context %s is not a directory", o.ContextDir)
+	}
+	o.ContextDir = abs
+	if o.Dockerfile == "" {
+		o.Dockerfile = filepath.Join(abs, "Dockerfile")
+	}
+	switch o.Format {
+	case "":
+		o.Format = OCI
+	case OCI, Docker:
+	default:
+		return fmt.Errorf("unknown image format %q: use oci or docker", o.Format)
+	}
+	if o.WorkDir == "" {
+		o.WorkDir = os.TempDir()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return nil
+}
+
+// ParsePlatform reads "os/arch[/variant]"; "" means this machine's.
+func ParsePlatform(s string) (v1.Platform, error) {
+	if s == "" {
+		p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+		if p.Architecture == "arm" {
+			p.Variant = "v7"
+		}
+		return p, nil
+	}
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return v1.Platform{}, fmt.Errorf("platform %q: want os/arch[/variant]", s)
+	}
+	p := v1.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}

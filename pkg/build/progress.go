@@ -1,0 +1,117 @@
+package build
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// progress prints BuildKit's plain progress format:
+//
+//	#5 [build 2/3] RUN make
+//	#5 0.062 compiling...
+//	#5 DONE 1.3s
+//
+// A nil writer prints nothing.
+type progress struct {
+	mu sync.Mutex
+	w  io.Writer
+	n  int
+}
+
+// tailLines is how many output lines a failure block repeats.
+const tailLines = 10
+
+// vertex is one numbered step of the progress output. It is an io.Writer
+// for the step's output.
+type vertex struct {
+	p       *progress
+	id      int
+	name    string
+	start   time.Time
+	mu      sync.Mutex
+	partial []byte
+	tail    []string
+}
+
+func (p *progress) printf(format string, args ...any) {
+	if p.w == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, format, args...)
+}
+
+// warn prints a warning line outside any step.
+func (p *progress) warn(format string, args ...any) {
+	p.printf("[Warning] "+format+"\n", args...)
+}
+
+func (p *progress) vertex(name string) *vertex {
+	p.mu.Lock()
+	p.n++
+	v := &vertex{p: p, id: p.n, name: name, start: time.Now()}
+	p.mu.Unlock()
+	p.printf("#%d %s\n", v.id, name)
+	return v
+}
+
+// Write prints every complete line with the step number and the seconds
+// since the step started.
+func (v *vertex) Write(b []byte) (int, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.partial = append(v.partial, b...)
+	for {
+		i := bytes.IndexByte(v.partial, '\n')
+		if i < 0 {
+			break
+		}
+		v.line(string(v.partial[:i]))
+		v.partial = v.partial[i+1:]
+	}
+	return len(b), nil
+}
+
+func (v *vertex) line(s string) {
+	s = strings.TrimSuffix(s, "\r")
+	v.tail = append(v.tail, s)
+	if len(v.tail) > tailLines {
+		v.tail = v.tail[1:]
+	}
+	v.p.printf("#%d %.3f %s\n", v.id, time.Since(v.start).Seconds(), s)
+}
+
+func (v *vertex) flush() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(v.partial) > 0 {
+		v.line(string(v.partial))
+		v.partial = nil
+	}
+}
+
+func (v *vertex) done() {
+	v.flush()
+	v.p.printf("#%d DONE %.1fs\n", v.id, time.Since(v.start).Seconds())
+}
+
+// fail ends the step with ERROR and a block that names it and repeats its
+// last output lines, as BuildKit does.
+func (v *vertex) fail(err error) {
+	v.flush()
+	v.mu.Lock()
+	tail := append([]string(nil), v.tail...)
+	v.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "#%d ERROR: %v\n------\n > %s:\n", v.id, err, v.name)
+	for _, l := range tail {
+		fmt.Fprintf(&b, "%s\n", l)
+	}
+	b.WriteString("------\n")
+	v.p.printf("%s", b.String())
+}

@@ -1,0 +1,132 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/buildcrew/builder/pkg/dockerfile"
+	"github.com/buildcrew/builder/pkg/isolation"
+	"github.com/buildcrew/builder/pkg/layers"
+	"github.com/buildcrew/builder/pkg/snapshot"
+)
+
+// run executes RUN in the stage's root and turns what changed into a layer.
+func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.Writer) error {
+	if len(c.Mounts) > 0 {
+		return fmt.Errorf("RUN --mount=type=%s is not supported yet", c.Mounts[0].Type)
+	}
+	root, err := b.rootfs(ctx, st)
+	if err != nil {
+		return err
+	}
+	before, err := b.snapshot(ctx, st)
+	if err != nil {
+		return err
+	}
+	args := c.Args
+	if c.Shell {
+		args = st.withShell(args)
+	}
+	id, err := resolveUser(root, st.config.Config.User)
+	if err != nil {
+		return err
+	}
+	spec := &isolation.Spec{
+		Root: root, Args: args, Env: b.runEnv(st, id), Dir: st.config.Config.WorkingDir,
+		UID: id.uid, GID: id.gid, Groups: id.groups, Stdout: out, Stderr: out, Network: c.Network,
+	}
+	if c.Script != nil {
+		spec.Files = map[string][]byte{c.Script.Name: []byte(c.Script.Data)}
+	}
+	if err := b.runner.Run(ctx, spec); err != nil {
+		st.tree = nil // a failed step may have changed files
+		return err
+	}
+	after, err := snapshot.Walk(ctx, root, snapshot.Options{})
+	if err != nil {
+		return err
+	}
+	changes := snapshot.Diff(before, after)
+	st.tree = after
+	layer, err := b.layer(ctx, root, entriesOf(changes))
+	if err != nil {
+		return err
+	}
+	b.opts.Logger.Debug("RUN finished", "changes", len(changes), "stage", st.index)
+	return st.commit("RUN "+runCommandString(args, st), layer)
+}
+
+// runEnv is the step's environment: ENV and ARG values in scope, the proxy
+// build args, and HOME from the user's passwd entry unless set.
+func (b *builder) runEnv(st *stage, id identity) []string {
+	env := st.vars.Environ()
+	for _, kv := range dockerfile.ProxyEnv(b.opts.BuildArgs) {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := st.vars.Get(k); !ok {
+			env = append(env, kv)
+		}
+	}
+	if _, ok := st.vars.Get("HOME"); !ok {
+		env = append(env, "HOME="+id.home)
+	}
+	return env
+}
+
+// runCommandString words a RUN's history entry as BuildKit does: the
+// number of build args and their values, then the command.
+func runCommandString(args []string, st *stage) string {
+	var kvs []string
+	seen := map[string]int{}
+	for _, a := range st.args {
+		v, ok := st.vars.Get(a.Key)
+		if !ok && a.Value != nil {
+			v = *a.Value
+		}
+		if i, ok := seen[a.Key]; ok {
+			kvs[i] = a.Key + "=" + v
+			continue
+		}
+		seen[a.Key] = len(kvs)
+		kvs = append(kvs, a.Key+"="+v)
+	}
+	if len(kvs) > 0 {
+		kvs = append([]string{fmt.Sprintf("|%d", len(kvs))}, kvs...)
+	}
+	return strings.Join(append(kvs, args...), " ")
+}
+
+// entriesOf turns a snapshot diff into layer entries.
+func entriesOf(changes []snapshot.Change) []layers.Entry {
+	out := make([]layers.Entry, 0, len(changes))
+	for _, c := range changes {
+		e := layers.Entry{Path: c.Path}
+		switch c.Kind {
+		case snapshot.Deleted:
+			e.Kind = layers.Deleted
+		case snapshot.Replaced:
+			e.Kind = layers.Opaque
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// layer writes entries read from root as a compressed layer in the work
+// directory. No entries, no layer: it returns nil.
+func (b *builder) layer(ctx context.Context, root string, entries []layers.Entry) (v1.Layer, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	f, err := layers.Store(ctx, filepath.Join(b.work, "layers"), func(w io.Writer) error {
+		return layers.WriteTar(ctx, w, root, entries)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("writing the layer: %w", err)
+	}
+	return f, nil
+}

@@ -1,0 +1,137 @@
+package build
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/moby/patternmatcher"
+)
+
+// source is what COPY reads from: the build context, a stage's root or an
+// image's root. Paths are resolved as if root were "/".
+type source struct {
+	root    string
+	ignore  *patternmatcher.PatternMatcher // .dockerignore; context only
+	context bool                           // context files belong to root:root
+	name    string                         // for messages: "the build context", "stage build"
+}
+
+// match is one source path COPY names or a wildcard finds.
+type match struct {
+	rel  string // relative to the source root; "" is the root itself
+	host string // the host path, symlinks followed inside the root
+}
+
+// ignored reports whether .dockerignore leaves rel out of the context.
+func (s *source) ignored(rel string) bool {
+	if s.ignore == nil || rel == "" {
+		return false
+	}
+	m, err := s.ignore.MatchesOrParentMatches(rel)
+	return err == nil && m
+}
+
+// resolve finds what a COPY source names. A path must exist (and not be
+// ignored); a wildcard may match nothing.
+func (s *source) resolve(src string) ([]match, error) {
+	rel := strings.TrimPrefix(path.Clean("/"+src), "/")
+	fixed, pattern := splitWildcards(rel)
+	if pattern == "" {
+		host, err := securejoin.SecureJoin(s.root, rel)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(host); err != nil || s.ignored(rel) {
+			return nil, fmt.Errorf("%q not found in %s", src, s.describe())
+		}
+		return []match{{rel: rel, host: host}}, nil
+	}
+	base, err := securejoin.SecureJoin(s.root, fixed)
+	if err != nil {
+		return nil, err
+	}
+	var out []match
+	if err := s.glob(base, fixed, strings.Split(pattern, "/"), &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (s *source) describe() string {
+	if s.context {
+		return "the build context (or it is excluded by .dockerignore)"
+	}
+	return s.name
+}
+
+// glob matches the pattern components one directory level at a time.
+func (s *source) glob(dirHost, dirRel string, parts []string, out *[]match) error {
+	f, err := os.Open(dirHost)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		ok, err := filepath.Match(parts[0], name)
+		if err != nil {
+			return fmt.Errorf("bad pattern %q: %w", parts[0], err)
+		}
+		rel := path.Join(dirRel, name)
+		if !ok || s.ignored(rel) {
+			continue
+		}
+		if len(parts) > 1 {
+			host := filepath.Join(dirHost, name)
+			if fi, err := os.Lstat(host); err == nil && fi.IsDir() {
+				if err := s.glob(host, rel, parts[1:], out); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		host, err := securejoin.SecureJoin(s.root, rel)
+		if err != nil {
+			return err
+		}
+		*out = append(*out, match{rel: rel, host: host})
+	}
+	return nil
+}
+
+// splitWildcards splits p before its first component with a wildcard.
+func splitWildcards(p string) (fixed, pattern string) {
+	parts := strings.Split(p, "/")
+	for i, part := range parts {
+		if hasWildcard(part) {
+			return strings.Join(parts[:i], "/"), strings.Join(parts[i:], "/")
+		}
+	}
+	return p, ""
+}
+
+func hasWildcard(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '*', '?', '[':
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,191 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/buildcrew/builder/pkg/dockerfile"
+	"github.com/buildcrew/builder/pkg/snapshot"
+)
+
+// defaultPath is the PATH BuildKit gives an image that sets none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// stage is the state of one stage while it builds and once it is built.
+type stage struct {
+	index    int
+	def      *dockerfile.Stage
+	prefix   string           // "name " before the step numbers in progress lines
+	config   *v1.ConfigFile   // the image config being built
+	layers   []v1.Layer       // base layers, then this stage's
+	vars     *dockerfile.Vars // ENV and ARG values in scope
+	args     []dockerfile.ArgDecl
+	root     string         // the root filesystem; "" until needed
+	tree     *snapshot.Tree // the root's recorded state; nil when unknown
+	cmdSet   bool           // a CMD was given in this stage
+	step     int            // progress: steps shown so far
+	total    int            // progress: steps to show
+	now      v1.Time        // the build's time, given to history entries
+	building bool
+	built    bool
+}
+
+// stage builds stage i, and first whatever it needs, once.
+func (b *builder) stage(ctx context.Context, i int) (*stage, error) {
+	if st := b.stages[i]; st != nil {
+		if st.building {
+			return nil, b.df.Stages[i].Wrap(errCycle)
+		}
+		return st, nil
+	}
+	def := b.df.Stages[i]
+	st := &stage{index: i, def: def, building: true, now: v1.Time{Time: b.now}}
+	b.stages[i] = st
+	if len(b.df.Stages) > 1 {
+		st.prefix = def.DisplayName() + " "
+	}
+	if err := b.setBase(ctx, st); err != nil {
+		return nil, err
+	}
+	steps, err := b.withTriggers(st)
+	if err != nil {
+		return nil, err
+	}
+	st.total += countShown(steps)
+	for _, step := range steps {
+		if err := b.dispatch(ctx, st, step); err != nil {
+			return nil, err
+		}
+	}
+	st.building, st.built = false, true
+	return st, nil
+}
+
+// setBase starts a stage from scratch, an earlier stage or an image.
+func (b *builder) setBase(ctx context.Context, st *stage) error {
+	base := b.plan.Bases[st.index]
+	switch base.Kind {
+	case dockerfile.BaseScratch:
+		st.config = &v1.ConfigFile{OS: b.platform.OS, Architecture: b.platform.Architecture, Variant: b.platform.Variant}
+		st.config.RootFS.Type = "layers"
+	case dockerfile.BaseStage:
+		parent, err := b.stage(ctx, base.Stage)
+		if err != nil {
+			return err
+		}
+		// The parent's config holds only its own ONBUILD instructions (it
+		// ran and cleared those it inherited): they run here.
+		st.config = parent.config.DeepCopy()
+		st.layers = append([]v1.Layer(nil), parent.layers...)
+		// The parent's ARG values stay in scope, as in BuildKit, though
+		// they never were in its config.
+		st.vars = parent.vars.Clone()
+		st.args = append([]dockerfile.ArgDecl(nil), parent.args...)
+	case dockerfile.BaseImage:
+		st.total = 1
+		platform, err := b.stagePlatform(st.index)
+		if err != nil {
+			return err
+		}
+		v := b.prog.vertex(fmt.Sprintf("[%s1/%d] FROM %s", st.prefix, countShown(st.def.Steps)+1, base.Image))
+		img, err := b.pull(ctx, base.Image, platform)
+		if err != nil {
+			err = st.def.Wrap(err)
+			v.fail(err)
+			return err
+		}
+		v.done()
+		st.step = 1
+		st.config = img.config.DeepCopy()
+		st.layers = append([]v1.Layer(nil), img.layers...)
+	}
+	st.config.Created = v1.Time{}
+	if st.config.RootFS.Type == "" {
+		st.config.RootFS.Type = "layers"
+	}
+	if st.vars == nil {
+		st.vars = dockerfile.VarsFromEnviron(st.config.Config.Env)
+	}
+	if _, ok := st.vars.Get("PATH"); !ok {
+		st.vars.Set("PATH", defaultPath)
+		st.config.Config.Env = append(st.config.Config.Env, "PATH="+defaultPath)
+	}
+	return nil
+}
+
+// withTriggers prepends the base's ONBUILD triggers to the stage's steps
+// and clears them from the config, as BuildKit does.
+func (b *builder) withTriggers(st *stage) ([]*dockerfile.Step, error) {
+	triggers := st.config.Config.OnBuild
+	st.config.Config.OnBuild = nil
+	var steps []*dockerfile.Step
+	for _, t := range triggers {
+		step, err := b.df.ParseTrigger(st.def, t)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, step)
+	}
+	return append(steps, st.def.Steps...), nil
+}
+
+func (b *builder) stagePlatform(i int) (*v1.Platform, error) {
+	if s := b.plan.Platforms[i]; s != "" {
+		p, err := ParsePlatform(s)
+		if err != nil {
+			return nil, b.df.Stages[i].Wrap(err)
+		}
+		return &p, nil
+	}
+	p := b.platform
+	return &p, nil
+}
+
+// countShown counts the steps BuildKit shows as progress: RUN, COPY, ADD
+// and WORKDIR.
+func countShown(steps []*dockerfile.Step) int {
+	n := 0
+	for _, s := range steps {
+		switch s.Keyword {
+		case "RUN", "COPY", "ADD", "WORKDIR":
+			n++
+		}
+	}
+	return n
+}
+
+// rootfs returns the stage's root filesystem, unpacking its layers the
+// first time a step needs files.
+func (b *builder) rootfs(ctx context.Context, st *stage) (string, error) {
+	if st.root != "" {
+		return st.root, nil
+	}
+	dir := filepath.Join(b.work, "roots", "stage-"+strconv.Itoa(st.index))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := b.unpack(ctx, dir, st.layers); err != nil {
+		return "", st.def.Wrap(err)
+	}
+	st.root = dir
+	return dir, nil
+}
+
+// snapshot returns the recorded state of the stage's root, walking it
+// when unknown.
+func (b *builder) snapshot(ctx context.Context, st *stage) (*snapshot.Tree, error) {
+	if st.tree != nil {
+		return st.tree, nil
+	}
+	t, err := snapshot.Walk(ctx, st.root, snapshot.Options{})
+	if err != nil {
+		return nil, err
+	}
+	st.tree = t
+	return t, nil
+}

@@ -1,0 +1,57 @@
+package build
+
+import (
+	"context"
+	"path"
+
+	"github.com/buildcrew/builder/pkg/dockerfile"
+	"github.com/buildcrew/builder/pkg/layers"
+)
+
+// workdir sets the working directory and creates it, even when nothing
+// uses it, owned by the current USER as BuildKit does. Only the
+// directories it creates go into its layer.
+func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir) error {
+	wd := c.Path
+	if !path.IsAbs(wd) {
+		cur := st.config.Config.WorkingDir
+		if cur == "" {
+			cur = "/"
+		}
+		wd = path.Join(cur, wd)
+	}
+	wd = path.Clean(wd)
+	st.config.Config.WorkingDir = wd
+	if wd == "/" {
+		st.note("WORKDIR /")
+		return nil
+	}
+	root, err := b.rootfs(ctx, st)
+	if err != nil {
+		return err
+	}
+	owner := &layers.Owner{}
+	if u := st.config.Config.User; u != "" {
+		// Like BuildKit, a user the image does not know makes root-owned
+		// directories here; RUN is where an unknown user fails.
+		if uid, gid, err := resolveChown(root, u); err == nil {
+			owner = &layers.Owner{UID: uid, GID: gid}
+		}
+	}
+	cp := newCopier(root, nil, owner, nil)
+	if _, err := cp.mkdirAll(wd); err != nil {
+		return err
+	}
+	entries := cp.entries()
+	for i := range entries {
+		entries[i].Owner = owner
+	}
+	if len(entries) > 0 {
+		st.tree = nil
+	}
+	layer, err := b.layer(ctx, root, entries)
+	if err != nil {
+		return err
+	}
+	return st.commit("WORKDIR "+wd, layer)
+}

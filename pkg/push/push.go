@@ -1,0 +1,150 @@
+// Package push publishes a built image: to registries under any number of
+// tags, as a tarball that docker load and skopeo accept, as an OCI image
+// layout, and as digest files for the pipeline that runs the build.
+package push
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/buildcrew/builder/pkg/registry"
+)
+
+// Options say where an image goes.
+type Options struct {
+	// Destinations are the image references to push to (and to tag the
+	// tarball and layout with).
+	Destinations []string
+	// NoPush skips the registries; the files are still written.
+	NoPush bool
+	// Registry says how registries are reached.
+	Registry registry.Options
+	// TarPath, when set, receives a docker-archive tarball.
+	TarPath string
+	// OCILayoutPath, when set, receives an OCI image layout.
+	OCILayoutPath string
+	// DigestFile, when set, receives the image digest.
+	DigestFile string
+	// ImageNameWithDigestFile, when set, receives "repo@digest" per destination.
+	ImageNameWithDigestFile string
+}
+
+// Publish writes img everywhere opts says and returns "repo@digest" for
+// every destination, in order, without repeats. Files are written whole or
+// not at all; a registry gets its manifest only after all its blobs.
+func Publish(ctx context.Context, img v1.Image, opts Options) ([]string, error) {
+	refs, err := parseRefs(opts)
+	if err != nil {
+		return nil, err
+	}
+	if !opts.NoPush && len(refs) == 0 && opts.TarPath == "" && opts.OCILayoutPath == "" {
+		return nil, errors.New("nowhere to put the image: give --destination, --tar-path or --oci-layout-path, or --no-push")
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, err
+	}
+	if opts.TarPath != "" {
+		if err := WriteTarball(opts.TarPath, img, refs); err != nil {
+			return nil, err
+		}
+	}
+	if opts.OCILayoutPath != "" {
+		if err := WriteLayout(opts.OCILayoutPath, img, refs); err != nil {
+			return nil, err
+		}
+	}
+	if !opts.NoPush && len(refs) > 0 {
+		if err := ToRegistries(ctx, img, refs, opts.Registry); err != nil {
+			return nil, err
+		}
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, r := range refs {
+		n := r.Context().Name() + "@" + digest.String()
+		if !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	if opts.DigestFile != "" {
+		if err := writeFileAtomic(opts.DigestFile, []byte(digest.String())); err != nil {
+			return nil, fmt.Errorf("writing the digest file: %w", err)
+		}
+	}
+	if opts.ImageNameWithDigestFile != "" {
+		var data []byte
+		for _, n := range names {
+			data = append(data, n+"\n"...)
+		}
+		if err := writeFileAtomic(opts.ImageNameWithDigestFile, data); err != nil {
+			return nil, fmt.Errorf("writing the image name file: %w", err)
+		}
+	}
+	return names, nil
+}
+
+func parseRefs(opts Options) ([]name.Reference, error) {
+	var refs []name.Reference
+	for _, d := range opts.Destinations {
+		r, err := opts.Registry.ParseReference(d)
+		if err != nil {
+			return nil, fmt.Errorf("--destination: %w", err)
+		}
+		refs = append(refs, r)
+	}
+	return refs, nil
+}
+
+// ToRegistries pushes img to every reference. Blobs a registry already has
+// are not uploaded again, blobs are shared between tags of one
+// repository, and each manifest goes up after its blobs.
+func ToRegistries(ctx context.Context, img v1.Image, refs []name.Reference, reg registry.Options) error {
+	todo := make(map[name.Reference]remote.Taggable, len(refs))
+	for _, r := range refs {
+		todo[r] = img
+	}
+	if err := remote.MultiWrite(todo, reg.Remote(ctx, nil)...); err != nil {
+		return fmt.Errorf("pushing to %s: %w", refList(refs), err)
+	}
+	return nil
+}
+
+func refList(refs []name.Reference) string {
+	s := ""
+	for i, r := range refs {
+		if i > 0 {
+			s += ", "
+		}
+		s += r.String()
+	}
+	return s
+}
+
+// writeFileAtomic writes data to a temporary file next to p and renames it.
+func writeFileAtomic(p string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
+}

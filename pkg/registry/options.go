@@ -1,0 +1,89 @@
+// Package registry turns the user's registry settings (credentials, plain
+// HTTP hosts, TLS verification, mirrors later) into go-containerregistry
+// options, for pulling base images and for pushing results alike.
+package registry
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"slices"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Options say how to reach registries.
+type Options struct {
+	// Keychain finds credentials; nil means authn.DefaultKeychain (docker's
+	// config.json under $DOCKER_CONFIG, and its credential helpers).
+	Keychain authn.Keychain
+	// Insecure reaches every registry over plain HTTP.
+	Insecure bool
+	// InsecureRegistries are hosts ("host:port") reached over plain HTTP.
+	InsecureRegistries []string
+	// SkipTLSVerify accepts any certificate.
+	SkipTLSVerify bool
+	// Transport is the base transport; nil means http.DefaultTransport.
+	Transport http.RoundTripper
+	// UserAgent is sent with every request.
+	UserAgent string
+}
+
+// ParseReference parses an image reference, marking it insecure when its
+// registry must be reached over plain HTTP.
+func (o Options) ParseReference(s string) (name.Reference, error) {
+	ref, err := name.ParseReference(s)
+	if err != nil {
+		return nil, fmt.Errorf("parsing reference %q: %w", s, err)
+	}
+	if o.Insecure || slices.Contains(o.InsecureRegistries, ref.Context().RegistryStr()) {
+		if ref, err = name.ParseReference(s, name.Insecure); err != nil {
+			return nil, fmt.Errorf("parsing reference %q: %w", s, err)
+		}
+	}
+	return ref, nil
+}
+
+// Remote returns the options for ggcr's remote package.
+func (o Options) Remote(ctx context.Context, platform *v1.Platform) []remote.Option {
+	kc := o.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	opts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(kc),
+		remote.WithTransport(o.transport()),
+	}
+	if o.UserAgent != "" {
+		opts = append(opts, remote.WithUserAgent(o.UserAgent))
+	}
+	if platform != nil {
+		opts = append(opts, remote.WithPlatform(*platform))
+	}
+	return opts
+}
+
+func (o Options) transport() http.RoundTripper {
+	base := o.Transport
+	if base == nil {
+		base = remote.DefaultTransport
+	}
+	if !o.SkipTLSVerify {
+		return base
+	}
+	t, ok := base.(*http.Transport)
+	if !ok {
+		return base
+	}
+	t = t.Clone()
+	if t.TLSClientConfig == nil {
+		t.TLSClientConfig = &tls.Config{}
+	}
+	t.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // the user asked for it
+	return t
+}
