@@ -31,11 +31,14 @@ func (b *builder) pull(ctx context.Context, ref string, platform *v1.Platform) (
 	if err != nil {
 		return nil, err
 	}
-	b.prog.printf("#0 [internal] load metadata for %s\n", r.Name())
+	v := b.prog.vertex("[internal] load metadata for " + r.Name())
 	img, err := remote.Image(r, b.opts.Registry.Remote(ctx, platform)...)
 	if err != nil {
-		return nil, fmt.Errorf("pulling %s: %w", ref, err)
+		err = fmt.Errorf("pulling %s: %w", ref, err)
+		v.fail(err)
+		return nil, err
 	}
+	v.done()
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("reading the config of %s: %w", ref, err)

@@ -92,14 +92,11 @@ func (b *builder) setBase(ctx context.Context, st *stage) error {
 		if err != nil {
 			return err
 		}
-		v := b.prog.vertex(fmt.Sprintf("[%s1/%d] FROM %s", st.prefix, countShown(st.def.Steps)+1, base.Image))
 		img, err := b.pull(ctx, base.Image, platform)
 		if err != nil {
-			err = st.def.Wrap(err)
-			v.fail(err)
-			return err
+			return st.def.Wrap(err)
 		}
-		v.done()
+		b.prog.vertex(fmt.Sprintf("[%s1/%d] FROM %s", st.prefix, countShown(st.def.Steps)+1, base.Image)).done()
 		st.step = 1
 		st.config = img.config.DeepCopy()
 		st.layers = append([]v1.Layer(nil), img.layers...)
