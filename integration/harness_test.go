@@ -1,0 +1,334 @@
+// Package integration builds Dockerfiles with the builder binary, as users
+// run it, against a real registry (Debian's docker-registry on loopback) and
+// base images made by independent tools, and checks the results with
+// independent tools: skopeo, umoci, crane and runc.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// env is what TestMain set up, shared by every test.
+var env struct {
+	skip     string // why the tests cannot run here; "" when they can
+	builder  string // the builder binary
+	registry string // host:port of the test registry
+	busybox  string // reference of the busybox base image in it
+	tmp      string
+}
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		tmp, err := os.MkdirTemp("", "builder-integration-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(tmp)
+		env.tmp = tmp
+		stop, err := setup(tmp)
+		if stop != nil {
+			defer stop()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "integration setup:", err)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// tools the tests need, all from Debian's packages except crane.
+var tools = []string{"docker-registry", "skopeo", "umoci", "runc", "busybox", "crane"}
+
+func setup(tmp string) (func(), error) {
+	if os.Geteuid() != 0 {
+		env.skip = "the integration tests need root: RUN uses mount namespaces and runc runs the images"
+		return nil, nil
+	}
+	if gopath, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		// crane comes from go install.
+		os.Setenv("PATH", os.Getenv("PATH")+string(os.PathListSeparator)+filepath.Join(strings.TrimSpace(string(gopath)), "bin"))
+	}
+	for _, t := range tools {
+		if _, err := exec.LookPath(t); err != nil {
+			env.skip = fmt.Sprintf("%s is not installed (run .ci/run, or see README)", t)
+			return nil, nil
+		}
+	}
+	env.builder = filepath.Join(tmp, "builder")
+	if out, err := exec.Command("go", "build", "-o", env.builder, "../cmd/builder").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building the builder: %v\n%s", err, out)
+	}
+	addr, stop, err := startRegistry(filepath.Join(tmp, "registry"))
+	if err != nil {
+		return stop, err
+	}
+	env.registry = addr
+	env.busybox = addr + "/library/busybox:latest"
+	if err := makeBusybox(filepath.Join(tmp, "busybox"), env.busybox); err != nil {
+		return stop, fmt.Errorf("making the busybox base image: %w", err)
+	}
+	return stop, nil
+}
+
+// startRegistry runs docker-registry on a free loopback port.
+func startRegistry(dir string) (string, func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return "", nil, err
+	}
+	cfg := fmt.Sprintf(`version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: %s}, delete: {enabled: true}}
+http: {addr: %s, secret: test-secret}
+`, filepath.Join(dir, "data"), addr)
+	cfgPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command("docker-registry", "serve", cfgPath)
+	logf, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		return "", nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		logf.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return addr, stop, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "", stop, errors.New("the registry did not answer /v2/ within 10s")
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// makeBusybox builds a busybox image from Debian's busybox-static with umoci
+// and pushes it with skopeo: no part of the builder is involved.
+func makeBusybox(dir, ref string) error {
+	root := filepath.Join(dir, "rootfs")
+	for _, d := range []string{"bin", "etc", "tmp", "root", "proc", "sys", "dev"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777|os.ModeSticky); err != nil {
+		return err
+	}
+	bb, _ := exec.LookPath("busybox")
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), data, 0o755); err != nil {
+		return err
+	}
+	files := map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	layout := filepath.Join(dir, "layout")
+	steps := [][]string{
+		{"chroot", root, "/bin/busybox", "--install", "-s", "/bin"},
+		{"umoci", "init", "--layout", layout},
+		{"umoci", "new", "--image", layout + ":latest"},
+		{"umoci", "insert", "--image", layout + ":latest", root, "/"},
+		{"umoci", "config", "--image", layout + ":latest", "--config.cmd", "/bin/sh",
+			"--config.env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			"--os", "linux", "--architecture", runtime.GOARCH},
+		{"umoci", "gc", "--layout", layout},
+		{"skopeo", "copy", "-q", "--dest-tls-verify=false", "oci:" + layout + ":latest", "docker://" + ref},
+	}
+	for _, s := range steps {
+		if out, err := exec.Command(s[0], s[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %v\n%s", strings.Join(s, " "), err, out)
+		}
+	}
+	return nil
+}
+
+// needs skips a test when the environment cannot run it.
+func needs(t *testing.T) {
+	t.Helper()
+	if env.skip != "" {
+		t.Skip(env.skip)
+	}
+}
+
+// result is one run of the builder.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runBuilder runs the builder binary with args, in dir.
+func runBuilder(t *testing.T, dir string, extraEnv []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, env.builder, args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "DOCKER_CONFIG="+t.TempDir()), extraEnv...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("running the builder: %v", err)
+	}
+	return r
+}
+
+// mustBuild runs the builder and fails the test unless it succeeds.
+func mustBuild(t *testing.T, dir string, args ...string) result {
+	t.Helper()
+	r := runBuilder(t, dir, nil, args...)
+	if r.code != 0 {
+		t.Fatalf("builder %s: exit %d\nstderr:\n%s", strings.Join(args, " "), r.code, r.stderr)
+	}
+	return r
+}
+
+// writeContext makes a build context from a map of file names to contents.
+func writeContext(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// run runs a command and returns its combined output, failing the test on error.
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// inspect returns skopeo's view of an image in the test registry.
+func inspect(t *testing.T, ref string, config bool) map[string]any {
+	t.Helper()
+	args := []string{"inspect", "--tls-verify=false"}
+	if config {
+		args = append(args, "--config")
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(run(t, "skopeo", append(args, "docker://"+ref)...)), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// inspectFile returns skopeo's view of an image in a file (a transport:path).
+func inspectFile(t *testing.T, transportPath string) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal([]byte(run(t, "skopeo", "inspect", transportPath)), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// runImage pulls ref with skopeo, unpacks it with umoci and runs it with
+// runc, with args instead of the image's command when given. It returns the
+// output and the exit status.
+func runImage(t *testing.T, ref string, args ...string) (string, int) {
+	t.Helper()
+	dir := t.TempDir()
+	layout, bundle := filepath.Join(dir, "layout"), filepath.Join(dir, "bundle")
+	run(t, "skopeo", "copy", "-q", "--src-tls-verify=false", "docker://"+ref, "oci:"+layout+":t")
+	run(t, "umoci", "unpack", "--image", layout+":t", bundle)
+	cfgPath := filepath.Join(bundle, "config.json")
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	proc := spec["process"].(map[string]any)
+	proc["terminal"] = false
+	if len(args) > 0 {
+		proc["args"] = args
+	}
+	data, _ = json.Marshal(spec)
+	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("it-%d", time.Now().UnixNano())
+	cmd := exec.Command("runc", "--root", filepath.Join(dir, "runc"), "run", "-b", bundle, id)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("runc: %v\n%s", err, out)
+	}
+	code := 0
+	if ee != nil {
+		code = ee.ExitCode()
+	}
+	return string(out), code
+}
+
+// runCmd runs a command and returns its combined output and error.
+func runCmd(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
+}
