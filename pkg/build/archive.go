@@ -43,7 +43,7 @@ func (b *builder) unpackArchive(ctx context.Context, cp *copier, file, dest stri
 	defer closer()
 	opts := layers.ExtractOptions{
 		Owner:   cp.owner,
-		Written: func(rel string) { cp.record(filepath.Join(dir, filepath.FromSlash(rel))) },
+		Written: func(rel string) { cp.recordAsIs(filepath.Join(dir, filepath.FromSlash(rel))) },
 	}
 	if err := layers.Extract(ctx, dir, r, opts); err != nil {
 		return true, fmt.Errorf("extracting %s: %w", path.Base(file), err)

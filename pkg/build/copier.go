@@ -29,31 +29,42 @@ type copier struct {
 	mode     *uint32                        // --chmod
 	excludes *patternmatcher.PatternMatcher // --exclude
 	links    map[[2]uint64]string           // source inode -> first copy
-	written  map[string]bool
+	written  map[string]layers.Owner        // path in the root -> owner it should have
 	isRoot   bool
 }
 
 func newCopier(root string, src *source, owner *layers.Owner, mode *uint32) *copier {
 	return &copier{
 		root: root, src: src, owner: owner, mode: mode,
-		links: map[[2]uint64]string{}, written: map[string]bool{}, isRoot: os.Geteuid() == 0,
+		links: map[[2]uint64]string{}, written: map[string]layers.Owner{}, isRoot: os.Geteuid() == 0,
 	}
 }
 
-// record notes a written path, given as a host path inside the root.
-func (cp *copier) record(host string) {
+// record notes a written path, given as a host path inside the root, and
+// the owner it was given. The layer records that owner even where an
+// unprivileged build could not set it on disk.
+func (cp *copier) record(host string, uid, gid int) {
 	rel, err := filepath.Rel(cp.root, host)
 	if err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
-		cp.written[filepath.ToSlash(rel)] = true
+		cp.written[filepath.ToSlash(rel)] = layers.Owner{UID: uid, GID: gid}
 	}
+}
+
+// recordAsIs notes a written path whose owner on disk is right.
+func (cp *copier) recordAsIs(host string) {
+	fi, err := os.Lstat(host)
+	if err != nil {
+		return
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	cp.record(host, int(st.Uid), int(st.Gid))
 }
 
 // entries lists what was written, for the layer.
 func (cp *copier) entries() []layers.Entry {
 	out := make([]layers.Entry, 0, len(cp.written))
-	for p := range cp.written {
-		e := layers.Entry{Path: p}
-		out = append(out, e)
+	for p, o := range cp.written {
+		out = append(out, layers.Entry{Path: p, Owner: &o})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
@@ -90,7 +101,7 @@ func (cp *copier) mkdirAll(rel string) (string, error) {
 			if err := cp.chown(h, uid, gid); err != nil {
 				return "", err
 			}
-			cp.record(h)
+			cp.record(h, uid, gid)
 		case err != nil:
 			return "", err
 		}
@@ -113,7 +124,8 @@ func (cp *copier) copyFile(srcHost, dst string, fi os.FileInfo) error {
 			if err := os.Link(first, dst); err != nil {
 				return err
 			}
-			cp.record(dst)
+			uid, gid := cp.ownerOf(fi)
+			cp.record(dst, uid, gid)
 			return nil
 		}
 		if err := copyContent(srcHost, dst); err != nil {
@@ -137,11 +149,7 @@ func (cp *copier) copyFile(srcHost, dst string, fi os.FileInfo) error {
 	default:
 		return nil // sockets are not copied
 	}
-	if err := cp.setMetadata(srcHost, dst, fi); err != nil {
-		return err
-	}
-	cp.record(dst)
-	return nil
+	return cp.setMetadata(srcHost, dst, fi)
 }
 
 // clearFileTarget removes what is at dst before a file is copied there; a
@@ -216,7 +224,12 @@ func (cp *copier) copyDir(srcHost, dst, rel, exclRel string, top bool, lazyParen
 			}
 		}
 		made = true
-		cp.record(dst)
+		if created {
+			uid, gid := cp.ownerOf(fi)
+			cp.record(dst, uid, gid)
+		} else {
+			cp.recordAsIs(dst)
+		}
 		return nil
 	}
 	if lazyParent == nil {
@@ -315,6 +328,7 @@ func (cp *copier) setMetadata(srcHost, dst string, fi os.FileInfo) error {
 	if err := cp.chown(dst, uid, gid); err != nil {
 		return err
 	}
+	cp.record(dst, uid, gid)
 	isLink := fi.Mode()&os.ModeSymlink != 0
 	if !isLink {
 		if err := unix.Chmod(dst, cp.modeOf(fi)); err != nil {
@@ -373,7 +387,7 @@ func (cp *copier) writeFile(dst string, r io.Reader, mode uint32, mtime time.Tim
 	if err := os.Chtimes(dst, mtime, mtime); err != nil {
 		return err
 	}
-	cp.record(dst)
+	cp.record(dst, uid, gid)
 	return nil
 }
 

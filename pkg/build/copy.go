@@ -58,13 +58,7 @@ func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error
 		return err
 	}
 	st.tree = nil // the recorded state no longer matches the root
-	entries := cp.entries()
-	if cp.owner != nil {
-		for i := range entries {
-			entries[i].Owner = cp.owner
-		}
-	}
-	layer, err := b.layer(ctx, root, entries)
+	layer, err := b.layer(ctx, root, cp.entries())
 	if err != nil {
 		return err
 	}

@@ -43,9 +43,6 @@ func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir)
 		return err
 	}
 	entries := cp.entries()
-	for i := range entries {
-		entries[i].Owner = owner
-	}
 	if len(entries) > 0 {
 		st.tree = nil
 	}
