@@ -37,7 +37,9 @@ func Diff(before, after *Tree) []Change {
 		switch {
 		case !ok:
 			out = append(out, Change{Path: p, Kind: Added})
-		case a.isDir() && b.isDir() && a.ino != b.ino:
+		case a.isDir() && b.isDir() && (a.ino != b.ino || a.btime != b.btime):
+			// A new inode, or the same number reused by a new directory
+			// (its birth time tells): the directory was made again.
 			replaced[p] = true
 			out = append(out, Change{Path: p, Kind: Replaced})
 		case changed(b, a):

@@ -27,6 +27,7 @@ type meta struct {
 	dev, ino  uint64
 	mtime     int64 // nanoseconds
 	ctime     int64 // nanoseconds; not compared for directories
+	btime     int64 // birth time in nanoseconds; 0 where the filesystem has none
 	link      string
 	dirXattrs string // the extended attributes of a directory, flattened
 	rdev      uint64
@@ -115,16 +116,19 @@ func (t *Tree) walkDir(ctx context.Context, dir, rel string, opts Options) error
 }
 
 func statAt(dirfd int, dir, name string) (*meta, error) {
-	var st unix.Stat_t
-	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	var st unix.Statx_t
+	if err := unix.Statx(dirfd, name, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BASIC_STATS|unix.STATX_BTIME, &st); err != nil {
 		return nil, err
 	}
 	m := &meta{
-		mode: st.Mode, uid: st.Uid, gid: st.Gid, size: st.Size,
-		dev: st.Dev, ino: st.Ino, rdev: st.Rdev,
-		mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(),
+		mode: uint32(st.Mode), uid: st.Uid, gid: st.Gid, size: int64(st.Size),
+		dev: unix.Mkdev(st.Dev_major, st.Dev_minor), ino: st.Ino, rdev: unix.Mkdev(st.Rdev_major, st.Rdev_minor),
+		mtime: nanos(st.Mtime), ctime: nanos(st.Ctime),
 	}
-	switch st.Mode & unix.S_IFMT {
+	if st.Mask&unix.STATX_BTIME != 0 {
+		m.btime = nanos(st.Btime)
+	}
+	switch m.mode & unix.S_IFMT {
 	case unix.S_IFLNK:
 		buf := make([]byte, st.Size+1)
 		n, err := unix.Readlinkat(dirfd, name, buf)
@@ -143,6 +147,8 @@ func statAt(dirfd int, dir, name string) (*meta, error) {
 	}
 	return m, nil
 }
+
+func nanos(t unix.StatxTimestamp) int64 { return t.Sec*1e9 + int64(t.Nsec) }
 
 // flatXattrs returns p's extended attributes as one comparable string.
 func flatXattrs(p string) (string, error) {
