@@ -88,6 +88,12 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	if !f.noPush && len(f.destinations) == 0 {
 		return bo, po, fmt.Errorf("no --destination given: name where to push, or pass --no-push")
 	}
+	// Check the destinations before spending a build on them.
+	for _, d := range f.destinations {
+		if _, err := pushReg.ParseReference(d); err != nil {
+			return bo, po, fmt.Errorf("--destination: %w", err)
+		}
+	}
 	return bo, po, nil
 }
 

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/buildcrew/builder/pkg/isolation"
+)
+
+// execute runs the CLI with args and returns stdout, stderr and the error.
+func execute(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out, errb bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), errb.String(), err
+}
+
+func TestKanikoStyleInvocation(t *testing.T) {
+	tar := filepath.Join(t.TempDir(), "img.tar")
+	// No subcommand: the root command builds.
+	out, progress, err := execute(t, "--context", "dir://../../examples/hello", "--no-push",
+		"--destination", "example.com/hello:1", "--tar-path", tar, "--work-dir", t.TempDir())
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, progress)
+	}
+	if !strings.HasPrefix(out, "example.com/hello@sha256:") || strings.Count(out, "\n") != 1 {
+		t.Errorf("stdout = %q, want one repo@digest line", out)
+	}
+	if !strings.Contains(progress, "exporting to image") {
+		t.Errorf("progress on stderr:\n%s", progress)
+	}
+	if _, err := os.Stat(tar); err != nil {
+		t.Errorf("no tarball: %v", err)
+	}
+}
+
+func TestBuildSubcommandContextArgument(t *testing.T) {
+	out, _, err := execute(t, "build", "../../examples/hello", "--no-push", "--work-dir", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "sha256:") {
+		t.Errorf("without destinations stdout is the digest: %q", out)
+	}
+	if _, _, err := execute(t, "build", "a", "--context", "b"); err == nil {
+		t.Error("a context given twice was accepted")
+	}
+}
+
+func TestOptions(t *testing.T) {
+	t.Setenv("FROM_ENV", "env-value")
+	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "Other.Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := &buildFlags{
+		context: "dir://" + ctxDir, dockerfile: "Other.Dockerfile",
+		destinations: []string{"r.example/x:1"},
+		buildArgs:    []string{"A=1", "B=x=y", "FROM_ENV", "UNSET_ANYWHERE"},
+		labels:       []string{"l=v"}, insecurePull: true, insecureRegistries: []string{"r.example"},
+		skipTLSVerify: true, imageFormat: "docker", platform: "linux/arm64",
+	}
+	bo, po, err := f.options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bo.ContextDir != ctxDir || bo.Dockerfile != filepath.Join(ctxDir, "Other.Dockerfile") {
+		t.Errorf("context %q dockerfile %q", bo.ContextDir, bo.Dockerfile)
+	}
+	if diff := cmp.Diff(map[string]string{"A": "1", "B": "x=y", "FROM_ENV": "env-value"}, bo.BuildArgs); diff != "" {
+		t.Errorf("build args (-want +got):\n%s", diff)
+	}
+	if !bo.Registry.Insecure || bo.Registry.SkipTLSVerify || po.Registry.Insecure || !po.Registry.SkipTLSVerify {
+		t.Errorf("pull registry %+v, push registry %+v: the -pull flags must apply to pulls only", bo.Registry, po.Registry)
+	}
+	if bo.Format != "docker" || bo.Platform != "linux/arm64" || po.Destinations[0] != "r.example/x:1" {
+		t.Errorf("format %q platform %q destinations %v", bo.Format, bo.Platform, po.Destinations)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--context", dir, "--no-push", "--build-arg", "=v"}, "--build-arg \"=v\": want KEY=VALUE"},
+		{[]string{"--context", dir, "--no-push", "--label", "novalue"}, "--label \"novalue\": want KEY=VALUE"},
+		{[]string{"--context", dir, "--destination", "UPPER/Case:tag"}, "--destination: parsing reference"},
+		{[]string{"--context", dir}, "no --destination given"},
+		{[]string{"--context", dir, "--no-push", "-f", "missing"}, "--dockerfile missing: not found"},
+		{[]string{"--context", filepath.Join(dir, "nope"), "--no-push"}, "build context"},
+		{[]string{"--context", "tar://x.tar.gz", "--no-push"}, "only directories are supported"},
+		{[]string{"--context", dir, "--no-push", "--image-format", "v1"}, "unknown image format"},
+		{[]string{"--context", dir, "--no-push", "--custom-platform", "linux"}, "want os/arch"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			_, _, err := execute(t, append(tt.args, "--work-dir", t.TempDir())...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	var stderr bytes.Buffer
+	ctx := context.Background()
+	if got := exitCode(ctx, nil, &stderr); got != 0 {
+		t.Errorf("success: %d", got)
+	}
+	if got := exitCode(ctx, errors.New("bad"), &stderr); got != 1 {
+		t.Errorf("plain error: %d", got)
+	}
+	runErr := &wrapped{err: &isolation.ExitError{Code: 42}}
+	if got := exitCode(ctx, runErr, &stderr); got != 42 {
+		t.Errorf("RUN exit 42: %d", got)
+	}
+	cctx, cancel := context.WithCancelCause(ctx)
+	cancel(&signalError{sig: syscall.SIGTERM})
+	if got := exitCode(cctx, context.Canceled, &stderr); got != 143 {
+		t.Errorf("SIGTERM: %d", got)
+	}
+	if !strings.Contains(stderr.String(), "error: bad\n") {
+		t.Errorf("stderr = %q", stderr.String())
+	}
+}
+
+type wrapped struct{ err error }
+
+func (w *wrapped) Error() string { return "step: " + w.err.Error() }
+func (w *wrapped) Unwrap() error { return w.err }
+
+func TestVersion(t *testing.T) {
+	out, _, err := execute(t, "version")
+	if err != nil || !strings.HasPrefix(out, "builder ") {
+		t.Errorf("version: %q %v", out, err)
+	}
+}
