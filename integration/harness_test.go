@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 }
 
 // tools the tests need, all from Debian's packages except crane.
-var tools = []string{"docker-registry", "skopeo", "umoci", "runc", "busybox", "crane"}
+var tools = []string{"docker-registry", "skopeo", "umoci", "runc", "busybox", "crane", "htpasswd"}
 
 func setup(tmp string) (func(), error) {
 	if os.Geteuid() != 0 {
@@ -74,7 +74,7 @@ func setup(tmp string) (func(), error) {
 	if out, err := exec.Command("go", "build", "-o", env.builder, "../cmd/builder").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building the builder: %v\n%s", err, out)
 	}
-	addr, stop, err := startRegistry(filepath.Join(tmp, "registry"))
+	addr, stop, err := startRegistry(filepath.Join(tmp, "registry"), "")
 	if err != nil {
 		return stop, err
 	}
@@ -86,8 +86,9 @@ func setup(tmp string) (func(), error) {
 	return stop, nil
 }
 
-// startRegistry runs docker-registry on a free loopback port.
-func startRegistry(dir string) (string, func(), error) {
+// startRegistry runs docker-registry on a free loopback port; with an
+// htpasswd file it asks for basic auth.
+func startRegistry(dir, htpasswd string) (string, func(), error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, err
 	}
@@ -100,6 +101,9 @@ log: {level: error}
 storage: {filesystem: {rootdirectory: %s}, delete: {enabled: true}}
 http: {addr: %s, secret: test-secret}
 `, filepath.Join(dir, "data"), addr)
+	if htpasswd != "" {
+		cfg += fmt.Sprintf("auth: {htpasswd: {realm: test, path: %s}}\n", htpasswd)
+	}
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return "", nil, err
@@ -123,7 +127,7 @@ http: {addr: %s, secret: test-secret}
 		resp, err := http.Get("http://" + addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || (htpasswd != "" && resp.StatusCode == http.StatusUnauthorized) {
 				return addr, stop, nil
 			}
 		}
@@ -211,6 +215,7 @@ func runBuilder(t *testing.T, dir string, extraEnv []string, args ...string) res
 	defer cancel()
 	cmd := exec.CommandContext(ctx, env.builder, args...)
 	cmd.Dir = dir
+	// A fresh DOCKER_CONFIG unless the test gives one (later entries win).
 	cmd.Env = append(append(os.Environ(), "DOCKER_CONFIG="+t.TempDir()), extraEnv...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -1,0 +1,85 @@
+package integration
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCredentials pulls and pushes through a registry that wants basic
+// auth, with the credentials in $DOCKER_CONFIG/config.json, and checks that
+// they never show in the output, even when refused.
+func TestCredentials(t *testing.T) {
+	needs(t)
+	const user, pass = "builder", "s3cr3t-Pa55"
+	dir := t.TempDir()
+	htpasswd := filepath.Join(dir, "htpasswd")
+	run(t, "htpasswd", "-Bbc", htpasswd, user, pass)
+	addr, stop, err := startRegistry(filepath.Join(dir, "registry"), htpasswd)
+	if stop != nil {
+		defer stop()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+	good := t.TempDir()
+	writeDockerConfig(t, good, addr, token)
+	bad := t.TempDir()
+	writeDockerConfig(t, bad, addr, base64.StdEncoding.EncodeToString([]byte(user+":wrong-"+pass)))
+
+	// A base image in the private registry, copied there by skopeo.
+	base := addr + "/private/busybox:1"
+	run(t, "skopeo", "copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false",
+		"--dest-creds", user+":"+pass, "docker://"+env.busybox, "docker://"+base)
+
+	ctxDir := writeContext(t, map[string]string{"Dockerfile": "FROM " + base + "\nRUN echo built > /built\n"})
+	ref := addr + "/private/app:1"
+	r := runBuilder(t, ctxDir, []string{"DOCKER_CONFIG=" + good}, "--context", ctxDir, "--destination", ref)
+	if r.code != 0 {
+		t.Fatalf("build with credentials: exit %d\n%s", r.code, r.stderr)
+	}
+	checkNoSecret(t, r, pass, token)
+	out := run(t, "skopeo", "inspect", "--tls-verify=false", "--creds", user+":"+pass, "docker://"+ref)
+	if !strings.Contains(out, "Digest") {
+		t.Errorf("the pushed image is not there:\n%s", out)
+	}
+
+	publicBase := writeContext(t, map[string]string{"Dockerfile": "FROM " + env.busybox + "\nRUN echo built > /built\n"})
+	for _, tc := range []struct{ name, config, context, refusal string }{
+		{"pull without credentials", t.TempDir(), ctxDir, "UNAUTHORIZED"},
+		{"pull with a wrong password", bad, ctxDir, "UNAUTHORIZED"},
+		{"push without credentials", t.TempDir(), publicBase, "401 Unauthorized"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runBuilder(t, tc.context, []string{"DOCKER_CONFIG=" + tc.config}, "--context", tc.context, "--destination", addr+"/private/app:2")
+			if r.code != 1 {
+				t.Errorf("exit %d, want 1", r.code)
+			}
+			if !strings.Contains(r.stderr, addr) || !strings.Contains(r.stderr, tc.refusal) {
+				t.Errorf("the error does not name the registry and the refusal:\n%s", r.stderr)
+			}
+			checkNoSecret(t, r, pass, token)
+		})
+	}
+}
+
+func writeDockerConfig(t *testing.T, dir, registry, auth string) {
+	t.Helper()
+	cfg := fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, registry, auth)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checkNoSecret(t *testing.T, r result, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if strings.Contains(r.stdout+r.stderr, s) {
+			t.Errorf("a credential appears in the output:\n%s\n%s", r.stdout, r.stderr)
+		}
+	}
+}
