@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // got summarizes selected paths of a flattened image as "type mode uid:gid body".
@@ -183,5 +184,22 @@ func TestCopyErrors(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestCopyFromImage(t *testing.T) {
+	host := testRegistry(t)
+	img := pushImage(t, host+"/tools:1", v1.Config{}, amd64, layerOf(t,
+		file{name: "usr/"}, file{name: "usr/bin/"}, file{name: "usr/bin/tool", body: "tool", mode: 0o755, uid: 3, gid: 4}))
+	digest, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := "FROM scratch\nCOPY --from=" + host + "/tools:1 /usr/bin/tool /by-tag\nCOPY --from=" + host + "/tools@" + digest.String() + " /usr/bin/tool /by-digest\n"
+	res := mustBuildIn(t, df, map[string]string{}, func(o *Options) { o.Platform = "linux/amd64" })
+	got := summary(t, res, "by-tag", "by-digest")
+	want := map[string]string{"by-tag": "0 0755 3:4 tool", "by-digest": "0 0755 3:4 tool"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("COPY --from an image keeps the owner (-want +got):\n%s", diff)
 	}
 }

@@ -1,0 +1,129 @@
+package build
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// tarBytes makes a tar with a directory, a file and a "." entry.
+func tarBytes(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Name: "./", Typeflag: tar.TypeDir, Mode: 0o700},
+		{Name: "pkg/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: 5},
+		{Name: "pkg/file", Typeflag: tar.TypeReg, Mode: 0o600, Size: 4, Uid: 5, Gid: 6},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Size > 0 {
+			tw.Write([]byte("data"))
+		}
+	}
+	tw.Close()
+	return buf.Bytes()
+}
+
+func compress(t *testing.T, kind string, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	switch kind {
+	case "gz":
+		w := gzip.NewWriter(&buf)
+		w.Write(data)
+		w.Close()
+	case "xz":
+		w, err := xz.NewWriter(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+		w.Close()
+	case "zst":
+		w, err := zstd.NewWriter(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+		w.Close()
+	default:
+		return data
+	}
+	return buf.Bytes()
+}
+
+func TestAddArchives(t *testing.T) {
+	plain := tarBytes(t)
+	for _, kind := range []string{"tar", "gz", "xz", "zst"} {
+		t.Run(kind, func(t *testing.T) {
+			// The name says nothing: the content is what counts.
+			files := map[string]string{"payload.bin": string(compress(t, kind, plain)), "notatar.tar.gz": "just text"}
+			df := "FROM scratch\nADD payload.bin /opt/\nADD notatar.tar.gz /raw/\nADD --chown=1:2 payload.bin /owned\nCOPY payload.bin /copied\n"
+			res := mustBuildIn(t, df, files)
+			got := summary(t, res, "opt", "opt/pkg", "opt/pkg/file", "raw/notatar.tar.gz", "owned/pkg/file", "copied")
+			want := map[string]string{
+				"opt":                "5 0755 0:0", // the archive's "." does not change the destination
+				"opt/pkg":            "5 0755 5:0",
+				"opt/pkg/file":       "0 0600 5:6 data",
+				"raw/notatar.tar.gz": "0 0644 0:0 just text",
+				"owned/pkg/file":     "0 0600 1:2 data",
+			}
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("%s = %q, want %q", k, got[k], v)
+				}
+			}
+			if !strings.HasPrefix(got["copied"], "0 0644 0:0 ") {
+				t.Errorf("COPY must not unpack: %q", got["copied"])
+			}
+		})
+	}
+}
+
+func TestAddURL(t *testing.T) {
+	modified := time.Date(2020, 5, 6, 7, 8, 9, 0, time.UTC)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Last-Modified", modified.Format(http.TimeFormat))
+		w.Write(compress(t, "gz", tarBytes(t)))
+	}))
+	defer srv.Close()
+	sum := sha256.Sum256(compress(t, "gz", tarBytes(t)))
+	df := "FROM scratch\nADD " + srv.URL + "/dl/archive.tar.gz /downloads/\nADD --checksum=sha256:" + hex.EncodeToString(sum[:]) + " " + srv.URL + "/x /checked\n"
+	res := mustBuildIn(t, df, map[string]string{})
+	fs := flatten(t, res.Image)
+	e := fs["downloads/archive.tar.gz"]
+	if e.Mode != 0o600 || !e.ModTime.Equal(modified) || e.Type != tar.TypeReg {
+		t.Errorf("download: mode %o mtime %v type %q; want 0600, Last-Modified, a plain (not unpacked) file", e.Mode, e.ModTime, e.Type)
+	}
+	if _, ok := fs["checked"]; !ok {
+		t.Error("the checksummed download is missing")
+	}
+	for name, df := range map[string]string{
+		"bad checksum": "FROM scratch\nADD --checksum=sha256:" + strings.Repeat("0", 64) + " " + srv.URL + "/x /y\n",
+		"not found":    "FROM scratch\nADD " + srv.URL + "/missing /y\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := buildIn(t, df, map[string]string{})
+			if err == nil || !strings.HasPrefix(err.Error(), "Dockerfile:2: ADD ") {
+				t.Errorf("err = %v", err)
+			}
+		})
+	}
+}
