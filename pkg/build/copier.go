@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/patternmatcher"
 	"golang.org/x/sys/unix"
 
@@ -74,40 +73,17 @@ func (cp *copier) entries() []layers.Entry {
 // inside it; directories it creates are 0755 and owned by --chown's owner
 // (else root). It returns the host path.
 func (cp *copier) mkdirAll(rel string) (string, error) {
-	rel = strings.Trim(path.Clean("/"+rel), "/")
-	host := cp.root
-	if rel == "" {
-		return host, nil
+	uid, gid := 0, 0
+	if cp.owner != nil {
+		uid, gid = cp.owner.UID, cp.owner.GID
 	}
-	prefix := ""
-	for _, part := range strings.Split(rel, "/") {
-		prefix = path.Join(prefix, part)
-		h, err := securejoin.SecureJoin(cp.root, prefix)
-		if err != nil {
-			return "", err
+	return layers.MkdirAll(cp.root, rel, func(host string) error {
+		if err := cp.chown(host, uid, gid); err != nil {
+			return err
 		}
-		fi, err := os.Stat(h)
-		switch {
-		case err == nil && !fi.IsDir():
-			return "", fmt.Errorf("cannot copy into /%s: it is not a directory", prefix)
-		case errors.Is(err, os.ErrNotExist):
-			if err := os.Mkdir(h, 0o755); err != nil {
-				return "", err
-			}
-			uid, gid := 0, 0
-			if cp.owner != nil {
-				uid, gid = cp.owner.UID, cp.owner.GID
-			}
-			if err := cp.chown(h, uid, gid); err != nil {
-				return "", err
-			}
-			cp.record(h, uid, gid)
-		case err != nil:
-			return "", err
-		}
-		host = h
-	}
-	return host, nil
+		cp.record(host, uid, gid)
+		return nil
+	})
 }
 
 // copyFile copies one source file (or symlink, device...) to dst, a host

@@ -35,16 +35,7 @@ type Stage struct {
 }
 
 // Wrap adds the FROM line's file, line and text to err.
-func (s *Stage) Wrap(err error) error {
-	if err == nil {
-		return nil
-	}
-	var de *Error
-	if errors.As(err, &de) {
-		return err
-	}
-	return &Error{File: s.file, Line: s.Line, Instruction: shorten(s.Source), Err: err}
-}
+func (s *Stage) Wrap(err error) error { return locate(err, s.file, s.Line, s.Source) }
 
 // DisplayName is the stage's name, or "stage-N" for an unnamed stage.
 func (s *Stage) DisplayName() string {
@@ -75,7 +66,10 @@ func (s *Step) Errorf(format string, args ...any) error {
 
 // Wrap adds the step's file, line and instruction to err. An error that
 // already carries a location is returned as it is.
-func (s *Step) Wrap(err error) error {
+func (s *Step) Wrap(err error) error { return locate(err, s.file, s.Line, s.Source) }
+
+// locate gives err a place in the file, unless it has one already.
+func locate(err error, file string, line int, src string) error {
 	if err == nil {
 		return nil
 	}
@@ -83,7 +77,7 @@ func (s *Step) Wrap(err error) error {
 	if errors.As(err, &de) {
 		return err
 	}
-	return &Error{File: s.file, Line: s.Line, Instruction: s.String(), Err: err}
+	return &Error{File: file, Line: line, Instruction: shorten(src), Err: err}
 }
 
 // Parse parses a Dockerfile. name is used in error messages.

@@ -142,21 +142,12 @@ func (x *extractor) mkdirAll(rel string) (string, error) {
 	if _, err := x.mkdirAll(path.Dir(rel)); err != nil {
 		return "", err
 	}
-	host, err := securejoin.SecureJoin(x.root, rel)
+	host, made, err := EnsureDir(x.root, rel)
 	if err != nil {
 		return "", err
 	}
-	fi, err := os.Lstat(host)
-	switch {
-	case err == nil && !fi.IsDir():
-		return "", fmt.Errorf("%s is not a directory", rel)
-	case errors.Is(err, os.ErrNotExist):
-		if err := os.Mkdir(host, 0o755); err != nil {
-			return "", err
-		}
+	if made {
 		x.record(rel)
-	case err != nil:
-		return "", err
 	}
 	// Only a path that resolves to itself can be taken from the cache:
 	// one reached through a symlink must be resolved again each time.

@@ -1,0 +1,59 @@
+package layers
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+)
+
+// EnsureDir makes sure rel, whose parent exists, is a directory inside root:
+// it resolves rel's symlinks as if root were "/" and creates the directory
+// (mode 0755) when missing. It returns the host path and whether it made it.
+func EnsureDir(root, rel string) (string, bool, error) {
+	host, err := securejoin.SecureJoin(root, rel)
+	if err != nil {
+		return "", false, err
+	}
+	fi, err := os.Lstat(host)
+	switch {
+	case err == nil && !fi.IsDir():
+		return "", false, fmt.Errorf("/%s is not a directory", rel)
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.Mkdir(host, 0o755); err != nil {
+			return "", false, err
+		}
+		return host, true, nil
+	case err != nil:
+		return "", false, err
+	}
+	return host, false, nil
+}
+
+// MkdirAll makes the directory rel and its missing parents inside root,
+// calling made with the host path of each directory it creates, parents
+// first. It returns the directory's host path.
+func MkdirAll(root, rel string, made func(host string) error) (string, error) {
+	rel = cleanRel(rel)
+	host, prefix := root, ""
+	if rel == "" {
+		return host, nil
+	}
+	for _, part := range strings.Split(rel, "/") {
+		prefix = path.Join(prefix, part)
+		h, created, err := EnsureDir(root, prefix)
+		if err != nil {
+			return "", err
+		}
+		if created && made != nil {
+			if err := made(h); err != nil {
+				return "", err
+			}
+		}
+		host = h
+	}
+	return host, nil
+}
