@@ -186,8 +186,8 @@ func runHelper(ctx context.Context, spec *Spec, cfg *helperConfig) error {
 	if len(setupErr) > 0 {
 		return errors.New(string(setupErr))
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
 	}
 	var ee *exec.ExitError
 	if errors.As(waitErr, &ee) {

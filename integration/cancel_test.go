@@ -1,0 +1,74 @@
+package integration
+
+import (
+	"bufio"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestCancelDuringRun sends SIGTERM while a RUN runs: the builder must exit
+// 143, kill the step's whole process tree, leave no mount behind and remove
+// its work directory.
+func TestCancelDuringRun(t *testing.T) {
+	needs(t)
+	marker := "31" + time.Now().Format("0405")
+	dir := writeContext(t, map[string]string{"Dockerfile": dockerfile("FROM {{.Busybox}}\nRUN sleep " + marker + " & sleep " + marker + "\n")})
+	work := t.TempDir()
+	cmd := exec.Command(env.builder, "--context", dir, "--no-push", "--work-dir", work)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "RUN sleep") {
+			break
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // let the step start its processes
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 143 {
+		t.Errorf("exit: %v, want status 143", err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for processWith(marker) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if processWith(marker) {
+		t.Error("a process of the cancelled RUN is still running")
+	}
+	if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), work) {
+		t.Error("a mount under the work directory is left")
+	}
+	if entries, _ := os.ReadDir(work); len(entries) != 0 {
+		t.Errorf("the work directory still holds %v", entries)
+	}
+}
+
+func processWith(arg string) bool {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), arg) {
+			return true
+		}
+	}
+	return false
+}
