@@ -17,6 +17,10 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 		return err
 	}
 	bo.Progress = cmd.ErrOrStderr()
+	po.Progress = cmd.ErrOrStderr()
+	if bo.Logger, err = f.logger(cmd.ErrOrStderr()); err != nil {
+		return err
+	}
 	res, err := build.Build(cmd.Context(), bo)
 	if err != nil {
 		return err

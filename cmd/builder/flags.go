@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +28,7 @@ type buildFlags struct {
 	insecureRegistries               []string
 	skipTLSVerify, skipTLSVerifyPull bool
 	imageFormat, platform, workDir   string
+	verbosity                        string
 }
 
 func (f *buildFlags) register(cmd *cobra.Command) {
@@ -49,6 +52,21 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.imageFormat, "image-format", "oci", "the image format: oci or docker")
 	fs.StringVar(&f.platform, "custom-platform", "", "the platform to build for, os/arch[/variant] (default: this machine's)")
 	fs.StringVar(&f.workDir, "work-dir", "", "where to keep root filesystems and layers while building (default: the temp directory)")
+	fs.StringVarP(&f.verbosity, "verbosity", "v", "info", "log level: panic, fatal, error, warn, info, debug or trace")
+}
+
+// logger writes the library's diagnostics at the --verbosity level.
+func (f *buildFlags) logger(w io.Writer) (*slog.Logger, error) {
+	levels := map[string]slog.Level{
+		"panic": slog.LevelError + 4, "fatal": slog.LevelError + 4, "error": slog.LevelError,
+		"warn": slog.LevelWarn, "warning": slog.LevelWarn, "info": slog.LevelInfo,
+		"debug": slog.LevelDebug, "trace": slog.LevelDebug - 4,
+	}
+	level, ok := levels[strings.ToLower(f.verbosity)]
+	if !ok {
+		return nil, fmt.Errorf("--verbosity %q: use panic, fatal, error, warn, info, debug or trace", f.verbosity)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), nil
 }
 
 // options turns the flags into build and push options.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -43,21 +44,25 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 	if c.Script != nil {
 		spec.Files = map[string][]byte{c.Script.Name: []byte(c.Script.Data)}
 	}
+	start := time.Now()
 	if err := b.runner.Run(ctx, spec); err != nil {
 		st.tree = nil // a failed step may have changed files
 		return err
 	}
+	ran := time.Since(start)
 	after, err := snapshot.Walk(ctx, root, snapshot.Options{})
 	if err != nil {
 		return err
 	}
 	changes := snapshot.Diff(before, after)
 	st.tree = after
+	walked := time.Since(start) - ran
 	layer, err := b.layer(ctx, root, entriesOf(changes))
 	if err != nil {
 		return err
 	}
-	b.opts.Logger.Debug("RUN finished", "changes", len(changes), "stage", st.index)
+	b.opts.Logger.Debug("RUN finished", "stage", st.def.DisplayName(), "changes", len(changes),
+		"run", ran, "snapshot", walked, "layer", time.Since(start)-ran-walked)
 	return st.commit("RUN "+runCommandString(args, st), layer)
 }
 

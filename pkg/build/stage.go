@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -166,9 +167,11 @@ func (b *builder) rootfs(ctx context.Context, st *stage) (string, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return "", err
 	}
+	start := time.Now()
 	if err := b.unpack(ctx, dir, st.layers); err != nil {
 		return "", st.def.Wrap(err)
 	}
+	b.opts.Logger.Debug("unpacked the stage's layers", "stage", st.def.DisplayName(), "layers", len(st.layers), "took", time.Since(start))
 	st.root = dir
 	return dir, nil
 }
@@ -179,10 +182,12 @@ func (b *builder) snapshot(ctx context.Context, st *stage) (*snapshot.Tree, erro
 	if st.tree != nil {
 		return st.tree, nil
 	}
+	start := time.Now()
 	t, err := snapshot.Walk(ctx, st.root, snapshot.Options{})
 	if err != nil {
 		return nil, err
 	}
+	b.opts.Logger.Debug("recorded the root filesystem", "stage", st.def.DisplayName(), "paths", t.Len(), "took", time.Since(start))
 	st.tree = t
 	return t, nil
 }

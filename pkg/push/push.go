@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -34,6 +36,8 @@ type Options struct {
 	DigestFile string
 	// ImageNameWithDigestFile, when set, receives "repo@digest" per destination.
 	ImageNameWithDigestFile string
+	// Progress, when set, receives a line per output written.
+	Progress io.Writer
 }
 
 // Publish writes img everywhere opts says and returns "repo@digest" for
@@ -51,18 +55,28 @@ func Publish(ctx context.Context, img v1.Image, opts Options) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
+	report := func(what string, f func() error) error {
+		start := time.Now()
+		if err := f(); err != nil {
+			return err
+		}
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "%s %.1fs done\n", what, time.Since(start).Seconds())
+		}
+		return nil
+	}
 	if opts.TarPath != "" {
-		if err := WriteTarball(opts.TarPath, img, refs); err != nil {
+		if err := report("writing tarball "+opts.TarPath, func() error { return WriteTarball(opts.TarPath, img, refs) }); err != nil {
 			return nil, err
 		}
 	}
 	if opts.OCILayoutPath != "" {
-		if err := WriteLayout(opts.OCILayoutPath, img, refs); err != nil {
+		if err := report("writing OCI layout "+opts.OCILayoutPath, func() error { return WriteLayout(opts.OCILayoutPath, img, refs) }); err != nil {
 			return nil, err
 		}
 	}
 	if !opts.NoPush && len(refs) > 0 {
-		if err := ToRegistries(ctx, img, refs, opts.Registry); err != nil {
+		if err := report("pushing "+refList(refs), func() error { return ToRegistries(ctx, img, refs, opts.Registry) }); err != nil {
 			return nil, err
 		}
 	}
