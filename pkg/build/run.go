@@ -40,6 +40,7 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 	spec := &isolation.Spec{
 		Root: root, Args: args, Env: b.runEnv(st, id), Dir: st.config.Config.WorkingDir,
 		UID: id.uid, GID: id.gid, Groups: id.groups, Stdout: out, Stderr: out, Network: c.Network,
+		Insecure: c.Security == "insecure",
 	}
 	if c.Script != nil {
 		spec.Files = map[string][]byte{c.Script.Name: []byte(c.Script.Data)}

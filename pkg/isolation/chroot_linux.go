@@ -64,7 +64,7 @@ func (c *Chroot) prepare(spec *Spec, st *stubs) (*helperConfig, []boundFile, err
 	cfg := &helperConfig{
 		Root: spec.Root, Args: spec.Args, Env: spec.Env, Dir: spec.Dir,
 		UID: spec.UID, GID: spec.GID, Groups: spec.Groups,
-		Hostname: hostname, NetNone: spec.Network == "none", Files: spec.Files,
+		Hostname: hostname, NetNone: spec.Network == "none", Files: spec.Files, AllCaps: spec.Insecure,
 	}
 	for _, m := range []string{"proc", "dev", "sys"} {
 		ok, err := st.ensure("/"+m, true)

@@ -77,6 +77,22 @@ func TestChrootRun(t *testing.T) {
 	}
 }
 
+func TestChrootCapabilities(t *testing.T) {
+	root := busyboxRoot(t, "proc")
+	out, err := run(t, root, "cat /proc/self/status", nil)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out)
+	}
+	// Docker's default set: no CAP_SYS_ADMIN, no CAP_NET_ADMIN.
+	if !strings.Contains(out, "CapBnd:\t00000000a80425fb\n") || !strings.Contains(out, "CapEff:\t00000000a80425fb\n") {
+		t.Errorf("capabilities:\n%s", out)
+	}
+	out, err = run(t, root, "cat /proc/self/status", func(s *Spec) { s.Insecure = true })
+	if err != nil || strings.Contains(out, "CapBnd:\t00000000a80425fb\n") {
+		t.Errorf("--security=insecure kept the default set: %v\n%s", err, out)
+	}
+}
+
 func TestChrootExitStatus(t *testing.T) {
 	root := busyboxRoot(t)
 	_, err := run(t, root, "exit 3", nil)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -37,6 +38,7 @@ type helperConfig struct {
 	Mounts   []string // of "proc", "dev", "sys": the ones the root can take
 	Binds    []bind
 	Files    map[string][]byte
+	AllCaps  bool // RUN --security=insecure keeps every capability
 }
 
 type bind struct{ Source, Target string }
@@ -58,6 +60,14 @@ func helperMain() int {
 	}
 	if err := setupRoot(&cfg); err != nil {
 		return fail(err)
+	}
+	// The bounding set is per thread: drop on the thread that starts the
+	// command.
+	runtime.LockOSThread()
+	if !cfg.AllCaps {
+		if err := dropCapabilities(); err != nil {
+			return fail(err)
+		}
 	}
 	cmd, err := startCommand(&cfg)
 	if err != nil {
