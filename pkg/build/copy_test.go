@@ -203,3 +203,24 @@ func TestCopyFromImage(t *testing.T) {
 		t.Errorf("COPY --from an image keeps the owner (-want +got):\n%s", diff)
 	}
 }
+
+func TestCopyChownByName(t *testing.T) {
+	host := testRegistry(t)
+	pushImage(t, host+"/base:1", v1.Config{}, amd64, layerOf(t,
+		file{name: "etc/"},
+		file{name: "etc/passwd", body: "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n"},
+		file{name: "etc/group", body: "root:x:0:\nstaff:x:50:\napp:x:1001:\n"}))
+	df := "FROM " + host + "/base:1\nCOPY --chown=app a /user-only\nCOPY --chown=app:staff a /both\nCOPY --chown=app:7 a /mixed\nCOPY --chown=root a /root-by-name\n"
+	res := mustBuildIn(t, df, map[string]string{"a": "A"}, func(o *Options) { o.Platform = "linux/amd64" })
+	want := map[string]string{
+		"user-only": "0 0644 1000:1001 A", "both": "0 0644 1000:50 A",
+		"mixed": "0 0644 1000:7 A", "root-by-name": "0 0644 0:0 A",
+	}
+	if diff := cmp.Diff(want, summary(t, res, "user-only", "both", "mixed", "root-by-name")); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, err := buildIn(t, "FROM "+host+"/base:1\nCOPY --chown=app:nogroup a /x\n", map[string]string{"a": "A"},
+		func(o *Options) { o.Platform = "linux/amd64" }); err == nil || !strings.Contains(err.Error(), "unable to find group nogroup") {
+		t.Errorf("unknown group: %v", err)
+	}
+}

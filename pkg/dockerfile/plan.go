@@ -109,10 +109,14 @@ func (df *Dockerfile) planStage(p *Plan, i int, st *Stage, globals *Vars) error 
 }
 
 // resolveBase resolves an expanded FROM name of stage i: "scratch", the name
-// of an earlier stage, or an image.
+// or index of an earlier stage, or an image. (BuildKit takes names only; an
+// index, as COPY --from takes, is accepted too: no real image is called "0".)
 func (df *Dockerfile) resolveBase(name string, i int) Base {
 	if name == "scratch" {
 		return Base{Kind: BaseScratch}
+	}
+	if n, err := strconv.Atoi(name); err == nil && n >= 0 && n < i {
+		return Base{Kind: BaseStage, Stage: n}
 	}
 	for j := 0; j < i; j++ {
 		if df.Stages[j].Name != "" && strings.EqualFold(df.Stages[j].Name, name) {

@@ -57,7 +57,7 @@ COPY --from=example.com/img:1 /y /y
 	}
 
 	df = mustParse(t, `FROM busybox AS base
-FROM base AS build
+FROM 0 AS build
 RUN make
 FROM busybox AS unused
 RUN exit 1
