@@ -32,8 +32,7 @@ type stage struct {
 	step     int            // progress: steps shown so far
 	total    int            // progress: steps to show
 	now      v1.Time        // the build's time, given to history entries
-	building bool
-	built    bool
+	building bool           // set while its steps run, to catch cycles
 }
 
 // stage builds stage i, and first whatever it needs, once.
@@ -57,13 +56,18 @@ func (b *builder) stage(ctx context.Context, i int) (*stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	st.total += countShown(steps)
+	st.total = countShown(steps)
+	if base := b.plan.Bases[i]; base.Kind == dockerfile.BaseImage {
+		st.total++
+		st.step = 1
+		b.prog.vertex(fmt.Sprintf("[%s1/%d] FROM %s", st.prefix, st.total, base.Image)).done()
+	}
 	for _, step := range steps {
 		if err := b.dispatch(ctx, st, step); err != nil {
 			return nil, err
 		}
 	}
-	st.building, st.built = false, true
+	st.building = false
 	return st, nil
 }
 
@@ -88,7 +92,6 @@ func (b *builder) setBase(ctx context.Context, st *stage) error {
 		st.vars = parent.vars.Clone()
 		st.args = append([]dockerfile.ArgDecl(nil), parent.args...)
 	case dockerfile.BaseImage:
-		st.total = 1
 		platform, err := b.stagePlatform(st.index)
 		if err != nil {
 			return err
@@ -97,8 +100,6 @@ func (b *builder) setBase(ctx context.Context, st *stage) error {
 		if err != nil {
 			return st.def.Wrap(err)
 		}
-		b.prog.vertex(fmt.Sprintf("[%s1/%d] FROM %s", st.prefix, countShown(st.def.Steps)+1, base.Image)).done()
-		st.step = 1
 		st.config = img.config.DeepCopy()
 		st.layers = append([]v1.Layer(nil), img.layers...)
 	}
