@@ -7,6 +7,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,7 +54,7 @@ func TestMain(m *testing.M) {
 }
 
 // tools the tests need, all from Debian's packages except crane.
-var tools = []string{"docker-registry", "skopeo", "umoci", "runc", "busybox", "crane", "htpasswd"}
+var tools = []string{"docker-registry", "skopeo", "umoci", "runc", "busybox", "crane", "htpasswd", "openssl"}
 
 func setup(tmp string) (func(), error) {
 	if os.Geteuid() != 0 {
@@ -89,6 +90,11 @@ func setup(tmp string) (func(), error) {
 // startRegistry runs docker-registry on a free loopback port; with an
 // htpasswd file it asks for basic auth.
 func startRegistry(dir, htpasswd string) (string, func(), error) {
+	return startRegistryTLS(dir, htpasswd, "", "")
+}
+
+// startRegistryTLS is startRegistry serving HTTPS with cert and key.
+func startRegistryTLS(dir, htpasswd, cert, key string) (string, func(), error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, err
 	}
@@ -103,6 +109,12 @@ http: {addr: %s, secret: test-secret}
 `, filepath.Join(dir, "data"), addr)
 	if htpasswd != "" {
 		cfg += fmt.Sprintf("auth: {htpasswd: {realm: test, path: %s}}\n", htpasswd)
+	}
+	scheme, client := "http", http.DefaultClient
+	if cert != "" {
+		cfg = strings.Replace(cfg, "secret: test-secret}", fmt.Sprintf("secret: test-secret, tls: {certificate: %s, key: %s}}", cert, key), 1)
+		scheme = "https"
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	}
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
@@ -124,7 +136,7 @@ http: {addr: %s, secret: test-secret}
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + addr + "/v2/")
+		resp, err := client.Get(scheme + "://" + addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK || (htpasswd != "" && resp.StatusCode == http.StatusUnauthorized) {

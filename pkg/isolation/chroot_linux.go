@@ -79,12 +79,24 @@ func (c *Chroot) prepare(spec *Spec, st *stubs) (*helperConfig, []boundFile, err
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, err
 	}
-	hosts := fmt.Sprintf("127.0.0.1\tlocalhost %s\n::1\tlocalhost ip6-localhost ip6-loopback\n", hostname)
+	// The host's entries (a Pod's hostAliases among them), plus the step's
+	// own name.
+	hosts, err := os.ReadFile("/etc/hosts")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, err
+	}
+	if len(hosts) == 0 {
+		hosts = []byte("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	}
+	if hosts[len(hosts)-1] != '\n' {
+		hosts = append(hosts, '\n')
+	}
+	hosts = append(hosts, fmt.Sprintf("127.0.0.1\t%s\n", hostname)...)
 	var files []boundFile
 	for _, f := range []struct {
 		rel     string
 		content []byte
-	}{{"/etc/resolv.conf", resolv}, {"/etc/hosts", []byte(hosts)}} {
+	}{{"/etc/resolv.conf", resolv}, {"/etc/hosts", hosts}} {
 		existed := exists(filepath.Join(spec.Root, f.rel))
 		ok, err := st.ensure(f.rel, false)
 		if err != nil {

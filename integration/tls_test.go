@@ -1,0 +1,56 @@
+package integration
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSelfSignedRegistry pulls from and pushes to a registry whose
+// certificate nobody signed: refused by default, accepted with
+// --skip-tls-verify-pull and --skip-tls-verify, each for its own direction.
+func TestSelfSignedRegistry(t *testing.T) {
+	needs(t)
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	run(t, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", key, "-out", cert,
+		"-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1")
+	addr, stop, err := startRegistryTLS(filepath.Join(dir, "registry"), "", cert, key)
+	if stop != nil {
+		defer stop()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := addr + "/tls/busybox:1"
+	run(t, "skopeo", "copy", "-q", "--src-tls-verify=false", "--dest-tls-verify=false", "docker://"+env.busybox, "docker://"+base)
+	ctxDir := writeContext(t, map[string]string{"Dockerfile": "FROM " + base + "\nRUN echo over tls > /f\n"})
+	dest := addr + "/tls/app:1"
+
+	tests := []struct {
+		name  string
+		flags []string
+		fails string // "" when the build must succeed
+	}{
+		{"verified pull fails", nil, "certificate"},
+		{"verified push fails", []string{"--skip-tls-verify-pull"}, "certificate"},
+		{"push flag does not skip pull checks", []string{"--skip-tls-verify"}, "certificate"},
+		{"both skipped", []string{"--skip-tls-verify-pull", "--skip-tls-verify"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--context", ctxDir, "--destination", dest}, tt.flags...)
+			r := runBuilder(t, ctxDir, nil, args...)
+			if tt.fails == "" {
+				if r.code != 0 {
+					t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+				}
+				run(t, "skopeo", "inspect", "--tls-verify=false", "docker://"+dest)
+				return
+			}
+			if r.code == 0 || !strings.Contains(r.stderr, tt.fails) || !strings.Contains(r.stderr, addr) {
+				t.Errorf("exit %d, want a failure naming %s and the %s:\n%s", r.code, addr, tt.fails, r.stderr)
+			}
+		})
+	}
+}
