@@ -187,20 +187,32 @@ func makeBusybox(dir, ref string) error {
 		}
 	}
 	layout := filepath.Join(dir, "layout")
-	steps := [][]string{
-		{"chroot", root, "/bin/busybox", "--install", "-s", "/bin"},
+	steps := [][]string{{"chroot", root, "/bin/busybox", "--install", "-s", "/bin"}}
+	steps = append(steps, umociImage(layout, root, "/bin/sh")...)
+	steps = append(steps, []string{"skopeo", "copy", "-q", "--dest-tls-verify=false", "oci:" + layout + ":latest", "docker://" + ref})
+	return runSteps(steps)
+}
+
+// umociImage lists the umoci commands that turn the directory root into
+// the single-layer image layout:latest running cmd.
+func umociImage(layout, root, cmd string) [][]string {
+	image := layout + ":latest"
+	return [][]string{
 		{"umoci", "init", "--layout", layout},
-		{"umoci", "new", "--image", layout + ":latest"},
-		{"umoci", "insert", "--image", layout + ":latest", root, "/"},
-		{"umoci", "config", "--image", layout + ":latest", "--config.cmd", "/bin/sh",
+		{"umoci", "new", "--image", image},
+		{"umoci", "insert", "--image", image, root, "/"},
+		{"umoci", "config", "--image", image, "--config.cmd", cmd,
 			"--config.env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 			"--os", "linux", "--architecture", runtime.GOARCH},
 		{"umoci", "gc", "--layout", layout},
-		{"skopeo", "copy", "-q", "--dest-tls-verify=false", "oci:" + layout + ":latest", "docker://" + ref},
 	}
+}
+
+// runSteps runs commands in order and stops at the first that fails.
+func runSteps(steps [][]string) error {
 	for _, s := range steps {
 		if out, err := exec.Command(s[0], s[1:]...).CombinedOutput(); err != nil {
-			return fmt.Errorf("%s: %v\n%s", strings.Join(s, " "), err, out)
+			return fmt.Errorf("%s: %v\n%s", strings.Join(s, " "), err, tail(string(out), 20))
 		}
 	}
 	return nil

@@ -1,0 +1,191 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// caseFiles are the files of a case directory that are not its context.
+var caseFiles = map[string]bool{"setup": true, "expect": true, "options": true}
+
+// runCase builds one case with both builders and compares the results.
+func runCase(t *testing.T, c *conformanceCase, bh *buildah, known *knownDifferences) {
+	ctxDir := prepareContext(t, c)
+	args := []string{"--build-arg", "BUSYBOX=" + env.busybox}
+	if c.debian {
+		args = append(args, "--build-arg", "DEBIAN="+debianBase(t))
+	}
+	args = append(args, c.args...)
+	ours := env.registry + "/conformance/" + c.name + ":ours"
+	r := runBuilder(t, ctxDir, nil, append([]string{"--context", ctxDir, "--destination", ours}, args...)...)
+	if c.wantErr != "" {
+		if r.code == 0 || !strings.Contains(r.stderr, c.wantErr) {
+			t.Fatalf("exit %d, want a failure saying %q:\n%s", r.code, c.wantErr, tail(r.stderr, 20))
+		}
+		return
+	}
+	if r.code != 0 {
+		t.Fatalf("builder: exit %d\n%s", r.code, tail(r.stderr, 30))
+	}
+	o := fetch(t, ours)
+	for _, e := range c.expect {
+		if err := o.check(e); err != nil {
+			t.Errorf("expect %s: %v", strings.Join(e, " "), err)
+		}
+	}
+	if c.noRef != "" {
+		return
+	}
+	theirs := env.registry + "/conformance/" + c.name + ":buildah"
+	bh.build(t, ctxDir, theirs, args)
+	compareImages(t, c.name, o, fetch(t, theirs), known)
+}
+
+// prepareContext copies the case into a temporary context and applies its
+// setup: modes, times, links and archives that git cannot carry.
+func prepareContext(t *testing.T, c *conformanceCase) string {
+	t.Helper()
+	dir := t.TempDir()
+	entries, err := os.ReadDir(c.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if caseFiles[e.Name()] {
+			continue
+		}
+		run(t, "cp", "-a", filepath.Join(c.dir, e.Name()), dir)
+	}
+	for _, s := range c.setup {
+		if err := applySetup(dir, s); err != nil {
+			t.Fatalf("setup %s: %v", strings.Join(s, " "), err)
+		}
+	}
+	df := filepath.Join(dir, "Dockerfile")
+	data, err := os.ReadFile(df)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = []byte(strings.NewReplacer("{{BUSYBOX}}", env.busybox, "{{REGISTRY}}", env.registry,
+		"{{HTTP}}", files.url, "{{FILE_SHA}}", files.fileSHA).Replace(string(data)))
+	if err := os.WriteFile(df, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func applySetup(dir string, s []string) error {
+	p := func(i int) string { return filepath.Join(dir, s[i]) }
+	switch {
+	case s[0] == "write" && len(s) == 3:
+		if err := os.MkdirAll(filepath.Dir(p(1)), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(p(1), []byte(s[2]), 0o644)
+	case s[0] == "mkdir" && len(s) == 2:
+		return os.MkdirAll(p(1), 0o755)
+	case s[0] == "chmod" && len(s) == 3:
+		return exec.Command("chmod", s[2], p(1)).Run()
+	case s[0] == "mtime" && len(s) == 3:
+		tm, err := time.Parse(time.RFC3339, s[2])
+		if err != nil {
+			return err
+		}
+		return exec.Command("touch", "-h", "-d", tm.Format(time.RFC3339), p(1)).Run()
+	case s[0] == "symlink" && len(s) == 3:
+		return os.Symlink(s[2], p(1))
+	case s[0] == "hardlink" && len(s) == 3:
+		return os.Link(p(2), p(1))
+	case s[0] == "tar" && len(s) == 4:
+		// tar ARCHIVE FLAG DIR: FLAG is tar's compression flag (-z, -j, -J) or "-".
+		args := []string{"-C", p(3), "-cf", p(1), "."}
+		if s[2] != "-" {
+			args = append([]string{s[2]}, args...)
+		}
+		if out, err := exec.Command("tar", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return os.RemoveAll(p(3))
+	}
+	return fmt.Errorf("unknown setup step")
+}
+
+// leftovers are what buildah's chroot isolation leaves in every RUN layer.
+var leftovers = map[string]bool{"etc/": true, "etc/hosts": true, "etc/hostname": true, "etc/resolv.conf": true, "run/": true, "etc": true, "run": true}
+
+// compareImages compares the filesystems, configs and layers of two
+// builds of one case; differences in KNOWN_DIFFERENCES are accepted.
+func compareImages(t *testing.T, name string, ours, theirs *pulled, known *knownDifferences) {
+	t.Helper()
+	diffs := diffTrees(ours.tree, theirs.tree)
+	paths := make([]string, 0, len(diffs))
+	for p := range diffs {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		if !known.accepts(name, p) {
+			t.Errorf("%s: ours %s", p, diffs[p])
+		}
+	}
+	for _, field := range []string{"Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts",
+		"Volumes", "Labels", "StopSignal", "Healthcheck", "OnBuild"} {
+		a, b := configField(ours, field), configField(theirs, field)
+		if !reflect.DeepEqual(a, b) && !known.accepts(name, "config."+field) {
+			t.Errorf("config.%s: ours %s, buildah %s", field, jsonOf(a), jsonOf(b))
+		}
+	}
+	oursLayers, theirLayers := ours.meaningfulLayers(), theirs.meaningfulLayers()
+	if oursLayers != theirLayers && !known.accepts(name, "layers") {
+		t.Errorf("layers: ours %d, buildah %d (leaving out layers of nothing but chroot leftovers)", oursLayers, theirLayers)
+	}
+}
+
+// meaningfulLayers counts layers that hold more than buildah's chroot leftovers.
+func (p *pulled) meaningfulLayers() int {
+	n := 0
+	for _, l := range p.layers {
+		for _, e := range l {
+			if !leftovers[e] {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+func configField(p *pulled, field string) any {
+	v := p.config.Config[field]
+	if field == "Labels" {
+		if m, ok := v.(map[string]any); ok {
+			delete(m, "io.buildah.version")
+			if len(m) == 0 {
+				return nil
+			}
+		}
+	}
+	if s, ok := v.(string); ok && s == "" {
+		return nil
+	}
+	if m, ok := v.(map[string]any); ok && len(m) == 0 {
+		return nil
+	}
+	if l, ok := v.([]any); ok && len(l) == 0 {
+		return nil
+	}
+	return v
+}
+
+func jsonOf(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
