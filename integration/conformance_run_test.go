@@ -147,17 +147,56 @@ func compareImages(t *testing.T, name string, ours, theirs *pulled, known *known
 	if oursLayers != theirLayers && !known.accepts(name, "layers") {
 		t.Errorf("layers: ours %d, buildah %d (leaving out layers of nothing but chroot leftovers)", oursLayers, theirLayers)
 	}
+	oursHistory, theirHistory := ours.historyShape(t), theirs.historyShape(t)
+	if oursHistory != theirHistory && !known.accepts(name, "history") {
+		t.Errorf("history (L a layer, - empty): ours %s, buildah %s", oursHistory, theirHistory)
+	}
+}
+
+// historyShape writes the history as one letter per entry: L for an entry
+// with a layer, - for an empty one. A layer of nothing but buildah's chroot
+// leftovers counts as empty. Every non-empty entry must own a layer.
+func (p *pulled) historyShape(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	next := 0
+	for _, h := range p.history {
+		if h.EmptyLayer {
+			b.WriteByte('-')
+			continue
+		}
+		if next >= len(p.layers) {
+			t.Fatalf("history has more non-empty entries than the image's %d layers", len(p.layers))
+		}
+		if p.isLeftovers(next) {
+			b.WriteByte('-')
+		} else {
+			b.WriteByte('L')
+		}
+		next++
+	}
+	if next != len(p.layers) {
+		t.Errorf("history names %d layers, the manifest has %d", next, len(p.layers))
+	}
+	return b.String()
+}
+
+// isLeftovers tells whether layer i holds nothing but chroot leftovers.
+func (p *pulled) isLeftovers(i int) bool {
+	for _, e := range p.layers[i] {
+		if !leftovers[e] {
+			return false
+		}
+	}
+	return true
 }
 
 // meaningfulLayers counts layers that hold more than buildah's chroot leftovers.
 func (p *pulled) meaningfulLayers() int {
 	n := 0
-	for _, l := range p.layers {
-		for _, e := range l {
-			if !leftovers[e] {
-				n++
-				break
-			}
+	for i := range p.layers {
+		if !p.isLeftovers(i) {
+			n++
 		}
 	}
 	return n
