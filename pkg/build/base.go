@@ -2,11 +2,13 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -32,7 +34,7 @@ func (b *builder) pull(ctx context.Context, ref string, platform *v1.Platform) (
 		return nil, err
 	}
 	v := b.prog.vertex("[internal] load metadata for " + r.Name())
-	img, err := remote.Image(r, b.opts.Registry.Remote(ctx, platform)...)
+	img, err := b.fetch(ctx, r, platform)
 	if err != nil {
 		err = fmt.Errorf("pulling %s: %w", ref, err)
 		v.fail(err)
@@ -59,10 +61,38 @@ func (b *builder) pull(ctx context.Context, ref string, platform *v1.Platform) (
 	return bi, nil
 }
 
+// fetch reads an image's manifest from the first of its mirrors that has
+// it, or from its own registry.
+func (b *builder) fetch(ctx context.Context, r name.Reference, platform *v1.Platform) (v1.Image, error) {
+	candidates, err := b.opts.Registry.Candidates(r)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, c := range candidates {
+		img, err := remote.Image(c, b.opts.Registry.Remote(ctx, platform)...)
+		if err == nil {
+			if c != r {
+				b.opts.Logger.Info("pulled from a mirror", "image", r.Name(), "mirror", c.Name())
+			}
+			return img, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		if len(candidates) > 1 {
+			err = fmt.Errorf("from %s: %w", c.Context().RegistryStr(), err)
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
 // unpack extracts layers in order into dir, applying whiteouts.
-func (b *builder) unpack(ctx context.Context, dir string, ls []v1.Layer) error {
+// Paths keep covers are left alone.
+func (b *builder) unpack(ctx context.Context, dir string, ls []v1.Layer, keep *layers.Ignore) error {
 	for i, l := range ls {
-		if err := unpackLayer(ctx, dir, l); err != nil {
+		if err := unpackLayer(ctx, dir, l, keep); err != nil {
 			d, _ := l.Digest()
 			return fmt.Errorf("unpacking layer %d (%s): %w", i+1, d, err)
 		}
@@ -70,13 +100,13 @@ func (b *builder) unpack(ctx context.Context, dir string, ls []v1.Layer) error {
 	return nil
 }
 
-func unpackLayer(ctx context.Context, dir string, l v1.Layer) error {
+func unpackLayer(ctx context.Context, dir string, l v1.Layer, keep *layers.Ignore) error {
 	rc, err := l.Uncompressed()
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	return layers.Extract(ctx, dir, rc, layers.ExtractOptions{Whiteouts: true})
+	return layers.Extract(ctx, dir, rc, layers.ExtractOptions{Whiteouts: true, Keep: keep})
 }
 
 // externalRoot returns the unpacked root of an image that COPY --from
@@ -94,7 +124,7 @@ func (b *builder) externalRoot(ctx context.Context, ref string) (string, error) 
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return "", err
 	}
-	if err := b.unpack(ctx, dir, img.layers); err != nil {
+	if err := b.unpack(ctx, dir, img.layers, nil); err != nil {
 		return "", fmt.Errorf("%s: %w", ref, err)
 	}
 	b.extRoots[ref] = dir

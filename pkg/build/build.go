@@ -17,6 +17,7 @@ import (
 
 	"github.com/buildcrew/builder/pkg/dockerfile"
 	"github.com/buildcrew/builder/pkg/isolation"
+	"github.com/buildcrew/builder/pkg/layers"
 )
 
 // Result is a built image. Its layers live in the build's work directory
@@ -51,6 +52,8 @@ type builder struct {
 	pulled   map[string]*baseImage
 	extRoots map[string]string // roots of external images read by COPY --from
 	used     map[string]bool   // build args some ARG declared
+	ignore   *layers.Ignore    // what a shared Root keeps; nil with private roots
+	active   *stage            // the stage the shared Root holds
 	now      time.Time
 }
 
@@ -65,6 +68,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	img, err := b.build(ctx)
 	b.removeRoots()
+	if cerr := b.cleanup(); cerr != nil && err == nil {
+		err = cerr
+	}
 	if err != nil {
 		os.RemoveAll(b.work)
 		return nil, err
@@ -99,6 +105,9 @@ func newBuilder(opts Options) (*builder, error) {
 		stages: make([]*stage, len(df.Stages)), pulled: map[string]*baseImage{},
 		extRoots: map[string]string{}, used: map[string]bool{}, now: time.Now().UTC(),
 	}
+	if opts.Reproducible {
+		b.now = time.Unix(0, 0).UTC()
+	}
 	host, _ := ParsePlatform("")
 	auto := dockerfile.PlatformArgs(toDFPlatform(host), toDFPlatform(platform), opts.Target, opts.BuildArgs)
 	if b.globals, err = df.Globals(auto, opts.BuildArgs); err != nil {
@@ -124,8 +133,15 @@ func newBuilder(opts Options) (*builder, error) {
 		}
 	}
 	b.runner = opts.Runner
-	if b.runner == nil {
+	switch {
+	case b.runner != nil:
+	case opts.Root != "":
+		b.runner = isolation.None{}
+	default:
 		b.runner = &isolation.Chroot{TempDir: filepath.Join(b.work, "tmp")}
+	}
+	if opts.Root != "" {
+		b.ignore = sharedIgnore(opts, b.work)
 	}
 	return b, nil
 }

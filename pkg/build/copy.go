@@ -84,7 +84,7 @@ func (b *builder) copySource(ctx context.Context, st *stage, c *dockerfile.Copy)
 		if err != nil {
 			return nil, err
 		}
-		root, err := b.rootfs(ctx, other)
+		root, err := b.readRoot(ctx, other)
 		if err != nil {
 			return nil, err
 		}

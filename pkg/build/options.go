@@ -52,10 +52,28 @@ type Options struct {
 	WorkDir string
 	// Format is the result's image format; the default is OCI.
 	Format Format
+	// CompressionLevel is gzip's level for new layers, 1 (fastest) to 9
+	// (smallest); 0 means the default.
+	CompressionLevel int
+	// Reproducible strips timestamps: the config's, the history's and
+	// every file's in the new layers, as kaniko's --reproducible does.
+	Reproducible bool
 	// Registry says how base images are pulled.
 	Registry registry.Options
-	// Runner runs RUN commands; the default is chroot isolation.
+	// Runner runs RUN commands; the default is chroot isolation, or
+	// isolation.None when Root is set.
 	Runner Runner
+	// Root, when set, is the one directory every stage is built in, in
+	// turn, instead of a private directory per stage: kaniko's mode, where
+	// the builder runs in a container and Root is "/". Before a stage's base
+	// is unpacked there, everything in Root but Ignore is deleted.
+	Root string
+	// Ignore lists absolute paths in Root that the build never deletes,
+	// unpacks over or records in a layer, with everything beneath them.
+	// The work directory and the context are always added.
+	Ignore []string
+	// Cleanup empties Root again (but Ignore) when the build ends.
+	Cleanup bool
 	// Progress, when set, receives BuildKit-style plain progress: numbered
 	// steps, their output, DONE or ERROR.
 	Progress io.Writer
@@ -82,12 +100,22 @@ func (o *Options) normalize() error {
 	if o.Dockerfile == "" {
 		o.Dockerfile = filepath.Join(abs, "Dockerfile")
 	}
+	if o.CompressionLevel < 0 || o.CompressionLevel > 9 {
+		return fmt.Errorf("compression level %d: use 1 (fastest) to 9 (smallest)", o.CompressionLevel)
+	}
 	switch o.Format {
 	case "":
 		o.Format = OCI
 	case OCI, Docker:
 	default:
 		return fmt.Errorf("unknown image format %q: use oci or docker", o.Format)
+	}
+	if o.Root != "" {
+		root, err := filepath.Abs(o.Root)
+		if err != nil {
+			return err
+		}
+		o.Root = root
 	}
 	if o.WorkDir == "" {
 		o.WorkDir = os.TempDir()

@@ -51,7 +51,7 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 		return err
 	}
 	ran := time.Since(start)
-	after, err := snapshot.Walk(ctx, root, snapshot.Options{})
+	after, err := snapshot.Walk(ctx, root, b.walkOptions())
 	if err != nil {
 		return err
 	}
@@ -128,11 +128,21 @@ func (b *builder) layer(ctx context.Context, root string, entries []layers.Entry
 	if len(entries) == 0 {
 		return nil, nil
 	}
-	f, err := layers.Store(ctx, filepath.Join(b.work, "layers"), func(w io.Writer) error {
-		return layers.WriteTar(ctx, w, root, entries)
+	f, err := layers.Store(ctx, filepath.Join(b.work, "layers"), b.opts.CompressionLevel, func(w io.Writer) error {
+		return layers.WriteTar(ctx, w, root, entries, b.tarOptions())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("writing the layer: %w", err)
 	}
 	return f, nil
+}
+
+// tarOptions clamps every new file's time to the build's time when the
+// build is reproducible.
+func (b *builder) tarOptions() layers.TarOptions {
+	if !b.opts.Reproducible {
+		return layers.TarOptions{}
+	}
+	t := b.now
+	return layers.TarOptions{ModTime: &t}
 }

@@ -164,12 +164,20 @@ func (b *builder) rootfs(ctx context.Context, st *stage) (string, error) {
 	if st.root != "" {
 		return st.root, nil
 	}
+	if b.opts.Root != "" {
+		return b.claimRoot(ctx, st)
+	}
+	return b.privateRoot(ctx, st)
+}
+
+// privateRoot unpacks the stage's layers into a directory of its own.
+func (b *builder) privateRoot(ctx context.Context, st *stage) (string, error) {
 	dir := filepath.Join(b.work, "roots", "stage-"+strconv.Itoa(st.index))
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return "", err
 	}
 	start := time.Now()
-	if err := b.unpack(ctx, dir, st.layers); err != nil {
+	if err := b.unpack(ctx, dir, st.layers, nil); err != nil {
 		return "", st.def.Wrap(err)
 	}
 	b.opts.Logger.Debug("unpacked the stage's layers", "stage", st.def.DisplayName(), "layers", len(st.layers), "took", time.Since(start))
@@ -184,7 +192,7 @@ func (b *builder) snapshot(ctx context.Context, st *stage) (*snapshot.Tree, erro
 		return st.tree, nil
 	}
 	start := time.Now()
-	t, err := snapshot.Walk(ctx, st.root, snapshot.Options{})
+	t, err := snapshot.Walk(ctx, st.root, b.walkOptions())
 	if err != nil {
 		return nil, err
 	}

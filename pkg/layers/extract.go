@@ -29,6 +29,9 @@ type ExtractOptions struct {
 	// replaces, relative to the root, including parent directories it had
 	// to create.
 	Written func(rel string)
+	// Keep, when set, is left alone: no entry is written over an ignored
+	// path, and no whiteout or opaque marker removes one.
+	Keep *Ignore
 }
 
 // Extract unpacks the tar stream r into root. Every entry is resolved inside
@@ -83,6 +86,9 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 	rel := cleanRel(h.Name)
 	if rel == "" || h.Typeflag == tar.TypeXGlobalHeader {
 		return nil // the root keeps its own metadata
+	}
+	if x.opts.Keep.Covers(rel) {
+		return nil
 	}
 	dir, base := path.Split(rel)
 	dir = strings.TrimSuffix(dir, "/")

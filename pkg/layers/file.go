@@ -28,8 +28,12 @@ var _ v1.Layer = (*File)(nil)
 
 // Store streams the tar that fill writes through gzip into a file in dir,
 // hashing the tar (the diffID) and the compressed bytes (the digest) in the
-// same pass, so memory stays flat whatever the layer's size.
-func Store(ctx context.Context, dir string, fill func(io.Writer) error) (*File, error) {
+// same pass, so memory stays flat whatever the layer's size. level is
+// gzip's, 1 (fastest) to 9 (smallest); 0 means the default.
+func Store(ctx context.Context, dir string, level int, fill func(io.Writer) error) (*File, error) {
+	if level == 0 {
+		level = gzip.DefaultCompression
+	}
 	tmp, err := os.CreateTemp(dir, "layer-*.tmp")
 	if err != nil {
 		return nil, fmt.Errorf("creating layer file: %w", err)
@@ -43,7 +47,7 @@ func Store(ctx context.Context, dir string, fill func(io.Writer) error) (*File, 
 	}()
 	digestHash, diffHash := sha256.New(), sha256.New()
 	counter := &countWriter{w: io.MultiWriter(tmp, digestHash)}
-	gz, err := gzip.NewWriterLevel(counter, gzip.DefaultCompression)
+	gz, err := gzip.NewWriterLevel(counter, level)
 	if err != nil {
 		return nil, err
 	}

@@ -64,7 +64,7 @@ func TestWriteTar(t *testing.T) {
 		{Path: "dir/gone", Kind: Deleted}, {Path: "opq", Kind: Opaque}, {Path: "dir/file"},
 	}
 	var buf bytes.Buffer
-	must(t, WriteTar(context.Background(), &buf, root, entries))
+	must(t, WriteTar(context.Background(), &buf, root, entries, TarOptions{}))
 	want := []string{
 		"dir/ 5 0755",
 		"dir/.wh.gone 0 0000",
@@ -80,7 +80,7 @@ func TestWriteTar(t *testing.T) {
 
 	// The same input gives the same bytes.
 	var again bytes.Buffer
-	must(t, WriteTar(context.Background(), &again, root, entries))
+	must(t, WriteTar(context.Background(), &again, root, entries, TarOptions{}))
 	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
 		t.Error("WriteTar is not deterministic")
 	}
@@ -90,10 +90,10 @@ func TestStore(t *testing.T) {
 	root := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(root, "f"), bytes.Repeat([]byte("x"), 1<<20), 0o644))
 	var tarBytes bytes.Buffer
-	must(t, WriteTar(context.Background(), &tarBytes, root, []Entry{{Path: "f"}}))
+	must(t, WriteTar(context.Background(), &tarBytes, root, []Entry{{Path: "f"}}, TarOptions{}))
 
-	f, err := Store(context.Background(), t.TempDir(), func(w io.Writer) error {
-		return WriteTar(context.Background(), w, root, []Entry{{Path: "f"}})
+	f, err := Store(context.Background(), t.TempDir(), 0, func(w io.Writer) error {
+		return WriteTar(context.Background(), w, root, []Entry{{Path: "f"}}, TarOptions{})
 	})
 	must(t, err)
 	diffID, _ := f.DiffID()
@@ -282,14 +282,14 @@ func TestRoundTrip(t *testing.T) {
 	must(t, os.Symlink("b/f", p("a/l")))
 	must(t, os.Link(p("a/b/f"), p("a/h")))
 	var buf bytes.Buffer
-	must(t, WriteTar(context.Background(), &buf, src, []Entry{{Path: "a"}, {Path: "a/b"}, {Path: "a/b/f"}, {Path: "a/l"}, {Path: "a/h"}}))
+	must(t, WriteTar(context.Background(), &buf, src, []Entry{{Path: "a"}, {Path: "a/b"}, {Path: "a/b/f"}, {Path: "a/l"}, {Path: "a/h"}}, TarOptions{}))
 	dst := t.TempDir()
 	extract(t, dst, buf.Bytes(), ExtractOptions{Whiteouts: true})
 	if diff := cmp.Diff(list(t, src), list(t, dst)); diff != "" {
 		t.Errorf("round trip (-src +dst):\n%s", diff)
 	}
 	var again bytes.Buffer
-	must(t, WriteTar(context.Background(), &again, dst, []Entry{{Path: "a"}, {Path: "a/b"}, {Path: "a/b/f"}, {Path: "a/l"}, {Path: "a/h"}}))
+	must(t, WriteTar(context.Background(), &again, dst, []Entry{{Path: "a"}, {Path: "a/b"}, {Path: "a/b/f"}, {Path: "a/l"}, {Path: "a/h"}}, TarOptions{}))
 	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
 		t.Errorf("the tar of the extracted tree differs:\n%v\n%v", headers(t, buf.Bytes()), headers(t, again.Bytes()))
 	}

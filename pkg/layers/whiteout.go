@@ -21,7 +21,7 @@ func (x *extractor) whiteout(rel string) error {
 		return fmt.Errorf("applying whiteout of %s: %w", rel, err)
 	}
 	x.forget()
-	if err := os.RemoveAll(filepath.Join(parent, path.Base(rel))); err != nil {
+	if err := removeExcept(filepath.Join(parent, path.Base(rel)), rel, x.opts.Keep, false); err != nil {
 		return fmt.Errorf("applying whiteout of %s: %w", rel, err)
 	}
 	return nil
@@ -50,7 +50,7 @@ func (x *extractor) prune(host, rel string) error {
 		childRel := path.Join(rel, name)
 		child := filepath.Join(host, name)
 		if !x.created[childRel] && !x.parents[childRel] {
-			if err := os.RemoveAll(child); err != nil {
+			if err := removeExcept(child, childRel, x.opts.Keep, false); err != nil {
 				return err
 			}
 			continue

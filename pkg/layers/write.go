@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,7 +18,7 @@ import (
 // tar stream: entries sorted by path, PAX headers, no user or group names,
 // and a file that shares its inode with an earlier entry written as a
 // hardlink to it. It does not close w.
-func WriteTar(ctx context.Context, w io.Writer, root string, entries []Entry) error {
+func WriteTar(ctx context.Context, w io.Writer, root string, entries []Entry, opts TarOptions) error {
 	sorted := make([]Entry, len(entries))
 	copy(sorted, entries)
 	for i := range sorted {
@@ -26,7 +27,7 @@ func WriteTar(ctx context.Context, w io.Writer, root string, entries []Entry) er
 	sort.Slice(sorted, func(i, j int) bool { return tarName(sorted[i]) < tarName(sorted[j]) })
 
 	tw := tar.NewWriter(w)
-	lw := &layerWriter{tw: tw, root: root, links: map[inode]string{}, buf: make([]byte, 1<<20)}
+	lw := &layerWriter{tw: tw, root: root, links: map[inode]string{}, buf: make([]byte, 1<<20), modTime: opts.ModTime}
 	var last string
 	for i, e := range sorted {
 		if e.Path == "" || (i > 0 && tarName(e) == last) {
@@ -54,11 +55,19 @@ func tarName(e Entry) string {
 
 type inode struct{ dev, ino uint64 }
 
+// TarOptions tune WriteTar.
+type TarOptions struct {
+	// ModTime, when set, replaces every entry's modification time, and
+	// access and change times are left out: reproducible layers.
+	ModTime *time.Time
+}
+
 type layerWriter struct {
-	tw    *tar.Writer
-	root  string
-	links map[inode]string // first name written for each multiply linked inode
-	buf   []byte
+	modTime *time.Time
+	tw      *tar.Writer
+	root    string
+	links   map[inode]string // first name written for each multiply linked inode
+	buf     []byte
 }
 
 func (lw *layerWriter) write(e Entry) error {
@@ -76,6 +85,9 @@ func (lw *layerWriter) write(e Entry) error {
 	}
 	if e.Owner != nil {
 		h.Uid, h.Gid = e.Owner.UID, e.Owner.GID
+	}
+	if lw.modTime != nil {
+		h.ModTime, h.AccessTime, h.ChangeTime = *lw.modTime, time.Time{}, time.Time{}
 	}
 	if h.Typeflag == tar.TypeReg && fi.st.Nlink > 1 {
 		key := inode{dev: fi.st.Dev, ino: fi.st.Ino}

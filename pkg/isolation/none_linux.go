@@ -1,0 +1,107 @@
+package isolation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// None runs commands directly in the builder's own container, at "/",
+// with no namespaces and no mounts: kaniko's model, for unprivileged Pods
+// where chroot isolation cannot create namespaces. The command sees the
+// container's hostname, network and mounts; Spec.Root must be "/".
+type None struct{}
+
+// Run runs spec.Args as spec.UID:spec.GID and waits for it. Cancelling ctx
+// kills the command's whole process group.
+func (None) Run(ctx context.Context, spec *Spec) error {
+	if filepath.Clean(spec.Root) != "/" {
+		return fmt.Errorf("isolation none runs commands at / only, not in %s", spec.Root)
+	}
+	if spec.Network == "none" {
+		return errors.New("RUN --network=none needs chroot isolation: with --isolation=none the step shares the container's network")
+	}
+	if len(spec.Args) == 0 {
+		return errors.New("no command given")
+	}
+	cleanup, err := writeFiles(spec.Files)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	name := spec.Args[0]
+	if !strings.Contains(name, "/") {
+		if name, err = lookPath(name, spec.Env); err != nil {
+			return err
+		}
+	}
+	cmd := exec.CommandContext(ctx, name, spec.Args[1:]...)
+	cmd.Args[0] = spec.Args[0]
+	cmd.Env = spec.Env
+	cmd.Dir = spec.Dir
+	if cmd.Dir == "" {
+		cmd.Dir = "/"
+	}
+	cmd.Stdout, cmd.Stderr = spec.Stdout, spec.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cred := credential(spec); cred != nil {
+		cmd.SysProcAttr.Credential = cred
+	}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code := ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+		return &ExitError{Code: code}
+	}
+	return err
+}
+
+// credential is the identity to switch to, or nil when the builder
+// already is that user with no extra groups.
+func credential(spec *Spec) *syscall.Credential {
+	if int(spec.UID) == os.Geteuid() && int(spec.GID) == os.Getegid() && len(spec.Groups) == 0 {
+		return nil
+	}
+	return &syscall.Credential{Uid: spec.UID, Gid: spec.GID, Groups: spec.Groups}
+}
+
+// writeFiles puts spec.Files at PipesDir for the step and returns what
+// removes them again; /dev is never part of a layer.
+func writeFiles(files map[string][]byte) (func(), error) {
+	if len(files) == 0 {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(PipesDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", PipesDir, err)
+	}
+	var written []string
+	cleanup := func() {
+		for _, p := range written {
+			os.Remove(p)
+		}
+		os.Remove(PipesDir)
+	}
+	for name, data := range files {
+		p := filepath.Join(PipesDir, name)
+		if err := os.WriteFile(p, data, 0o755); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("writing %s: %w", p, err)
+		}
+		written = append(written, p)
+	}
+	return cleanup, nil
+}

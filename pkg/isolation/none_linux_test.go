@@ -1,0 +1,104 @@
+package isolation
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// runNone runs a shell script on this machine with isolation none.
+func runNone(ctx context.Context, t *testing.T, script string, mod func(*Spec)) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	spec := &Spec{Root: "/", Args: []string{"sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin", "GREETING=hi"},
+		Dir: t.TempDir(), UID: uint32(os.Geteuid()), GID: uint32(os.Getegid()), Stdout: &out, Stderr: &out}
+	if mod != nil {
+		mod(spec)
+	}
+	err := None{}.Run(ctx, spec)
+	return out.String(), err
+}
+
+func TestNoneRunsInPlace(t *testing.T) {
+	out, err := runNone(context.Background(), t, `echo "$GREETING from $(pwd)"; touch made`, nil)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.HasPrefix(out, "hi from /") {
+		t.Errorf("output %q: want the environment and working directory given", out)
+	}
+}
+
+func TestNoneExitStatus(t *testing.T) {
+	_, err := runNone(context.Background(), t, "exit 7", nil)
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Fatalf("err = %v, want exit status 7", err)
+	}
+}
+
+func TestNoneScriptFiles(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("writing to /dev/pipes needs root")
+	}
+	out, err := runNone(context.Background(), t, "sh "+PipesDir+"/script", func(s *Spec) {
+		s.Files = map[string][]byte{"script": []byte("echo from the script\n")}
+	})
+	if err != nil || out != "from the script\n" {
+		t.Fatalf("out %q, err %v", out, err)
+	}
+	if _, err := os.Stat(filepath.Join(PipesDir, "script")); !os.IsNotExist(err) {
+		t.Errorf("the script outlived the step: %v", err)
+	}
+}
+
+func TestNoneCancelKillsTheProcessGroup(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(200*time.Millisecond, func() { cancel(errors.New("stop")) })
+	start := time.Now()
+	_, err := runNone(ctx, t, "sleep 30 & sleep 30; wait", nil)
+	if err == nil || err.Error() != "stop" {
+		t.Errorf("err = %v, want the cancellation's cause", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("cancelling took %v", took)
+	}
+}
+
+func TestNoneRefuses(t *testing.T) {
+	for name, mod := range map[string]func(*Spec){
+		"another root": func(s *Spec) { s.Root = t.TempDir() },
+		"network none": func(s *Spec) { s.Network = "none" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := runNone(context.Background(), t, "true", mod); err == nil {
+				t.Error("ran; want a refusal")
+			}
+		})
+	}
+}
+
+func TestMountPoints(t *testing.T) {
+	info := `22 1 0:21 / / rw,relatime - overlay overlay rw
+23 22 0:22 / /proc rw - proc proc rw
+24 22 0:5 /etc/hosts /etc/hosts rw - ext4 /dev/sda1 rw
+25 22 0:30 / /my\040volume rw - tmpfs tmpfs rw
+`
+	got, err := mountPoints(strings.NewReader(info))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"/proc", "/etc/hosts", "/my volume"}, got); diff != "" {
+		t.Errorf("mount points (-want +got):\n%s", diff)
+	}
+	if _, err := mountPoints(strings.NewReader("bad line\n")); err == nil {
+		t.Error("a malformed line was accepted")
+	}
+}
