@@ -2,23 +2,38 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/buildcrew/builder/pkg/build"
+	"github.com/buildcrew/builder/pkg/buildcontext"
 	"github.com/buildcrew/builder/pkg/push"
 )
 
 // runBuild builds, then publishes, and prints repo@digest per destination
 // on stdout. Progress goes to stderr.
 func runBuild(cmd *cobra.Command, f *buildFlags) error {
+	stderr := cmd.ErrOrStderr()
+	if err := checkCompat(cmd, stderr); err != nil {
+		return err
+	}
+	cleanup, err := f.fetchContext(cmd)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 	bo, po, err := f.options()
 	if err != nil {
 		return err
 	}
-	bo.Progress = cmd.ErrOrStderr()
-	po.Progress = cmd.ErrOrStderr()
-	if bo.Logger, err = f.logger(cmd.ErrOrStderr()); err != nil {
+	if err := f.setIsolation(&bo, realHost, stderr); err != nil {
+		return err
+	}
+	bo.Progress, po.Progress = stderr, stderr
+	if bo.Logger, err = f.logger(stderr); err != nil {
 		return err
 	}
 	res, err := build.Build(cmd.Context(), bo)
@@ -37,4 +52,46 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 		fmt.Fprintln(cmd.OutOrStdout(), res.Digest)
 	}
 	return nil
+}
+
+// fetchContext makes --context a local directory: archives and git
+// repositories are unpacked into a temporary directory that the returned
+// function removes.
+func (f *buildFlags) fetchContext(cmd *cobra.Command) (func(), error) {
+	noop := func() {}
+	local := !strings.Contains(f.context, "://") || strings.HasPrefix(f.context, "dir://")
+	if local && f.contextSubPath == "" {
+		return noop, nil
+	}
+	opts := buildcontext.Options{SubPath: f.contextSubPath, Stdin: cmd.InOrStdin()}
+	for _, kv := range strings.Split(f.git, ",") {
+		if branch, ok := strings.CutPrefix(kv, "branch="); ok {
+			opts.GitBranch = branch
+		}
+	}
+	cleanup := noop
+	if !local {
+		base := f.workDir
+		if base == "" {
+			base = f.kanikoDir
+		}
+		if base != "" {
+			if err := os.MkdirAll(base, 0o755); err != nil {
+				return nil, fmt.Errorf("creating the work directory: %w", err)
+			}
+		}
+		dir, err := os.MkdirTemp(base, "context-")
+		if err != nil {
+			return nil, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+		opts.Dir = filepath.Join(dir, "context")
+	}
+	ctxDir, err := buildcontext.Fetch(cmd.Context(), f.context, opts)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	f.context = ctxDir
+	return cleanup, nil
 }

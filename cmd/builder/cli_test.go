@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/cobra"
 
 	"github.com/buildcrew/builder/pkg/isolation"
 )
@@ -65,13 +66,13 @@ func TestOptions(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(ctxDir, "Other.Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := &buildFlags{
-		context: "dir://" + ctxDir, dockerfile: "Other.Dockerfile",
-		destinations: []string{"r.example/x:1"},
-		buildArgs:    []string{"A=1", "B=x=y", "FROM_ENV", "UNSET_ANYWHERE"},
-		labels:       []string{"l=v"}, insecurePull: true, insecureRegistries: []string{"r.example"},
-		skipTLSVerify: true, imageFormat: "docker", platform: "linux/arm64",
-	}
+	f := parseFlags(t, "--context", "dir://"+ctxDir, "--dockerfile", "Other.Dockerfile",
+		"--destination", "r.example/x:1", "--build-arg", "A=1", "--build-arg", "B=x=y", "--build-arg", "FROM_ENV",
+		"--build-arg", "UNSET_ANYWHERE", "--label", "l=v", "--insecure-pull", "--insecure-registry", "r.example",
+		"--skip-tls-verify", "--image-format", "docker", "--custom-platform", "linux/arm64",
+		"--registry-mirror", "mirror.example/hub", "--registry-map", "ghcr.io=m1.example;quay.io=m2.example",
+		"--push-retry", "3", "--compression-level", "1", "--reproducible", "--kaniko-dir", "/tmp/k",
+		"--image-name-tag-with-digest-file", "/tmp/names")
 	bo, po, err := f.options()
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +89,28 @@ func TestOptions(t *testing.T) {
 	if bo.Format != "docker" || bo.Platform != "linux/arm64" || po.Destinations[0] != "r.example/x:1" {
 		t.Errorf("format %q platform %q destinations %v", bo.Format, bo.Platform, po.Destinations)
 	}
+	wantMirrors := map[string][]string{"index.docker.io": {"mirror.example/hub"}, "ghcr.io": {"m1.example"}, "quay.io": {"m2.example"}}
+	if diff := cmp.Diff(wantMirrors, bo.Registry.Mirrors); diff != "" {
+		t.Errorf("mirrors (-want +got):\n%s", diff)
+	}
+	if po.Registry.Mirrors != nil {
+		t.Error("pushes must not go to mirrors")
+	}
+	if po.Retries != 3 || bo.CompressionLevel != 1 || !bo.Reproducible || bo.WorkDir != "/tmp/k" || po.ImageNameTagWithDigestFile != "/tmp/names" {
+		t.Errorf("retries %d level %d reproducible %v work dir %q name-tag file %q", po.Retries, bo.CompressionLevel, bo.Reproducible, bo.WorkDir, po.ImageNameTagWithDigestFile)
+	}
+}
+
+// parseFlags parses build flags as the CLI would.
+func parseFlags(t *testing.T, args ...string) *buildFlags {
+	t.Helper()
+	f := &buildFlags{}
+	cmd := &cobra.Command{}
+	f.register(cmd)
+	if err := cmd.ParseFlags(args); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 func TestBadFlags(t *testing.T) {
@@ -105,7 +128,16 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--context", dir}, "no --destination given"},
 		{[]string{"--context", dir, "--no-push", "-f", "missing"}, "--dockerfile missing: not found"},
 		{[]string{"--context", filepath.Join(dir, "nope"), "--no-push"}, "build context"},
-		{[]string{"--context", "tar://x.tar.gz", "--no-push"}, "only directories are supported"},
+		{[]string{"--context", "tar://x.tar.gz", "--no-push"}, "--context tar://x.tar.gz: open x.tar.gz"},
+		{[]string{"--context", "s3://bucket/x.tar.gz", "--no-push"}, "s3:// are not supported"},
+		{[]string{"--context", dir, "--no-push", "--bucket", "b"}, "--bucket: cloud storage contexts are not supported"},
+		{[]string{"--context", dir, "--no-push", "--compression", "zstd"}, "only gzip"},
+		{[]string{"--context", dir, "--no-push", "--compression-level", "12"}, "use 1 (fastest) to 9"},
+		{[]string{"--context", dir, "--no-push", "--snapshot-mode", "fast"}, "use full, redo or time"},
+		{[]string{"--context", dir, "--no-push", "--registry-map", "nomirror"}, "want REGISTRY=MIRROR"},
+		{[]string{"--context", dir, "--no-push", "--isolation", "vm"}, "use chroot or none"},
+		{[]string{"--context", dir, "--no-push", "--cleanup", "--isolation", "chroot"}, "apply to --isolation=none only"},
+		{[]string{"--context", dir, "--no-push", "--log-format", "xml"}, "use text, color or json"},
 		{[]string{"--context", dir, "--no-push", "--image-format", "v1"}, "unknown image format"},
 		{[]string{"--context", dir, "--no-push", "--custom-platform", "linux"}, "want os/arch"},
 	}

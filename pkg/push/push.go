@@ -36,6 +36,12 @@ type Options struct {
 	DigestFile string
 	// ImageNameWithDigestFile, when set, receives "repo@digest" per destination.
 	ImageNameWithDigestFile string
+	// ImageNameTagWithDigestFile, when set, receives "repo:tag@digest" per
+	// destination.
+	ImageNameTagWithDigestFile string
+	// Retries is how many more times a failed push is tried, waiting 1s,
+	// 2s, 4s ... in between.
+	Retries int
 	// Progress, when set, receives a line per output written.
 	Progress io.Writer
 }
@@ -76,7 +82,8 @@ func Publish(ctx context.Context, img v1.Image, opts Options) ([]string, error) 
 		}
 	}
 	if !opts.NoPush && len(refs) > 0 {
-		if err := report("pushing "+refList(refs), func() error { return ToRegistries(ctx, img, refs, opts.Registry) }); err != nil {
+		push := func() error { return ToRegistries(ctx, img, refs, opts.Registry) }
+		if err := report("pushing "+refList(refs), func() error { return retry(ctx, opts.Retries, opts.Progress, push) }); err != nil {
 			return nil, err
 		}
 	}
@@ -103,7 +110,36 @@ func Publish(ctx context.Context, img v1.Image, opts Options) ([]string, error) 
 			return nil, fmt.Errorf("writing the image name file: %w", err)
 		}
 	}
+	if opts.ImageNameTagWithDigestFile != "" {
+		var data []byte
+		for _, r := range refs {
+			data = append(data, r.Name()+"@"+digest.String()+"\n"...)
+		}
+		if err := writeFileAtomic(opts.ImageNameTagWithDigestFile, data); err != nil {
+			return nil, fmt.Errorf("writing the image name and tag file: %w", err)
+		}
+	}
 	return names, nil
+}
+
+// retry calls f until it succeeds or has been retried n times.
+func retry(ctx context.Context, n int, progress io.Writer, f func() error) error {
+	wait := time.Second
+	for i := 0; ; i++ {
+		err := f()
+		if err == nil || i >= n || ctx.Err() != nil {
+			return err
+		}
+		if progress != nil {
+			fmt.Fprintf(progress, "push failed, retrying in %s (%d of %d): %v\n", wait, i+1, n, err)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
 }
 
 func parseRefs(opts Options) ([]name.Reference, error) {

@@ -26,12 +26,21 @@ type recorder struct {
 	mu       sync.Mutex
 	requests []string
 	handler  http.Handler
+	deny     int // manifest uploads to refuse before accepting them
 }
 
 func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.requests = append(r.requests, req.Method+" "+req.URL.Path)
+	deny := req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/manifests/") && r.deny > 0
+	if deny {
+		r.deny--
+	}
 	r.mu.Unlock()
+	if deny {
+		http.Error(w, `{"errors":[{"code":"DENIED","message":"not yet"}]}`, http.StatusForbidden)
+		return
+	}
 	r.handler.ServeHTTP(w, req)
 }
 
@@ -181,5 +190,47 @@ func TestPublishErrors(t *testing.T) {
 	_, err = Publish(context.Background(), img, Options{Destinations: []string{"127.0.0.1:1/unreachable:1"}})
 	if err == nil || !strings.Contains(err.Error(), "pushing to 127.0.0.1:1/unreachable:1") {
 		t.Errorf("an unreachable registry: %v", err)
+	}
+}
+
+func TestPublishRetries(t *testing.T) {
+	host, rec := startRegistry(t)
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.deny = 1
+	if _, err := Publish(context.Background(), img, Options{Destinations: []string{host + "/app:1"}}); err == nil {
+		t.Fatal("a refused push succeeded without retries")
+	}
+	rec.deny = 1
+	var progress strings.Builder
+	names, err := Publish(context.Background(), img, Options{Destinations: []string{host + "/app:1"}, Retries: 1, Progress: &progress})
+	if err != nil {
+		t.Fatalf("with one retry: %v", err)
+	}
+	if len(names) != 1 || !strings.Contains(progress.String(), "retrying in 1s (1 of 1)") {
+		t.Errorf("names %v, progress:\n%s", names, progress.String())
+	}
+}
+
+func TestImageNameTagWithDigestFile(t *testing.T) {
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := img.Digest()
+	f := filepath.Join(t.TempDir(), "names")
+	opts := Options{Destinations: []string{"registry.example.com/app:1", "registry.example.com/app:latest"}, NoPush: true, ImageNameTagWithDigestFile: f}
+	if _, err := Publish(context.Background(), img, opts); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "registry.example.com/app:1@" + digest.String() + "\nregistry.example.com/app:latest@" + digest.String() + "\n"
+	if string(data) != want {
+		t.Errorf("file = %q, want %q", data, want)
 	}
 }

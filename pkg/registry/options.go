@@ -1,5 +1,5 @@
 // Package registry turns the user's registry settings (credentials, plain
-// HTTP hosts, TLS verification, mirrors later) into go-containerregistry
+// HTTP hosts, TLS verification, mirrors) into go-containerregistry
 // options, for pulling base images and for pushing results alike.
 package registry
 
@@ -27,10 +27,18 @@ type Options struct {
 	InsecureRegistries []string
 	// SkipTLSVerify accepts any certificate.
 	SkipTLSVerify bool
+	// SkipTLSVerifyRegistries are hosts ("host:port") whose certificates
+	// are accepted unverified.
+	SkipTLSVerifyRegistries []string
 	// Transport is the base transport; nil means http.DefaultTransport.
 	Transport http.RoundTripper
 	// UserAgent is sent with every request.
 	UserAgent string
+	// Mirrors maps a registry host ("index.docker.io" for Docker Hub) to
+	// mirrors ("host[:port][/path]") that pulls try first, in order.
+	Mirrors map[string][]string
+	// NoFallback stops a pull at the mirrors when a registry has some.
+	NoFallback bool
 }
 
 // ParseReference parses an image reference, marking it insecure when its
@@ -73,7 +81,7 @@ func (o Options) transport() http.RoundTripper {
 	if base == nil {
 		base = remote.DefaultTransport
 	}
-	if !o.SkipTLSVerify {
+	if !o.SkipTLSVerify && len(o.SkipTLSVerifyRegistries) == 0 {
 		return base
 	}
 	t, ok := base.(*http.Transport)
@@ -85,5 +93,21 @@ func (o Options) transport() http.RoundTripper {
 		t.TLSClientConfig = &tls.Config{}
 	}
 	t.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // the user asked for it
-	return t
+	if o.SkipTLSVerify {
+		return t
+	}
+	return &perHost{hosts: o.SkipTLSVerifyRegistries, unverified: t, verified: base}
+}
+
+// perHost skips certificate checks for some hosts only.
+type perHost struct {
+	hosts                []string
+	unverified, verified http.RoundTripper
+}
+
+func (p *perHost) RoundTrip(req *http.Request) (*http.Response, error) {
+	if slices.Contains(p.hosts, req.URL.Host) {
+		return p.unverified.RoundTrip(req)
+	}
+	return p.verified.RoundTrip(req)
 }

@@ -3,6 +3,8 @@ package registry
 import (
 	"crypto/tls"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -43,5 +45,27 @@ func TestSkipTLSVerify(t *testing.T) {
 	}
 	if (Options{Transport: base}).transport() != base {
 		t.Error("without SkipTLSVerify the transport must be the base")
+	}
+}
+
+func TestSkipTLSVerifyRegistries(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "https://")
+	get := func(o Options) error {
+		resp, err := (&http.Client{Transport: o.transport()}).Get(srv.URL)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	if err := get(Options{}); err == nil {
+		t.Error("an unknown certificate was accepted")
+	}
+	if err := get(Options{SkipTLSVerifyRegistries: []string{"other.example.com"}}); err == nil {
+		t.Error("skipping verification for another host accepted this one")
+	}
+	if err := get(Options{SkipTLSVerifyRegistries: []string{host}}); err != nil {
+		t.Errorf("skipping verification for %s: %v", host, err)
 	}
 }

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// What happens to a kaniko executor flag here.
+const (
+	supported = "supported"
+	ignored   = "accepted, ignored with a warning"
+	rejected  = "rejected with an error"
+)
+
+// kanikoFlag is one row of the compatibility table in docs/kaniko.md.
+type kanikoFlag struct {
+	name, status, note string
+	kind               string // for ignored and rejected flags: bool, string, int, duration or list
+}
+
+// kanikoFlags is every flag of kaniko's executor (v1.23) and what this
+// builder does with it. docs/kaniko.md is generated from it; a test keeps
+// the two and the registered flags in step.
+var kanikoFlags = []kanikoFlag{
+	{name: "build-arg", status: supported, note: "a bare KEY takes its value from the environment"},
+	{name: "cache", status: ignored, kind: "bool", note: "no layer cache yet: every step runs"},
+	{name: "cache-copy-layers", status: ignored, kind: "bool", note: "no layer cache yet"},
+	{name: "cache-dir", status: ignored, kind: "string", note: "no layer cache yet"},
+	{name: "cache-repo", status: ignored, kind: "string", note: "no layer cache yet"},
+	{name: "cache-run-layers", status: ignored, kind: "bool", note: "no layer cache yet"},
+	{name: "cache-ttl", status: ignored, kind: "duration", note: "no layer cache yet"},
+	{name: "cleanup", status: supported, note: "with --isolation=none: empties / (but the ignored paths) after the build"},
+	{name: "compressed-caching", status: ignored, kind: "bool", note: "no layer cache yet"},
+	{name: "compression", status: supported, note: "gzip; zstd is rejected with an error"},
+	{name: "compression-level", status: supported, note: "gzip levels 1 to 9"},
+	{name: "context", status: supported, note: "a directory, dir://, tar://FILE (gzip or not), tar://stdin, https:// archives, git://HOST/REPO#REF#COMMIT; s3://, gs://, az:// are rejected"},
+	{name: "context-sub-path", status: supported},
+	{name: "custom-platform", status: supported, note: "also spelled --customPlatform"},
+	{name: "destination", status: supported, note: "repeatable; every tag gets the same digest"},
+	{name: "digest-file", status: supported},
+	{name: "dockerfile", status: supported, note: "relative paths: the working directory first, then the context"},
+	{name: "force", status: supported, note: "lets --isolation=none run outside a container"},
+	{name: "force-build-metadata", status: ignored, kind: "bool", note: "metadata-only steps always get history entries"},
+	{name: "git", status: supported, note: "branch=NAME; single-branch and recurse-submodules are accepted and ignored"},
+	{name: "ignore-path", status: supported},
+	{name: "ignore-var-run", status: supported},
+	{name: "image-download-retry", status: ignored, kind: "int", note: "the registry client retries transient errors itself"},
+	{name: "image-fs-extract-retry", status: ignored, kind: "int", note: "extraction reads local files; nothing to retry"},
+	{name: "image-name-tag-with-digest-file", status: supported},
+	{name: "image-name-with-digest-file", status: supported},
+	{name: "insecure", status: supported},
+	{name: "insecure-pull", status: supported},
+	{name: "insecure-registry", status: supported},
+	{name: "kaniko-dir", status: supported, note: "the same as --work-dir"},
+	{name: "label", status: supported},
+	{name: "log-format", status: supported, note: "text, color (plain text here) or json"},
+	{name: "log-timestamp", status: supported},
+	{name: "materialize", status: ignored, kind: "bool", note: "the filesystem is always materialized"},
+	{name: "no-push", status: supported},
+	{name: "no-push-cache", status: ignored, kind: "bool", note: "no layer cache yet"},
+	{name: "oci-layout-path", status: supported},
+	{name: "preserve-context", status: ignored, kind: "bool", note: "the context is never changed"},
+	{name: "push-ignore-immutable-tag-errors", status: ignored, kind: "bool", note: "a refused tag fails the push"},
+	{name: "push-retry", status: supported},
+	{name: "registry-certificate", status: rejected, kind: "list", note: "not supported yet: add the CA to SSL_CERT_FILE or SSL_CERT_DIR, or use --skip-tls-verify-registry"},
+	{name: "registry-client-cert", status: rejected, kind: "list", note: "mutual TLS is not supported yet"},
+	{name: "registry-map", status: supported, note: "also REGISTRY=MIRROR;REGISTRY=MIRROR in one value"},
+	{name: "registry-mirror", status: supported, note: "for Docker Hub images; default from KANIKO_REGISTRY_MIRROR"},
+	{name: "reproducible", status: supported, note: "new layers only: base layers keep their digests"},
+	{name: "single-snapshot", status: ignored, kind: "bool", note: "every step gets its own layer"},
+	{name: "skip-default-registry-fallback", status: supported},
+	{name: "skip-push-permission-check", status: ignored, kind: "bool", note: "no permission check is made before building"},
+	{name: "skip-tls-verify", status: supported},
+	{name: "skip-tls-verify-pull", status: supported},
+	{name: "skip-tls-verify-registry", status: supported},
+	{name: "skip-unused-stages", status: supported, note: "always on: stages the target does not need never run (BuildKit's behaviour)"},
+	{name: "snapshot-mode", status: supported, note: "full, redo and time are accepted; changes are always found from metadata (size, mode, owner, mtime, ctime, inode, xattrs), never by re-reading files"},
+	{name: "tar-path", status: supported, note: "also spelled --tarPath"},
+	{name: "target", status: supported},
+	{name: "use-new-run", status: ignored, kind: "bool", note: "RUN already finds changes without re-reading files"},
+	{name: "verbosity", status: supported},
+	{name: "bucket", status: rejected, kind: "string", note: "cloud storage contexts are not supported: fetch the archive and pass tar://FILE"},
+}
+
+// registerIgnored registers the kaniko flags this builder accepts but does
+// not act on, and those it rejects.
+func (f *buildFlags) registerIgnored(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	f.ignoredBool, f.ignoredString, f.ignoredInt = map[string]*bool{}, map[string]*string{}, map[string]*int{}
+	f.ignoredDuration, f.ignoredList = map[string]*time.Duration{}, map[string]*[]string{}
+	for _, k := range kanikoFlags {
+		if k.status == supported {
+			continue
+		}
+		usage := "kaniko compatibility, " + k.status + ": " + k.note
+		switch k.kind {
+		case "bool":
+			f.ignoredBool[k.name] = fs.Bool(k.name, false, usage)
+		case "string":
+			f.ignoredString[k.name] = fs.String(k.name, "", usage)
+		case "int":
+			f.ignoredInt[k.name] = fs.Int(k.name, 0, usage)
+		case "duration":
+			f.ignoredDuration[k.name] = fs.Duration(k.name, 0, usage)
+		case "list":
+			f.ignoredList[k.name] = fs.StringArray(k.name, nil, usage)
+		}
+	}
+}
+
+// checkCompat warns about ignored kaniko flags that were given and fails
+// on rejected ones.
+func checkCompat(cmd *cobra.Command, warn io.Writer) error {
+	for _, k := range kanikoFlags {
+		if k.status == supported || !cmd.Flags().Changed(k.name) {
+			continue
+		}
+		if k.status == rejected {
+			return fmt.Errorf("--%s: %s", k.name, k.note)
+		}
+		fmt.Fprintf(warn, "WARNING: --%s is accepted for kaniko compatibility and ignored: %s\n", k.name, k.note)
+	}
+	return nil
+}
+
+// compatTable renders kanikoFlags as the Markdown table of docs/kaniko.md.
+func compatTable() string {
+	var b strings.Builder
+	b.WriteString("| kaniko flag | here | notes |\n|---|---|---|\n")
+	for _, k := range kanikoFlags {
+		fmt.Fprintf(&b, "| `--%s` | %s | %s |\n", k.name, k.status, k.note)
+	}
+	return b.String()
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/buildcrew/builder/pkg/build"
+	"github.com/buildcrew/builder/pkg/push"
+	"github.com/buildcrew/builder/pkg/registry"
+)
+
+// logger writes the library's diagnostics at the --verbosity level, in the
+// --log-format.
+func (f *buildFlags) logger(w io.Writer) (*slog.Logger, error) {
+	levels := map[string]slog.Level{
+		"panic": slog.LevelError + 4, "fatal": slog.LevelError + 4, "error": slog.LevelError,
+		"warn": slog.LevelWarn, "warning": slog.LevelWarn, "info": slog.LevelInfo,
+		"debug": slog.LevelDebug, "trace": slog.LevelDebug - 4,
+	}
+	level, ok := levels[strings.ToLower(f.verbosity)]
+	if !ok {
+		return nil, fmt.Errorf("--verbosity %q: use panic, fatal, error, warn, info, debug or trace", f.verbosity)
+	}
+	ho := &slog.HandlerOptions{Level: level}
+	if !f.logTimestamp {
+		ho.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{}
+			}
+			return a
+		}
+	}
+	switch f.logFormat {
+	case "", "text", "color":
+		return slog.New(slog.NewTextHandler(w, ho)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, ho)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text, color or json", f.logFormat)
+}
+
+// options turns the flags into build and push options. The context must
+// already be a local directory (see fetchContext).
+func (f *buildFlags) options() (build.Options, push.Options, error) {
+	var bo build.Options
+	var po push.Options
+	contextDir := strings.TrimPrefix(f.context, "dir://")
+	if strings.Contains(contextDir, "://") {
+		return bo, po, fmt.Errorf("--context %s: not fetched", f.context)
+	}
+	dockerfile, err := resolveDockerfile(f.dockerfile, contextDir)
+	if err != nil {
+		return bo, po, err
+	}
+	args, err := parseKeyValues("--build-arg", f.buildArgs, true)
+	if err != nil {
+		return bo, po, err
+	}
+	labels, err := parseKeyValues("--label", f.labels, false)
+	if err != nil {
+		return bo, po, err
+	}
+	pullReg, pushReg, err := f.registries()
+	if err != nil {
+		return bo, po, err
+	}
+	if err := f.checkLayerFlags(); err != nil {
+		return bo, po, err
+	}
+	workDir := f.workDir
+	if workDir == "" {
+		workDir = f.kanikoDir
+	}
+	level := f.compressionLevel
+	if level == -1 {
+		level = 0
+	}
+	bo = build.Options{
+		ContextDir: contextDir, Dockerfile: dockerfile, BuildArgs: args, Target: f.target,
+		Labels: labels, Platform: f.platform, WorkDir: workDir, Format: build.Format(f.imageFormat),
+		Registry: pullReg, CompressionLevel: level, Reproducible: f.reproducible,
+	}
+	po = push.Options{
+		Destinations: f.destinations, NoPush: f.noPush, Registry: pushReg, Retries: f.pushRetry,
+		TarPath: f.tarPath, OCILayoutPath: f.ociLayoutPath,
+		DigestFile: f.digestFile, ImageNameWithDigestFile: f.nameWithDigestFile,
+		ImageNameTagWithDigestFile: f.nameTagWithDigestFile,
+	}
+	if !f.noPush && len(f.destinations) == 0 {
+		return bo, po, fmt.Errorf("no --destination given: name where to push, or pass --no-push")
+	}
+	// Check the destinations before spending a build on them.
+	for _, d := range f.destinations {
+		if _, err := pushReg.ParseReference(d); err != nil {
+			return bo, po, fmt.Errorf("--destination: %w", err)
+		}
+	}
+	return bo, po, nil
+}
+
+// registries makes the pull and push registry settings.
+func (f *buildFlags) registries() (registry.Options, registry.Options, error) {
+	pull := registry.Options{
+		Insecure: f.insecurePull, InsecureRegistries: f.insecureRegistries,
+		SkipTLSVerify: f.skipTLSVerifyPull, SkipTLSVerifyRegistries: f.skipTLSVerifyRegistries,
+		UserAgent: "builder/" + version, NoFallback: f.noFallback,
+	}
+	mirrors := f.registryMirrors
+	if len(mirrors) == 0 {
+		if env := os.Getenv("KANIKO_REGISTRY_MIRROR"); env != "" {
+			mirrors = strings.Split(env, ";")
+		}
+	}
+	for _, m := range mirrors {
+		if err := pull.AddMirror("docker.io", m); err != nil {
+			return pull, pull, fmt.Errorf("--registry-mirror: %w", err)
+		}
+	}
+	for _, value := range f.registryMaps {
+		for _, pair := range strings.Split(value, ";") {
+			if pair == "" {
+				continue // kaniko lets an empty value through
+			}
+			reg, mirror, ok := strings.Cut(pair, "=")
+			if !ok {
+				return pull, pull, fmt.Errorf("--registry-map %q: want REGISTRY=MIRROR", pair)
+			}
+			if err := pull.AddMirror(reg, mirror); err != nil {
+				return pull, pull, fmt.Errorf("--registry-map: %w", err)
+			}
+		}
+	}
+	push := pull
+	push.Mirrors, push.NoFallback = nil, false
+	push.Insecure, push.SkipTLSVerify = f.insecure, f.skipTLSVerify
+	return pull, push, nil
+}
+
+// checkLayerFlags validates the flags about layers that have a fixed
+// meaning here.
+func (f *buildFlags) checkLayerFlags() error {
+	if f.compression != "gzip" {
+		return fmt.Errorf("--compression %s: only gzip is supported", f.compression)
+	}
+	if f.compressionLevel != -1 && (f.compressionLevel < 1 || f.compressionLevel > 9) {
+		return fmt.Errorf("--compression-level %d: use 1 (fastest) to 9 (smallest)", f.compressionLevel)
+	}
+	switch f.snapshotMode {
+	case "full", "redo", "time":
+	default:
+		return fmt.Errorf("--snapshot-mode %q: use full, redo or time", f.snapshotMode)
+	}
+	return nil
+}
+
+// resolveDockerfile finds --dockerfile: a relative path is tried against
+// the working directory first, then against the context.
+func resolveDockerfile(p, contextDir string) (string, error) {
+	if p == "" {
+		return filepath.Join(contextDir, "Dockerfile"), nil
+	}
+	if filepath.IsAbs(p) {
+		return p, nil
+	}
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	inContext := filepath.Join(contextDir, p)
+	if _, err := os.Stat(inContext); err == nil {
+		return inContext, nil
+	}
+	return "", fmt.Errorf("--dockerfile %s: not found in the working directory nor in the context %s", p, contextDir)
+}
+
+// parseKeyValues reads KEY=VALUE flags. With fromEnv, a bare KEY takes its
+// value from the environment and is left out when that is unset.
+func parseKeyValues(flag string, values []string, fromEnv bool) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range values {
+		k, v, ok := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("%s %q: want KEY=VALUE", flag, kv)
+		}
+		if !ok {
+			if !fromEnv {
+				return nil, fmt.Errorf("%s %q: want KEY=VALUE", flag, kv)
+			}
+			env, set := os.LookupEnv(k)
+			if !set {
+				continue
+			}
+			v = env
+		}
+		out[k] = v
+	}
+	return out, nil
+}
