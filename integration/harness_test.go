@@ -320,6 +320,17 @@ func inspectFile(t *testing.T, transportPath string) map[string]any {
 // output and the exit status.
 func runImage(t *testing.T, ref string, args ...string) (string, int) {
 	t.Helper()
+	return runImageWith(t, ref, func(spec map[string]any) {
+		if len(args) > 0 {
+			spec["process"].(map[string]any)["args"] = args
+		}
+	})
+}
+
+// runImageWith runs ref under runc like runImage, after mod has changed
+// the runtime spec umoci wrote.
+func runImageWith(t *testing.T, ref string, mod func(spec map[string]any)) (string, int) {
+	t.Helper()
 	dir := t.TempDir()
 	layout, bundle := filepath.Join(dir, "layout"), filepath.Join(dir, "bundle")
 	run(t, "skopeo", "copy", "-q", "--src-tls-verify=false", "docker://"+ref, "oci:"+layout+":t")
@@ -333,11 +344,8 @@ func runImage(t *testing.T, ref string, args ...string) (string, int) {
 	if err := json.Unmarshal(data, &spec); err != nil {
 		t.Fatal(err)
 	}
-	proc := spec["process"].(map[string]any)
-	proc["terminal"] = false
-	if len(args) > 0 {
-		proc["args"] = args
-	}
+	spec["process"].(map[string]any)["terminal"] = false
+	mod(spec)
 	data, _ = json.Marshal(spec)
 	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
 		t.Fatal(err)

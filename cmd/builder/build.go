@@ -20,6 +20,7 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 	if err := checkCompat(cmd, stderr); err != nil {
 		return err
 	}
+	f.defaultWorkDir(realHost)
 	cleanup, err := f.fetchContext(cmd)
 	if err != nil {
 		return err

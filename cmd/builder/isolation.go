@@ -24,6 +24,20 @@ type host struct {
 
 var realHost = host{inContainer: isolation.InContainer, executable: os.Executable, systemPaths: isolation.SystemPaths}
 
+// inImage tells whether the builder runs from its own image's layout.
+func (h host) inImage() bool {
+	exe, err := h.executable()
+	return err == nil && filepath.Dir(exe) == imageDir
+}
+
+// defaultWorkDir keeps the work in the builder's own directory when it runs
+// from its image: that directory is never part of the image being built.
+func (f *buildFlags) defaultWorkDir(h host) {
+	if f.workDir == "" && f.kanikoDir == "" && h.inImage() {
+		f.workDir = filepath.Join(imageDir, "work")
+	}
+}
+
 // setIsolation picks how RUN is isolated and, for none, makes the build
 // happen at "/" with the container's own files left alone. Automatic
 // choice picks none only inside a container running the builder's own
@@ -34,7 +48,7 @@ func (f *buildFlags) setIsolation(bo *build.Options, h host, warn io.Writer) err
 	inContainer, why := h.inContainer()
 	if mode == "" {
 		mode = "chroot"
-		if exe, err := h.executable(); err == nil && inContainer && filepath.Dir(exe) == imageDir {
+		if inContainer && h.inImage() {
 			mode = "none"
 			fmt.Fprintf(warn, "isolation: none, building at / of this container (%s)\n", why)
 		}

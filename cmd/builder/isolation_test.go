@@ -80,3 +80,21 @@ func TestSetIsolation(t *testing.T) {
 		t.Error("a failure to list mount points was ignored")
 	}
 }
+
+func TestDefaultWorkDir(t *testing.T) {
+	f := parseFlags(t)
+	f.defaultWorkDir(fakeHost(true, "/kaniko/executor"))
+	if f.workDir != "/kaniko/work" {
+		t.Errorf("work dir %q in the builder's image", f.workDir)
+	}
+	f = parseFlags(t)
+	f.defaultWorkDir(fakeHost(true, "/usr/bin/builder"))
+	if f.workDir != "" {
+		t.Errorf("work dir %q elsewhere; want the default", f.workDir)
+	}
+	f = parseFlags(t, "--kaniko-dir", "/k")
+	f.defaultWorkDir(fakeHost(true, "/kaniko/executor"))
+	if f.workDir != "" {
+		t.Errorf("work dir %q overrides --kaniko-dir", f.workDir)
+	}
+}

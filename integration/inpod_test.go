@@ -1,0 +1,166 @@
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// dockerDefaultCaps is the capability set a container gets from Docker,
+// containerd and CRI-O by default: no CAP_SYS_ADMIN.
+var dockerDefaultCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// selfImage builds the builder's own image with the builder, from the
+// repository's Dockerfile, the way scripts/build-image does, and pushes it.
+func selfImage(t *testing.T) string {
+	t.Helper()
+	repo, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.TempDir()
+	for _, f := range []string{"Dockerfile", ".dockerignore"} {
+		run(t, "cp", filepath.Join(repo, f), ctx)
+	}
+	kaniko := filepath.Join(ctx, "dist", "kaniko")
+	if err := os.MkdirAll(filepath.Join(kaniko, "ssl", "certs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(kaniko, "builder"), "./cmd/builder")
+	build.Dir = repo
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the static binary: %v\n%s", err, out)
+	}
+	run(t, "ln", filepath.Join(kaniko, "builder"), filepath.Join(kaniko, "executor"))
+	run(t, "cp", "/etc/ssl/certs/ca-certificates.crt", filepath.Join(kaniko, "ssl", "certs"))
+	// Something the .dockerignore must keep out.
+	if err := os.WriteFile(filepath.Join(ctx, "secret.txt"), []byte("not for the image"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ref := env.registry + "/builder:self"
+	mustBuild(t, ctx, "--context", ctx, "--destination", ref, "--isolation", "chroot")
+	return ref
+}
+
+func TestSelfImage(t *testing.T) {
+	needs(t)
+	ref := selfImage(t)
+	run(t, "crane", "validate", "--remote", ref)
+	cfg := inspect(t, ref, true)["config"].(map[string]any)
+	if jsonOf(cfg["Entrypoint"]) != `["/kaniko/executor"]` || cfg["WorkingDir"] != "/workspace" {
+		t.Errorf("config %s", jsonOf(cfg))
+	}
+	p := fetch(t, ref)
+	for _, want := range []string{"/kaniko/builder", "/kaniko/executor", "/kaniko/ssl/certs/ca-certificates.crt"} {
+		if _, ok := p.tree[want]; !ok {
+			t.Errorf("%s missing from the image", want)
+		}
+	}
+	if _, ok := p.tree["/secret.txt"]; ok {
+		t.Error(".dockerignore let secret.txt in")
+	}
+	if len(p.tree) > 8 {
+		t.Errorf("the image holds more than the binary and certificates: %v", keys(p.tree))
+	}
+	out, code := runImage(t, ref, "/kaniko/executor", "version")
+	if code != 0 || !strings.HasPrefix(out, "builder ") {
+		t.Errorf("version in the image: exit %d\n%s", code, out)
+	}
+}
+
+// inPodDockerfile uses RUN, deletions, stages built FROM stages and COPY
+// --from, on both test bases.
+const inPodDockerfile = `ARG BUSYBOX
+ARG DEBIAN
+FROM $DEBIAN AS deb
+RUN rm -rf /usr/share/doc /var/lib/dpkg/info/*.md5sums && mkdir -p /out && cp /etc/debian_version /out/ && echo from-debian > /out/marker
+FROM $BUSYBOX AS build
+RUN mkdir -p /app && echo hello > /app/hello && echo gone > /app/gone && mkdir /app/sub && echo x > /app/sub/x
+RUN rm /app/gone && rm -rf /app/sub && ln -s hello /app/link
+FROM build AS test
+RUN test -f /app/hello && ! test -e /app/gone && ! test -e /out && echo ok > /app/tested
+FROM $BUSYBOX
+COPY --from=deb /out/ /deb/
+COPY --from=test /app/ /app/
+COPY ctxfile /ctxfile
+RUN rm /etc/group && echo done > /done
+`
+
+// TestInPod runs the builder's image the way a Kubernetes Pod runs it:
+// under runc, default capabilities, not privileged, host network, the
+// context mounted at /workspace. It builds and pushes at / of its own
+// container, and the result equals chroot isolation's.
+func TestInPod(t *testing.T) {
+	needs(t)
+	self := selfImage(t)
+	deb := debianBase(t)
+	ctx := writeContext(t, map[string]string{"Dockerfile": inPodDockerfile, "ctxfile": "from the context\n"})
+	args := []string{"--build-arg", "BUSYBOX=" + env.busybox, "--build-arg", "DEBIAN=" + deb}
+
+	inPod := env.registry + "/inpod:pod"
+	podArgs := append([]string{"/kaniko/executor", "--context", "dir:///workspace", "--destination", inPod}, args...)
+	out, code := runImageWith(t, self, func(spec map[string]any) {
+		proc := spec["process"].(map[string]any)
+		proc["args"] = podArgs
+		proc["env"] = append(proc["env"].([]any), "KUBERNETES_SERVICE_HOST=10.96.0.1")
+		proc["capabilities"] = map[string]any{
+			"bounding": dockerDefaultCaps, "effective": dockerDefaultCaps, "permitted": dockerDefaultCaps,
+		}
+		linux := spec["linux"].(map[string]any)
+		var namespaces []any
+		for _, ns := range linux["namespaces"].([]any) {
+			if ns.(map[string]any)["type"] != "network" {
+				namespaces = append(namespaces, ns)
+			}
+		}
+		linux["namespaces"] = namespaces
+		spec["mounts"] = append(spec["mounts"].([]any), map[string]any{
+			"destination": "/workspace", "type": "bind", "source": ctx, "options": []string{"rbind", "ro"},
+		})
+		spec["root"].(map[string]any)["readonly"] = false
+	})
+	if code != 0 {
+		t.Fatalf("the builder in a pod: exit %d\n%s", code, tail(out, 40))
+	}
+	if !strings.Contains(out, "isolation: none") || !strings.Contains(out, env.registry+"/inpod@sha256:") {
+		t.Errorf("output lacks the isolation choice or the pushed digest:\n%s", tail(out, 20))
+	}
+
+	reference := env.registry + "/inpod:chroot"
+	mustBuild(t, ctx, append([]string{"--context", ctx, "--destination", reference, "--isolation", "chroot"}, args...)...)
+
+	pod, chroot := fetch(t, inPod), fetch(t, reference)
+	if diffs := diffTrees(pod.tree, chroot.tree); len(diffs) > 0 {
+		for p, d := range diffs {
+			t.Errorf("%s: in the pod %s", p, d)
+		}
+	}
+	for _, p := range []string{"/deb/debian_version", "/deb/marker", "/app/hello", "/app/link", "/app/tested", "/ctxfile", "/done"} {
+		if _, ok := pod.tree[p]; !ok {
+			t.Errorf("%s missing", p)
+		}
+	}
+	for _, p := range []string{"/app/gone", "/app/sub", "/etc/group", "/kaniko", "/workspace"} {
+		if _, ok := pod.tree[p]; ok {
+			t.Errorf("%s should not be in the image", p)
+		}
+	}
+	if out, code := runImage(t, inPod, "cat", "/app/hello", "/deb/marker", "/done"); code != 0 || out != "hello\nfrom-debian\ndone\n" {
+		t.Errorf("running the result: exit %d, %q", code, out)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
