@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -183,5 +184,30 @@ func TestVersion(t *testing.T) {
 	out, _, err := execute(t, "version")
 	if err != nil || !strings.HasPrefix(out, "builder ") {
 		t.Errorf("version: %q %v", out, err)
+	}
+}
+
+// TestContextFromStdin builds examples/hello sent as a tar on stdin, in a
+// sub-directory of the archive.
+func TestContextFromStdin(t *testing.T) {
+	archive, err := exec.Command("tar", "-C", "../../examples", "-czf", "-", "hello").Output()
+	if err != nil {
+		t.Skipf("tar: %v", err)
+	}
+	direct, _, err := execute(t, "--context", "../../examples/hello", "--no-push", "--work-dir", t.TempDir(), "--reproducible")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := newRootCmd()
+	var out, errb bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	cmd.SetIn(bytes.NewReader(archive))
+	cmd.SetArgs([]string{"--context", "tar://stdin", "--context-sub-path", "hello", "--no-push", "--work-dir", t.TempDir(), "--reproducible"})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	if out.String() != direct {
+		t.Errorf("from stdin %q, from the directory %q: a reproducible build must give one digest", out.String(), direct)
 	}
 }

@@ -85,6 +85,9 @@ func (b *builder) fetch(ctx context.Context, r name.Reference, platform *v1.Plat
 		}
 		errs = append(errs, err)
 	}
+	if candidates[len(candidates)-1] != r {
+		errs = append(errs, fmt.Errorf("no mirror has it, and %s itself was not tried (no fallback)", r.Context().RegistryStr()))
+	}
 	return nil, errors.Join(errs...)
 }
 
