@@ -32,7 +32,11 @@ func (h host) inImage() bool {
 
 // defaultWorkDir keeps the work in the builder's own directory when it runs
 // from its image: that directory is never part of the image being built.
+// KANIKO_DIR stands for --kaniko-dir, as in kaniko.
 func (f *buildFlags) defaultWorkDir(h host) {
+	if f.kanikoDir == "" {
+		f.kanikoDir = os.Getenv("KANIKO_DIR")
+	}
 	if f.workDir == "" && f.kanikoDir == "" && h.inImage() {
 		f.workDir = filepath.Join(imageDir, "work")
 	}
