@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/cobra"
 
+	"github.com/buildcrew/builder/pkg/cache"
 	"github.com/buildcrew/builder/pkg/isolation"
 )
 
@@ -139,6 +140,8 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--context", dir, "--no-push", "--isolation", "vm"}, "use chroot or none"},
 		{[]string{"--context", dir, "--no-push", "--cleanup", "--isolation", "chroot"}, "apply to --isolation=none only"},
 		{[]string{"--context", dir, "--no-push", "--log-format", "xml"}, "use text, color or json"},
+		{[]string{"--context", dir, "--no-push", "--cache"}, "give --cache-repo"},
+		{[]string{"--context", dir, "--no-push", "--cache", "--cache-repo", "r.example/cache:tag"}, "without a tag or digest"},
 		{[]string{"--context", dir, "--no-push", "--image-format", "v1"}, "unknown image format"},
 		{[]string{"--context", dir, "--no-push", "--custom-platform", "linux"}, "want os/arch"},
 	}
@@ -209,5 +212,32 @@ func TestContextFromStdin(t *testing.T) {
 	}
 	if out.String() != direct {
 		t.Errorf("from stdin %q, from the directory %q: a reproducible build must give one digest", out.String(), direct)
+	}
+}
+
+func TestCacheRepo(t *testing.T) {
+	ctxDir := t.TempDir()
+	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	for args, want := range map[string]string{
+		"--cache --destination r.example/team/app:1":                             "r.example/team/app/cache",
+		"--cache --destination r.example/app:1 --cache-repo r.example/shared/ci": "r.example/shared/ci",
+		"--cache --no-push --cache-repo oci:/var/cache/steps":                    "oci:/var/cache/steps",
+		"--destination r.example/app:1":                                          "",
+	} {
+		f := parseFlags(t, append([]string{"--context", ctxDir}, strings.Fields(args)...)...)
+		bo, _, err := f.options()
+		if err != nil {
+			t.Fatalf("%s: %v", args, err)
+		}
+		got := ""
+		switch c := bo.Cache.(type) {
+		case *cache.Registry:
+			got = c.Repo.Name()
+		case *cache.Layout:
+			got = "oci:" + c.Dir
+		}
+		if got != want {
+			t.Errorf("%s: cache %q, want %q", args, got, want)
+		}
 	}
 }

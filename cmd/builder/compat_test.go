@@ -66,12 +66,12 @@ func TestEveryKanikoFlagRegistered(t *testing.T) {
 }
 
 func TestIgnoredFlagsWarn(t *testing.T) {
-	_, stderr, err := execute(t, "--context", "../../examples/hello", "--no-push", "--cache", "--cache-repo", "r.example/cache",
+	_, stderr, err := execute(t, "--context", "../../examples/hello", "--no-push", "--cache-copy-layers", "--compressed-caching",
 		"--single-snapshot", "--work-dir", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"--cache ", "--cache-repo ", "--single-snapshot "} {
+	for _, f := range []string{"--cache-copy-layers ", "--compressed-caching ", "--single-snapshot "} {
 		if !strings.Contains(stderr, "WARNING: "+f+"is accepted for kaniko compatibility and ignored") {
 			t.Errorf("no warning for %s in:\n%s", f, stderr)
 		}

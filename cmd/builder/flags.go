@@ -37,6 +37,9 @@ type buildFlags struct {
 	compressionLevel                 int
 	snapshotMode                     string
 	skipUnusedStages                 bool
+	cache, noPushCache               bool
+	cacheRepo, cacheDir              string
+	cacheTTL                         time.Duration
 
 	// Kept for kaniko's sake, read only to warn that they change nothing.
 	ignoredBool     map[string]*bool
@@ -92,6 +95,11 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.snapshotMode, "snapshot-mode", "full", "kaniko's snapshot modes (full, redo, time) are accepted: changes are always found by comparing file metadata")
 	fs.StringVar(&f.snapshotMode, "snapshotMode", "full", "deprecated spelling of --snapshot-mode")
 	fs.BoolVar(&f.skipUnusedStages, "skip-unused-stages", true, "always on: stages the target does not need never run")
+	fs.BoolVar(&f.cache, "cache", false, "reuse the results of steps whose inputs did not change, kept in --cache-repo")
+	fs.StringVar(&f.cacheRepo, "cache-repo", "", "where cached steps live: a repository, or oci:DIR for a local OCI layout (default <first destination's repository>/cache)")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep pulled base image layers in this directory")
+	fs.DurationVar(&f.cacheTTL, "cache-ttl", 14*24*time.Hour, "how long cached steps stay valid")
+	fs.BoolVar(&f.noPushCache, "no-push-cache", false, "read the cache but write nothing to it")
 	f.registerIgnored(cmd)
 	for _, name := range []string{"tarPath", "customPlatform", "snapshotMode", "kaniko-dir"} {
 		fs.MarkHidden(name)

@@ -8,7 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/buildcrew/builder/pkg/build"
+	"github.com/buildcrew/builder/pkg/cache"
 	"github.com/buildcrew/builder/pkg/push"
 	"github.com/buildcrew/builder/pkg/registry"
 )
@@ -93,6 +96,10 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	if !f.noPush && len(f.destinations) == 0 {
 		return bo, po, fmt.Errorf("no --destination given: name where to push, or pass --no-push")
 	}
+	if bo.Cache, err = f.cacheStore(pushReg); err != nil {
+		return bo, po, err
+	}
+	bo.CacheReadOnly, bo.BaseLayerDir = f.noPushCache, f.cacheDir
 	// Check the destinations before spending a build on them.
 	for _, d := range f.destinations {
 		if _, err := pushReg.ParseReference(d); err != nil {
@@ -198,4 +205,34 @@ func parseKeyValues(flag string, values []string, fromEnv bool) (map[string]stri
 		out[k] = v
 	}
 	return out, nil
+}
+
+// cacheStore makes the step cache --cache asks for: a registry repository
+// or, with oci:DIR, a local OCI layout.
+func (f *buildFlags) cacheStore(reg registry.Options) (build.Cache, error) {
+	if !f.cache {
+		return nil, nil
+	}
+	if dir, ok := strings.CutPrefix(f.cacheRepo, "oci:"); ok {
+		return &cache.Layout{Dir: dir, TTL: f.cacheTTL}, nil
+	}
+	repo := f.cacheRepo
+	if repo == "" {
+		if len(f.destinations) == 0 {
+			return nil, fmt.Errorf("--cache: give --cache-repo (a repository or oci:DIR); there is no --destination to derive it from")
+		}
+		ref, err := reg.ParseReference(f.destinations[0])
+		if err != nil {
+			return nil, fmt.Errorf("--destination: %w", err)
+		}
+		repo = ref.Context().Name() + "/cache"
+	}
+	ref, err := reg.ParseReference(repo)
+	if err != nil {
+		return nil, fmt.Errorf("--cache-repo: %w", err)
+	}
+	if _, isTag := ref.(name.Tag); !isTag || strings.Contains(strings.TrimPrefix(repo, ref.Context().RegistryStr()), ":") {
+		return nil, fmt.Errorf("--cache-repo %s: give a repository, without a tag or digest", repo)
+	}
+	return &cache.Registry{Repo: ref.Context(), Registry: reg, TTL: f.cacheTTL}, nil
 }

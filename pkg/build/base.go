@@ -12,12 +12,14 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/buildcrew/builder/pkg/cache"
 	"github.com/buildcrew/builder/pkg/layers"
 )
 
 // baseImage is a pulled image: its config and layers (fetched lazily).
 type baseImage struct {
 	ref    string
+	digest v1.Hash // the platform image's manifest digest
 	config *v1.ConfigFile
 	layers []v1.Layer
 }
@@ -49,13 +51,22 @@ func (b *builder) pull(ctx context.Context, ref string, platform *v1.Platform) (
 	if err != nil {
 		return nil, fmt.Errorf("listing the layers of %s: %w", ref, err)
 	}
+	if b.opts.BaseLayerDir != "" {
+		for i, l := range ls {
+			ls[i] = cache.LayerDir{Dir: b.opts.BaseLayerDir}.Wrap(l)
+		}
+	}
 	if len(ls) != len(cfg.RootFS.DiffIDs) {
 		return nil, fmt.Errorf("image %s has %d layers but its config lists %d", ref, len(ls), len(cfg.RootFS.DiffIDs))
 	}
 	if cfg.OS != "" && cfg.Architecture != "" && (cfg.OS != platform.OS || cfg.Architecture != platform.Architecture) {
 		b.prog.warn("the base image %s is for %s/%s, not for the requested %s", ref, cfg.OS, cfg.Architecture, platform)
 	}
-	bi := &baseImage{ref: ref, config: cfg, layers: ls}
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("reading the digest of %s: %w", ref, err)
+	}
+	bi := &baseImage{ref: ref, digest: digest, config: cfg, layers: ls}
 	b.pulled[key] = bi
 	b.opts.Logger.Debug("pulled image metadata", "ref", ref, "layers", len(ls))
 	return bi, nil

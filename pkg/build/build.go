@@ -39,22 +39,25 @@ func (r *Result) Close() error {
 }
 
 type builder struct {
-	opts     Options
-	prog     *progress
-	df       *dockerfile.Dockerfile
-	plan     *dockerfile.Plan
-	globals  *dockerfile.Vars
-	bctx     *buildContext
-	work     string
-	runner   Runner
-	platform v1.Platform
-	stages   []*stage
-	pulled   map[string]*baseImage
-	extRoots map[string]string // roots of external images read by COPY --from
-	used     map[string]bool   // build args some ARG declared
-	ignore   *layers.Ignore    // what a shared Root keeps; nil with private roots
-	active   *stage            // the stage the shared Root holds
-	now      time.Time
+	opts            Options
+	prog            *progress
+	df              *dockerfile.Dockerfile
+	plan            *dockerfile.Plan
+	globals         *dockerfile.Vars
+	bctx            *buildContext
+	work            string
+	runner          Runner
+	platform        v1.Platform
+	stages          []*stage
+	pulled          map[string]*baseImage
+	extRoots        map[string]string // roots of external images read by COPY --from
+	used            map[string]bool   // build args some ARG declared
+	ignore          *layers.Ignore    // what a shared Root keeps; nil with private roots
+	active          *stage            // the stage the shared Root holds
+	started         time.Time         // when the build began, for cache entries
+	cacheWrites     cacheWriter
+	cacheUnreadable bool // a read failed: the rest of the build does not try again
+	now             time.Time
 }
 
 // Build runs the build described by opts.
@@ -67,6 +70,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	img, err := b.build(ctx)
+	for _, w := range b.cacheWrites.wait() {
+		b.prog.warn("writing the cache: %s", w)
+	}
 	b.removeRoots()
 	if cerr := b.cleanup(); cerr != nil && err == nil {
 		err = cerr
@@ -105,6 +111,7 @@ func newBuilder(opts Options) (*builder, error) {
 		stages: make([]*stage, len(df.Stages)), pulled: map[string]*baseImage{},
 		extRoots: map[string]string{}, used: map[string]bool{}, now: time.Now().UTC(),
 	}
+	b.started = b.now.Truncate(time.Second)
 	if opts.Reproducible {
 		b.now = time.Unix(0, 0).UTC()
 	}

@@ -22,11 +22,15 @@ func (b *builder) dispatch(ctx context.Context, st *stage, step *dockerfile.Step
 		st.step++
 		v = b.prog.vertex(fmt.Sprintf("[%s%d/%d] %s", st.prefix, st.step, st.total, step))
 	}
-	err = step.Wrap(b.execute(ctx, st, ins, v))
+	cached, err := b.step(ctx, st, ins, v)
+	err = step.Wrap(err)
 	if v != nil {
-		if err != nil {
+		switch {
+		case err != nil:
 			v.fail(err)
-		} else {
+		case cached:
+			v.cached()
+		default:
 			v.done()
 		}
 	}

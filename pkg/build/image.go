@@ -15,6 +15,9 @@ import (
 func (b *builder) image(st *stage, final bool) (v1.Image, error) {
 	cfg := st.config.DeepCopy()
 	cfg.Created = v1.Time{Time: b.now}
+	if b.opts.Cache != nil && !b.opts.Reproducible {
+		cfg.Created = st.now
+	}
 	if final && len(b.opts.Labels) > 0 {
 		if cfg.Config.Labels == nil {
 			cfg.Config.Labels = map[string]string{}

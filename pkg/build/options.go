@@ -58,6 +58,14 @@ type Options struct {
 	// Reproducible strips timestamps: the config's, the history's and
 	// every file's in the new layers, as kaniko's --reproducible does.
 	Reproducible bool
+	// Cache, when set, keeps each step's result by a key of its inputs and
+	// reuses it instead of running the step again.
+	Cache Cache
+	// CacheReadOnly reads the cache but stores nothing new.
+	CacheReadOnly bool
+	// BaseLayerDir, when set, keeps the layers of pulled images by digest
+	// so later builds do not download them again.
+	BaseLayerDir string
 	// Registry says how base images are pulled.
 	Registry registry.Options
 	// Runner runs RUN commands; the default is chroot isolation, or

@@ -115,3 +115,8 @@ func (v *vertex) fail(err error) {
 	b.WriteString("------\n")
 	v.p.printf("%s", b.String())
 }
+
+// cached ends a step whose result came from the cache.
+func (v *vertex) cached() {
+	v.p.printf("#%d CACHED\n", v.id)
+}

@@ -73,19 +73,13 @@ func (s *source) describe() string {
 
 // glob matches the pattern components one directory level at a time.
 func (s *source) glob(dirHost, dirRel string, parts []string, out *[]match) error {
-	f, err := os.Open(dirHost)
+	names, err := sortedNames(dirHost)
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
 	for _, name := range names {
 		ok, err := filepath.Match(parts[0], name)
 		if err != nil {
@@ -134,4 +128,16 @@ func hasWildcard(s string) bool {
 		}
 	}
 	return false
+}
+
+// sortedNames lists a directory's entries in name order.
+func sortedNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	sort.Strings(names)
+	return names, err
 }

@@ -31,8 +31,9 @@ type stage struct {
 	cmdSet   bool           // a CMD was given in this stage
 	step     int            // progress: steps shown so far
 	total    int            // progress: steps to show
-	now      v1.Time        // the build's time, given to history entries
+	now      v1.Time        // the time given to history entries
 	building bool           // set while its steps run, to catch cycles
+	key      string         // the cache key of its last step (of its base at first)
 }
 
 // stage builds stage i, and first whatever it needs, once.
@@ -78,6 +79,7 @@ func (b *builder) setBase(ctx context.Context, st *stage) error {
 	case dockerfile.BaseScratch:
 		st.config = &v1.ConfigFile{OS: b.platform.OS, Architecture: b.platform.Architecture, Variant: b.platform.Variant}
 		st.config.RootFS.Type = "layers"
+		st.key = baseKey("scratch", "", b.platform)
 	case dockerfile.BaseStage:
 		parent, err := b.stage(ctx, base.Stage)
 		if err != nil {
@@ -91,6 +93,7 @@ func (b *builder) setBase(ctx context.Context, st *stage) error {
 		// they never were in its config.
 		st.vars = parent.vars.Clone()
 		st.args = append([]dockerfile.ArgDecl(nil), parent.args...)
+		st.key = parent.key
 	case dockerfile.BaseImage:
 		platform, err := b.stagePlatform(st.index)
 		if err != nil {
@@ -102,6 +105,13 @@ func (b *builder) setBase(ctx context.Context, st *stage) error {
 		}
 		st.config = img.config.DeepCopy()
 		st.layers = append([]v1.Layer(nil), img.layers...)
+		st.key = baseKey("image", img.digest.String(), *platform)
+	}
+	if b.opts.Cache != nil && !b.opts.Reproducible {
+		// With a cache, times come from what the steps' results are: the
+		// base's creation, then each layer's (see fromCache), so a rebuild
+		// that changes nothing gives the same image.
+		st.now = b.baseTime(st, base)
 	}
 	st.config.Created = v1.Time{}
 	if st.config.RootFS.Type == "" {
@@ -199,4 +209,18 @@ func (b *builder) snapshot(ctx context.Context, st *stage) (*snapshot.Tree, erro
 	b.opts.Logger.Debug("recorded the root filesystem", "stage", st.def.DisplayName(), "paths", t.Len(), "took", time.Since(start))
 	st.tree = t
 	return t, nil
+}
+
+// baseTime is when a stage's base was made: an image's creation time, a
+// parent stage's latest time, or the epoch for scratch.
+func (b *builder) baseTime(st *stage, base dockerfile.Base) v1.Time {
+	switch base.Kind {
+	case dockerfile.BaseStage:
+		return b.stages[base.Stage].now
+	case dockerfile.BaseImage:
+		if !st.config.Created.IsZero() {
+			return v1.Time{Time: st.config.Created.UTC()}
+		}
+	}
+	return v1.Time{Time: time.Unix(0, 0).UTC()}
 }

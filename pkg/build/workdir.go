@@ -12,16 +12,7 @@ import (
 // uses it, owned by the current USER as BuildKit does. Only the
 // directories it creates go into its layer.
 func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir) error {
-	wd := c.Path
-	if !path.IsAbs(wd) {
-		cur := st.config.Config.WorkingDir
-		if cur == "" {
-			cur = "/"
-		}
-		wd = path.Join(cur, wd)
-	}
-	wd = path.Clean(wd)
-	st.config.Config.WorkingDir = wd
+	wd := st.setWorkdir(c)
 	if wd == "/" {
 		st.note("WORKDIR /")
 		return nil
@@ -51,4 +42,20 @@ func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir)
 		return err
 	}
 	return st.commit("WORKDIR "+wd, layer)
+}
+
+// setWorkdir puts WORKDIR's directory, resolved against the current one,
+// into the config and returns it.
+func (st *stage) setWorkdir(c *dockerfile.Workdir) string {
+	wd := c.Path
+	if !path.IsAbs(wd) {
+		cur := st.config.Config.WorkingDir
+		if cur == "" {
+			cur = "/"
+		}
+		wd = path.Join(cur, wd)
+	}
+	wd = path.Clean(wd)
+	st.config.Config.WorkingDir = wd
+	return wd
 }

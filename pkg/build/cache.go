@@ -1,0 +1,152 @@
+package build
+
+import (
+	"context"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/buildcrew/builder/pkg/cache"
+	"github.com/buildcrew/builder/pkg/dockerfile"
+	"github.com/buildcrew/builder/pkg/layers"
+)
+
+// Cache keeps step results by key. pkg/cache stores them in a registry
+// repository or a local OCI layout.
+type Cache interface {
+	Get(ctx context.Context, key string) (*cache.Entry, error)
+	Put(ctx context.Context, key string, e cache.Entry) error
+}
+
+var (
+	_ Cache = (*cache.Registry)(nil)
+	_ Cache = (*cache.Layout)(nil)
+)
+
+// cacheWriter stores entries in the background: the build never waits for
+// the cache, and a failure to write it is a warning.
+type cacheWriter struct {
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	warnings []string
+}
+
+func (w *cacheWriter) put(ctx context.Context, c Cache, key string, e cache.Entry) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		if err := c.Put(context.WithoutCancel(ctx), key, e); err != nil {
+			w.mu.Lock()
+			w.warnings = append(w.warnings, err.Error())
+			w.mu.Unlock()
+		}
+	}()
+}
+
+// wait lets the writes finish and returns their failures.
+func (w *cacheWriter) wait() []string {
+	w.wg.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.warnings
+}
+
+// makesLayer tells the steps whose result is a layer, which the cache keeps.
+func makesLayer(ins dockerfile.Instruction) bool {
+	switch ins.(type) {
+	case *dockerfile.Run, *dockerfile.Copy, *dockerfile.Workdir:
+		return true
+	}
+	return false
+}
+
+// step runs one instruction, or takes its result from the cache, and
+// moves the stage's key chain on. It tells whether the cache answered.
+func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instruction, v *vertex) (bool, error) {
+	if b.opts.Cache == nil {
+		return false, b.execute(ctx, st, ins, v)
+	}
+	key, cacheable, err := b.stepKey(ctx, st, ins)
+	if err != nil {
+		return false, err
+	}
+	if !cacheable {
+		key = uncacheable()
+	}
+	if cacheable && makesLayer(ins) {
+		hit, err := b.fromCache(ctx, st, ins, key)
+		if err != nil || hit {
+			if hit {
+				st.key = key
+			}
+			return hit, err
+		}
+	}
+	if makesLayer(ins) && !b.opts.Reproducible {
+		// This result and what follows it are as new as the build.
+		st.now = v1.Time{Time: b.started}
+	}
+	if err := b.execute(ctx, st, ins, v); err != nil {
+		return false, err
+	}
+	if cacheable && makesLayer(ins) {
+		b.toCache(ctx, st, key)
+	}
+	st.key = key
+	return false, nil
+}
+
+// fromCache applies a cached result instead of running the step. A stage
+// whose files are not unpacked stays so: the layer is only recorded.
+func (b *builder) fromCache(ctx context.Context, st *stage, ins dockerfile.Instruction, key string) (bool, error) {
+	if b.cacheUnreadable {
+		return false, nil
+	}
+	e, err := b.opts.Cache.Get(ctx, key)
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		b.prog.warn("reading the cache failed, every later step runs: %v", err)
+		b.cacheUnreadable = true
+		return false, nil
+	}
+	if e == nil {
+		return false, nil
+	}
+	if w, ok := ins.(*dockerfile.Workdir); ok {
+		st.setWorkdir(w)
+	}
+	if !b.opts.Reproducible {
+		st.now = v1.Time{Time: e.Created.UTC()}
+	}
+	if st.root != "" && e.Layer != nil {
+		if err := b.unpack(ctx, st.root, []v1.Layer{e.Layer}, b.keepFor(st)); err != nil {
+			return false, err
+		}
+		st.tree = nil
+	}
+	return true, st.commit(e.CreatedBy, e.Layer)
+}
+
+// toCache stores the result of the step that just ran: its history entry
+// and its layer, if it made one.
+func (b *builder) toCache(ctx context.Context, st *stage, key string) {
+	if b.opts.CacheReadOnly || len(st.config.History) == 0 {
+		return
+	}
+	h := st.config.History[len(st.config.History)-1]
+	e := cache.Entry{CreatedBy: h.CreatedBy, Created: b.started}
+	if !h.EmptyLayer {
+		e.Layer = st.layers[len(st.layers)-1]
+	}
+	b.cacheWrites.put(ctx, b.opts.Cache, key, e)
+}
+
+// keepFor is what unpacking into the stage's root must leave alone.
+func (b *builder) keepFor(st *stage) *layers.Ignore {
+	if b.opts.Root != "" && st.root == b.opts.Root {
+		return b.ignore
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package build
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"syscall"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/buildcrew/builder/pkg/dockerfile"
+)
+
+// keyHash builds a cache key from fields framed by their length, so no
+// two different field lists hash the same bytes ("a b"+"c" vs "a"+"b c").
+type keyHash struct{ h hash.Hash }
+
+func newKeyHash(kind string) *keyHash {
+	k := &keyHash{h: sha256.New()}
+	k.field("builder-cache-v1")
+	k.field(kind)
+	return k
+}
+
+func (k *keyHash) field(s string) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+	k.h.Write(n[:])
+	io.WriteString(k.h, s)
+}
+
+func (k *keyHash) fields(list []string) {
+	k.field(fmt.Sprint(len(list)))
+	for _, s := range list {
+		k.field(s)
+	}
+}
+
+func (k *keyHash) sum() string { return hex.EncodeToString(k.h.Sum(nil)) }
+
+// uncacheable is a key nothing was ever stored under, for steps whose
+// inputs cannot be known before running them; the chain after it misses.
+func uncacheable() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return "nocache-" + hex.EncodeToString(b[:])
+}
+
+// baseKey starts a stage's key chain: an image by its digest, scratch by
+// the platform, a stage by that stage's last key.
+func baseKey(kind, id string, platform v1.Platform) string {
+	k := newKeyHash("base")
+	k.field(kind)
+	k.field(id)
+	k.field(platform.String())
+	return k.sum()
+}
+
+// stepKey is a step's key: the key before it, the instruction after
+// expansion, the ARG and ENV values it can see, and for COPY and ADD what
+// its sources hold. The second result is false when the step cannot be
+// cached.
+func (b *builder) stepKey(ctx context.Context, st *stage, ins dockerfile.Instruction) (string, bool, error) {
+	k := newKeyHash("step")
+	k.field(st.key)
+	k.field(fmt.Sprintf("%T", ins))
+	j, err := json.Marshal(ins)
+	if err != nil {
+		return "", false, err
+	}
+	k.field(string(j))
+	env := st.vars.Environ()
+	sort.Strings(env)
+	k.fields(env)
+	if c, ok := ins.(*dockerfile.Copy); ok {
+		src, ok, err := b.copySourceKey(ctx, st, c)
+		if err != nil || !ok {
+			return "", false, err
+		}
+		k.field(src)
+	}
+	return k.sum(), true, nil
+}
+
+// copySourceKey hashes what COPY or ADD reads: context files by content
+// and metadata, a stage by its key, an image by its digest. ADD of a URL
+// without --checksum cannot be known before downloading it.
+func (b *builder) copySourceKey(ctx context.Context, st *stage, c *dockerfile.Copy) (string, bool, error) {
+	k := newKeyHash("sources")
+	for _, s := range c.Sources {
+		if isURL(s) {
+			if c.Checksum == "" {
+				return "", false, nil
+			}
+			k.field("url " + s + " " + c.Checksum)
+		}
+	}
+	if c.From != "" {
+		from, err := b.df.ResolveFrom(&dockerfile.Step{From: c.From}, st.index)
+		if err != nil {
+			return "", false, err
+		}
+		switch from.Kind {
+		case dockerfile.BaseStage:
+			other, err := b.stage(ctx, from.Stage)
+			if err != nil {
+				return "", false, err
+			}
+			k.field("stage " + other.key)
+		case dockerfile.BaseScratch:
+			k.field("scratch")
+		default:
+			p := b.platform
+			img, err := b.pull(ctx, from.Image, &p)
+			if err != nil {
+				return "", false, err
+			}
+			k.field("image " + img.digest.String())
+		}
+		return k.sum(), true, nil
+	}
+	src := &source{root: b.bctx.dir, ignore: b.bctx.ignore, context: true}
+	for _, s := range c.Sources {
+		if isURL(s) {
+			continue
+		}
+		matches, err := src.resolve(s)
+		if err != nil {
+			return "", false, nil // the step itself reports it
+		}
+		for _, m := range matches {
+			if err := hashTree(ctx, k, src, m.host, m.rel); err != nil {
+				return "", false, err
+			}
+		}
+	}
+	return k.sum(), true, nil
+}
+
+// hashTree adds a context path and everything under it (but what
+// .dockerignore leaves out): names, types, modes, owners, sizes, mtimes,
+// link targets and contents.
+func hashTree(ctx context.Context, k *keyHash, src *source, host, rel string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	fi, err := os.Lstat(host)
+	if err != nil {
+		return err
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	k.field(fmt.Sprintf("%s %o %d:%d %d %d", rel, fi.Mode(), st.Uid, st.Gid, fi.Size(), fi.ModTime().UnixNano()))
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		target, err := os.Readlink(host)
+		if err != nil {
+			return err
+		}
+		k.field(target)
+	case fi.Mode().IsRegular():
+		f, err := os.Open(host)
+		if err != nil {
+			return err
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		k.field(hex.EncodeToString(h.Sum(nil)))
+	case fi.IsDir():
+		names, err := sortedNames(host)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			childRel := path.Join(rel, n)
+			if src.ignored(childRel) {
+				continue
+			}
+			if err := hashTree(ctx, k, src, filepath.Join(host, n), childRel); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

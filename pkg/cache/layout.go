@@ -1,0 +1,199 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sys/unix"
+)
+
+// refName is the annotation an OCI layout names its images with.
+const refName = "org.opencontainers.image.ref.name"
+
+// Layout keeps entries in a local OCI image layout, each named by its key.
+// Blobs are written under a temporary name and renamed into place, and
+// index.json is rewritten whole under a lock, so builds sharing the
+// directory never see a torn entry.
+type Layout struct {
+	Dir string
+	TTL time.Duration // 0 means DefaultTTL; negative never expires
+	Now func() time.Time
+}
+
+// Get returns the entry for key, or nil when there is none or it expired.
+func (l *Layout) Get(ctx context.Context, key string) (*Entry, error) {
+	idx, err := l.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	for i := len(idx.Manifests) - 1; i >= 0; i-- {
+		d := idx.Manifests[i]
+		if d.Annotations[refName] != key {
+			continue
+		}
+		img, err := layout.Path(l.Dir).Image(d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("reading cache entry %s: %w", key, err)
+		}
+		return imageEntry(img, ttlOr(l.TTL), now(l.Now))
+	}
+	return nil, nil
+}
+
+// Put stores e under key.
+func (l *Layout) Put(ctx context.Context, key string, e Entry) error {
+	img, err := entryImage(e)
+	if err != nil {
+		return err
+	}
+	if err := l.init(); err != nil {
+		return err
+	}
+	if e.Layer != nil {
+		d, err := e.Layer.Digest()
+		if err != nil {
+			return err
+		}
+		rc, err := e.Layer.Compressed()
+		if err != nil {
+			return err
+		}
+		err = l.writeBlob(d, rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	cfgDigest, err := img.ConfigName()
+	if err != nil {
+		return err
+	}
+	cfg, err := img.RawConfigFile()
+	if err != nil {
+		return err
+	}
+	if err := l.writeBlob(cfgDigest, bytes.NewReader(cfg)); err != nil {
+		return err
+	}
+	manifest, err := img.RawManifest()
+	if err != nil {
+		return err
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	if err := l.writeBlob(digest, bytes.NewReader(manifest)); err != nil {
+		return err
+	}
+	desc := v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: digest, Size: int64(len(manifest)),
+		Annotations: map[string]string{refName: key}}
+	return l.updateIndex(func(idx *v1.IndexManifest) {
+		kept := idx.Manifests[:0]
+		for _, m := range idx.Manifests {
+			if m.Annotations[refName] != key {
+				kept = append(kept, m)
+			}
+		}
+		idx.Manifests = append(kept, desc)
+	})
+}
+
+func (l *Layout) init() error {
+	if err := os.MkdirAll(filepath.Join(l.Dir, "blobs", "sha256"), 0o755); err != nil {
+		return fmt.Errorf("creating the cache directory: %w", err)
+	}
+	marker := filepath.Join(l.Dir, "oci-layout")
+	if _, err := os.Stat(marker); err == nil {
+		return nil
+	}
+	return writeAtomic(marker, []byte(`{"imageLayoutVersion":"1.0.0"}`))
+}
+
+func (l *Layout) writeBlob(d v1.Hash, r io.Reader) error {
+	target := filepath.Join(l.Dir, "blobs", d.Algorithm, d.Hex)
+	if _, err := os.Stat(target); err == nil {
+		return nil // content-addressed: whoever wrote it wrote the same bytes
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(target), ".tmp-blob-*")
+	if err != nil {
+		return err
+	}
+	h, _, err := v1.SHA256(io.TeeReader(r, tmp))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && h != d {
+		err = fmt.Errorf("blob %s: the content hashes to %s", d, h)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("writing cache blob: %w", err)
+	}
+	return os.Rename(tmp.Name(), target)
+}
+
+func (l *Layout) readIndex() (*v1.IndexManifest, error) {
+	data, err := os.ReadFile(filepath.Join(l.Dir, "index.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var idx v1.IndexManifest
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", filepath.Join(l.Dir, "index.json"), err)
+	}
+	return &idx, nil
+}
+
+// updateIndex rewrites index.json under an exclusive lock.
+func (l *Layout) updateIndex(change func(*v1.IndexManifest)) error {
+	lock, err := os.OpenFile(filepath.Join(l.Dir, "index.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("locking the cache index: %w", err)
+	}
+	defer unix.Flock(int(lock.Fd()), unix.LOCK_UN)
+	idx, err := l.readIndex()
+	if err != nil {
+		return err
+	}
+	change(idx)
+	data, err := json.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(l.Dir, "index.json"), data)
+}
+
+func writeAtomic(p string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
+}
