@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/buildcrew/builder/internal/testenv"
 )
 
 // TestCredentials pulls and pushes through a registry that wants basic
@@ -18,7 +20,7 @@ func TestCredentials(t *testing.T) {
 	dir := t.TempDir()
 	htpasswd := filepath.Join(dir, "htpasswd")
 	run(t, "htpasswd", "-Bbc", htpasswd, user, pass)
-	addr, stop, err := startRegistry(filepath.Join(dir, "registry"), htpasswd)
+	addr, stop, err := testenv.StartRegistry(filepath.Join(dir, "registry"), htpasswd)
 	if stop != nil {
 		defer stop()
 	}

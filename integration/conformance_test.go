@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -132,7 +133,7 @@ func splitWords(line string) ([]string, error) {
 
 func TestConformance(t *testing.T) {
 	needs(t)
-	if _, err := execLook("buildah"); err != nil {
+	if _, err := exec.LookPath("buildah"); err != nil {
 		t.Skip("buildah is not installed (Debian package buildah): it is the reference builder")
 	}
 	dirs, err := filepath.Glob(filepath.Join(conformanceDir, "*", "Dockerfile"))

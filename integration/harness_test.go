@@ -7,19 +7,17 @@ package integration
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/buildcrew/builder/internal/testenv"
 )
 
 // env is what TestMain set up, shared by every test.
@@ -75,147 +73,16 @@ func setup(tmp string) (func(), error) {
 	if out, err := exec.Command("go", "build", "-o", env.builder, "../cmd/builder").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building the builder: %v\n%s", err, out)
 	}
-	addr, stop, err := startRegistry(filepath.Join(tmp, "registry"), "")
+	addr, stop, err := testenv.StartRegistry(filepath.Join(tmp, "registry"), "")
 	if err != nil {
 		return stop, err
 	}
 	env.registry = addr
 	env.busybox = addr + "/library/busybox:latest"
-	if err := makeBusybox(filepath.Join(tmp, "busybox"), env.busybox); err != nil {
+	if err := testenv.MakeBusybox(filepath.Join(tmp, "busybox"), env.busybox); err != nil {
 		return stop, fmt.Errorf("making the busybox base image: %w", err)
 	}
 	return stop, nil
-}
-
-// startRegistry runs docker-registry on a free loopback port; with an
-// htpasswd file it asks for basic auth.
-func startRegistry(dir, htpasswd string) (string, func(), error) {
-	return startRegistryTLS(dir, htpasswd, "", "")
-}
-
-// startRegistryTLS is startRegistry serving HTTPS with cert and key.
-func startRegistryTLS(dir, htpasswd, cert, key string) (string, func(), error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", nil, err
-	}
-	addr, err := freeAddr()
-	if err != nil {
-		return "", nil, err
-	}
-	cfg := fmt.Sprintf(`version: 0.1
-log: {level: error}
-storage: {filesystem: {rootdirectory: %s}, delete: {enabled: true}}
-http: {addr: %s, secret: test-secret}
-`, filepath.Join(dir, "data"), addr)
-	if htpasswd != "" {
-		cfg += fmt.Sprintf("auth: {htpasswd: {realm: test, path: %s}}\n", htpasswd)
-	}
-	scheme, client := "http", http.DefaultClient
-	if cert != "" {
-		cfg = strings.Replace(cfg, "secret: test-secret}", fmt.Sprintf("secret: test-secret, tls: {certificate: %s, key: %s}}", cert, key), 1)
-		scheme = "https"
-		client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	}
-	cfgPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		return "", nil, err
-	}
-	cmd := exec.Command("docker-registry", "serve", cfgPath)
-	logf, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		return "", nil, err
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return "", nil, err
-	}
-	stop := func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := client.Get(scheme + "://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK || (htpasswd != "" && resp.StatusCode == http.StatusUnauthorized) {
-				return addr, stop, nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return "", stop, errors.New("the registry did not answer /v2/ within 10s")
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// makeBusybox builds a busybox image from Debian's busybox-static with umoci
-// and pushes it with skopeo: no part of the builder is involved.
-func makeBusybox(dir, ref string) error {
-	root := filepath.Join(dir, "rootfs")
-	for _, d := range []string{"bin", "etc", "tmp", "root", "proc", "sys", "dev"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			return err
-		}
-	}
-	if err := os.Chmod(filepath.Join(root, "tmp"), 0o1777|os.ModeSticky); err != nil {
-		return err
-	}
-	bb, _ := exec.LookPath("busybox")
-	data, err := os.ReadFile(bb)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), data, 0o755); err != nil {
-		return err
-	}
-	files := map[string]string{
-		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(root, name), []byte(content), 0o644); err != nil {
-			return err
-		}
-	}
-	layout := filepath.Join(dir, "layout")
-	steps := [][]string{{"chroot", root, "/bin/busybox", "--install", "-s", "/bin"}}
-	steps = append(steps, umociImage(layout, root, "/bin/sh")...)
-	steps = append(steps, []string{"skopeo", "copy", "-q", "--dest-tls-verify=false", "oci:" + layout + ":latest", "docker://" + ref})
-	return runSteps(steps)
-}
-
-// umociImage lists the umoci commands that turn the directory root into
-// the single-layer image layout:latest running cmd.
-func umociImage(layout, root, cmd string) [][]string {
-	image := layout + ":latest"
-	return [][]string{
-		{"umoci", "init", "--layout", layout},
-		{"umoci", "new", "--image", image},
-		{"umoci", "insert", "--image", image, root, "/"},
-		{"umoci", "config", "--image", image, "--config.cmd", cmd,
-			"--config.env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			"--os", "linux", "--architecture", runtime.GOARCH},
-		{"umoci", "gc", "--layout", layout},
-	}
-}
-
-// runSteps runs commands in order and stops at the first that fails.
-func runSteps(steps [][]string) error {
-	for _, s := range steps {
-		if out, err := exec.Command(s[0], s[1:]...).CombinedOutput(); err != nil {
-			return fmt.Errorf("%s: %v\n%s", strings.Join(s, " "), err, tail(string(out), 20))
-		}
-	}
-	return nil
 }
 
 // needs skips a test when the environment cannot run it.

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/buildcrew/builder/internal/testenv"
 )
 
 // TestRegistryMirrors pulls base images through a second registry with
@@ -11,7 +13,7 @@ import (
 // the image's own registry.
 func TestRegistryMirrors(t *testing.T) {
 	needs(t)
-	mirror, stop, err := startRegistry(filepath.Join(t.TempDir(), "mirror"), "")
+	mirror, stop, err := testenv.StartRegistry(filepath.Join(t.TempDir(), "mirror"), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/buildcrew/builder/internal/testenv"
 )
 
 // TestSelfSignedRegistry pulls from and pushes to a registry whose
@@ -15,7 +17,7 @@ func TestSelfSignedRegistry(t *testing.T) {
 	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	run(t, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", key, "-out", cert,
 		"-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1")
-	addr, stop, err := startRegistryTLS(filepath.Join(dir, "registry"), "", cert, key)
+	addr, stop, err := testenv.StartRegistryTLS(filepath.Join(dir, "registry"), "", cert, key)
 	if stop != nil {
 		defer stop()
 	}
