@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -42,10 +43,16 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 		return err
 	}
 	defer res.Close()
+	pushStart := time.Now()
 	names, err := push.Publish(cmd.Context(), res.Image, po)
 	if err != nil {
 		return err
 	}
+	attrs := []any{"push", time.Since(pushStart).Seconds()}
+	for _, p := range res.Phases.Names() {
+		attrs = append(attrs, p, res.Phases[p].Seconds())
+	}
+	bo.Logger.Debug("build phases", attrs...)
 	for _, n := range names {
 		fmt.Fprintln(cmd.OutOrStdout(), n)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -35,6 +36,7 @@ func (b *builder) pull(ctx context.Context, ref string, platform *v1.Platform) (
 	if err != nil {
 		return nil, err
 	}
+	defer b.phases.add("pull", time.Now())
 	v := b.prog.vertex("[internal] load metadata for " + r.Name())
 	img, err := b.fetch(ctx, r, platform)
 	if err != nil {
@@ -105,6 +107,7 @@ func (b *builder) fetch(ctx context.Context, r name.Reference, platform *v1.Plat
 // unpack extracts layers in order into dir, applying whiteouts.
 // Paths keep covers are left alone.
 func (b *builder) unpack(ctx context.Context, dir string, ls []v1.Layer, keep *layers.Ignore) error {
+	defer b.phases.add("extract", time.Now())
 	for i, l := range ls {
 		if err := unpackLayer(ctx, dir, l, keep); err != nil {
 			d, _ := l.Digest()

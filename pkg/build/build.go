@@ -27,6 +27,8 @@ type Result struct {
 	Digest v1.Hash
 	// Target is the name of the stage that was built ("stage-N" if unnamed).
 	Target string
+	// Phases is where the build's time went.
+	Phases Phases
 	work   string
 }
 
@@ -57,6 +59,7 @@ type builder struct {
 	started         time.Time         // when the build began, for cache entries
 	cacheWrites     cacheWriter
 	cacheUnreadable bool // a read failed: the rest of the build does not try again
+	phases          Phases
 	now             time.Time
 }
 
@@ -86,7 +89,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		os.RemoveAll(b.work)
 		return nil, fmt.Errorf("computing the image digest: %w", err)
 	}
-	return &Result{Image: img, Digest: digest, Target: b.df.Stages[b.plan.Target].DisplayName(), work: b.work}, nil
+	return &Result{Image: img, Digest: digest, Target: b.df.Stages[b.plan.Target].DisplayName(), Phases: b.phases, work: b.work}, nil
 }
 
 func newBuilder(opts Options) (*builder, error) {
@@ -112,6 +115,7 @@ func newBuilder(opts Options) (*builder, error) {
 		extRoots: map[string]string{}, used: map[string]bool{}, now: time.Now().UTC(),
 	}
 	b.started = b.now.Truncate(time.Second)
+	b.phases = Phases{}
 	if opts.Reproducible {
 		b.now = time.Unix(0, 0).UTC()
 	}

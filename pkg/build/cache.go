@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -66,6 +67,7 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 	if b.opts.Cache == nil {
 		return false, b.execute(ctx, st, ins, v)
 	}
+	start := time.Now()
 	key, cacheable, err := b.stepKey(ctx, st, ins)
 	if err != nil {
 		return false, err
@@ -75,6 +77,7 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 	}
 	if cacheable && makesLayer(ins) {
 		hit, err := b.fromCache(ctx, st, ins, key)
+		b.phases.add("cache", start)
 		if err != nil || hit {
 			if hit {
 				st.key = key

@@ -51,6 +51,7 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 		return err
 	}
 	ran := time.Since(start)
+	b.phases["run"] += ran
 	after, err := snapshot.Walk(ctx, root, b.walkOptions())
 	if err != nil {
 		return err
@@ -58,6 +59,7 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 	changes := snapshot.Diff(before, after)
 	st.tree = after
 	walked := time.Since(start) - ran
+	b.phases["snapshot"] += walked
 	layer, err := b.layer(ctx, root, entriesOf(changes))
 	if err != nil {
 		return err
@@ -128,6 +130,7 @@ func (b *builder) layer(ctx context.Context, root string, entries []layers.Entry
 	if len(entries) == 0 {
 		return nil, nil
 	}
+	defer b.phases.add("layer", time.Now())
 	f, err := layers.Store(ctx, filepath.Join(b.work, "layers"), b.opts.CompressionLevel, func(w io.Writer) error {
 		return layers.WriteTar(ctx, w, root, entries, b.tarOptions())
 	})

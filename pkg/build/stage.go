@@ -202,6 +202,7 @@ func (b *builder) snapshot(ctx context.Context, st *stage) (*snapshot.Tree, erro
 		return st.tree, nil
 	}
 	start := time.Now()
+	defer b.phases.add("snapshot", start)
 	t, err := snapshot.Walk(ctx, st.root, b.walkOptions())
 	if err != nil {
 		return nil, err

@@ -73,6 +73,9 @@ func imageEntry(img v1.Image, ttl time.Duration, now time.Time) (*Entry, error) 
 	switch len(ls) {
 	case 0:
 	case 1:
+		if len(cfg.RootFS.DiffIDs) != 1 {
+			return nil, fmt.Errorf("not a cache entry: %d diffIDs for one layer", len(cfg.RootFS.DiffIDs))
+		}
 		e.Layer = ls[0]
 	default:
 		return nil, fmt.Errorf("not a cache entry: %d layers", len(ls))

@@ -45,7 +45,18 @@ func (l *Layout) Get(ctx context.Context, key string) (*Entry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading cache entry %s: %w", key, err)
 		}
-		return imageEntry(img, ttlOr(l.TTL), now(l.Now))
+		e, err := imageEntry(img, ttlOr(l.TTL), now(l.Now))
+		if err != nil || e == nil || e.Layer == nil {
+			return e, err
+		}
+		// A layout layer would hash its whole content for its diffID; the
+		// entry's config already says it.
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			return nil, err
+		}
+		e.Layer = &knownDiffID{Layer: e.Layer, diffID: cfg.RootFS.DiffIDs[0]}
+		return e, nil
 	}
 	return nil, nil
 }
@@ -197,3 +208,11 @@ func writeAtomic(p string, data []byte) error {
 	}
 	return os.Rename(tmp.Name(), p)
 }
+
+// knownDiffID is a layer whose diffID is known without reading it.
+type knownDiffID struct {
+	v1.Layer
+	diffID v1.Hash
+}
+
+func (k *knownDiffID) DiffID() (v1.Hash, error) { return k.diffID, nil }

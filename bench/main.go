@@ -1,0 +1,250 @@
+// Command bench builds the workloads under bench/workloads with this
+// builder and with buildah (--layers, overlay storage, chroot isolation),
+// alternately, against a registry on loopback, and prints per workload the
+// median wall times, their ratio, the builder's time per phase and both
+// tools' peak RSS. The "cache" workload is built cold, then fully cached,
+// then after changing a file copied late. Run it as root:
+//
+//	go run ./bench -runs 3
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/buildcrew/builder/internal/testenv"
+)
+
+func main() {
+	runs := flag.Int("runs", 3, "builds per tool and workload")
+	only := flag.String("workloads", "small,steps,manyfiles,bigcopy,multistage,manystages,biglayer,cache", "comma-separated workloads to run")
+	out := flag.String("out", "bench/results/latest.md", "where to write the results table")
+	flag.Parse()
+	if err := run(*runs, strings.Split(*only, ","), *out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// env is the benchmark's registry, bases and tools.
+type env struct {
+	tmp, builder, registry string
+	args                   []string // --build-arg BUSYBOX=... DEBIAN=...
+}
+
+func run(runs int, workloads []string, out string) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("run as root: both builders run RUN steps in namespaces")
+	}
+	tmp, err := os.MkdirTemp("", "builder-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	e := &env{tmp: tmp, builder: filepath.Join(tmp, "builder")}
+	if out, err := exec.Command("go", "build", "-o", e.builder, "./cmd/builder").CombinedOutput(); err != nil {
+		return fmt.Errorf("building the builder (run from the repository root): %v\n%s", err, out)
+	}
+	var stop func()
+	if e.registry, stop, err = testenv.StartRegistry(filepath.Join(tmp, "registry"), ""); err != nil {
+		return err
+	}
+	defer stop()
+	busybox := e.registry + "/library/busybox:latest"
+	if err := testenv.MakeBusybox(filepath.Join(tmp, "busybox"), busybox); err != nil {
+		return err
+	}
+	layout, err := testenv.DebianLayout()
+	if err != nil {
+		return err
+	}
+	debian := e.registry + "/library/debian:bookworm"
+	if err := testenv.PushLayout(layout, debian); err != nil {
+		return err
+	}
+	e.args = []string{"--build-arg", "BUSYBOX=" + busybox, "--build-arg", "DEBIAN=" + debian}
+
+	var table bytes.Buffer
+	host, _ := os.Hostname()
+	fmt.Fprintf(&table, "Machine: %s, %d cores, %s; %d runs per tool, medians.\n\n", host, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"), runs)
+	fmt.Fprintln(&table, "| workload | builder | buildah | ratio | builder phases | builder RSS | buildah RSS |")
+	fmt.Fprintln(&table, "|---|---|---|---|---|---|---|")
+	for _, w := range workloads {
+		dir := filepath.Join("bench", "workloads", w)
+		if w == "cache" {
+			row, err := e.cacheRows(dir)
+			if err != nil {
+				return fmt.Errorf("%s: %w", w, err)
+			}
+			table.WriteString(row)
+			continue
+		}
+		var ours, theirs []measure
+		for i := range runs {
+			m, err := e.buildOurs(dir, fmt.Sprintf("%s/bench/%s:ours", e.registry, w), nil)
+			if err != nil {
+				return fmt.Errorf("%s: builder: %w", w, err)
+			}
+			ours = append(ours, m)
+			if m, err = e.buildTheirs(dir, fmt.Sprintf("%s/bench/%s:buildah", e.registry, w), i); err != nil {
+				return fmt.Errorf("%s: buildah: %w", w, err)
+			}
+			theirs = append(theirs, m)
+			fmt.Fprintf(os.Stderr, "%s run %d: builder %.2fs buildah %.2fs\n", w, i+1, ours[i].wall.Seconds(), theirs[i].wall.Seconds())
+		}
+		o, t := median(ours), median(theirs)
+		fmt.Fprintf(&table, "| %s | %.2fs | %.2fs | %.2f | %s | %d MB | %d MB |\n", w, o.wall.Seconds(), t.wall.Seconds(),
+			o.wall.Seconds()/t.wall.Seconds(), o.phaseString(), o.rssMB, t.rssMB)
+	}
+	fmt.Print(table.String())
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(out, table.Bytes(), 0o644)
+}
+
+// measure is one build: its wall time, peak RSS and (for the builder) the
+// time per phase it reported.
+type measure struct {
+	wall   time.Duration
+	rssMB  int64
+	phases map[string]float64
+}
+
+func (m measure) phaseString() string {
+	var names []string
+	for k := range m.phases {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, k := range names {
+		parts = append(parts, fmt.Sprintf("%s %.2f", k, m.phases[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func median(ms []measure) measure {
+	sorted := append([]measure(nil), ms...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].wall < sorted[j].wall })
+	return sorted[len(sorted)/2]
+}
+
+// timed runs cmd and measures it.
+func timed(cmd *exec.Cmd) (measure, []byte, error) {
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Stdout = io.Discard
+	start := time.Now()
+	err := cmd.Run()
+	m := measure{wall: time.Since(start)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		m.rssMB = ru.Maxrss / 1024
+	}
+	if err != nil {
+		return m, stderr.Bytes(), fmt.Errorf("%v\n%s", err, testenv.Tail(stderr.String(), 30))
+	}
+	return m, stderr.Bytes(), nil
+}
+
+// buildOurs builds and pushes with the builder, with a fresh work directory.
+func (e *env) buildOurs(dir, ref string, extra []string) (measure, error) {
+	work, err := os.MkdirTemp(e.tmp, "work-")
+	if err != nil {
+		return measure{}, err
+	}
+	defer os.RemoveAll(work)
+	args := append([]string{"build", "--context", dir, "--destination", ref, "--work-dir", work,
+		"--isolation", "chroot", "--verbosity", "debug", "--log-format", "json"}, e.args...)
+	m, stderr, err := timed(exec.Command(e.builder, append(args, extra...)...))
+	if err != nil {
+		return m, err
+	}
+	m.phases = phases(stderr)
+	return m, nil
+}
+
+// phases reads the builder's "build phases" diagnostic.
+func phases(stderr []byte) map[string]float64 {
+	sc := bufio.NewScanner(bytes.NewReader(stderr))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var rec map[string]any
+		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec["msg"] != "build phases" {
+			continue
+		}
+		out := map[string]float64{}
+		for k, v := range rec {
+			if f, ok := v.(float64); ok {
+				out[k] = f
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// buildTheirs builds and pushes with buildah, from empty storage as the
+// builder starts from nothing.
+func (e *env) buildTheirs(dir, ref string, i int) (measure, error) {
+	storage := filepath.Join(e.tmp, fmt.Sprintf("buildah-%d", i))
+	defer os.RemoveAll(storage)
+	b, err := testenv.NewBuildah(storage, e.registry)
+	if err != nil {
+		return measure{}, err
+	}
+	args := append([]string{"build", "--layers", "--no-cache", "--format", "oci", "--isolation", "chroot", "--tls-verify=false", "-t", ref}, e.args...)
+	m, _, err := timed(b.Command(append(args, dir)...))
+	if err != nil {
+		return m, err
+	}
+	pm, _, err := timed(b.Command("push", "--tls-verify=false", ref))
+	m.wall += pm.wall
+	if pm.rssMB > m.rssMB {
+		m.rssMB = pm.rssMB
+	}
+	b.Run("rm", "--all")
+	return m, err
+}
+
+// cacheRows builds the cache workload cold, fully cached and after a
+// change to a file its last COPY reads, with a local cache.
+func (e *env) cacheRows(dir string) (string, error) {
+	ctx := filepath.Join(e.tmp, "cache-context")
+	if out, err := exec.Command("cp", "-a", dir, ctx).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%v: %s", err, out)
+	}
+	cache := []string{"--cache", "--cache-repo", "oci:" + filepath.Join(e.tmp, "step-cache")}
+	ref := e.registry + "/bench/cache:ours"
+	cold, err := e.buildOurs(ctx, ref, cache)
+	if err != nil {
+		return "", err
+	}
+	warm, err := e.buildOurs(ctx, ref, cache)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(ctx, "src", "late.txt"), []byte("changed\n"), 0o644); err != nil {
+		return "", err
+	}
+	late, err := e.buildOurs(ctx, ref, cache)
+	if err != nil {
+		return "", err
+	}
+	row := func(name string, m measure) string {
+		return fmt.Sprintf("| %s | %.2fs | | %.2f of cold | %s | %d MB | |\n", name, m.wall.Seconds(), m.wall.Seconds()/cold.wall.Seconds(), m.phaseString(), m.rssMB)
+	}
+	return row("cache: cold", cold) + row("cache: all cached", warm) + row("cache: late file changed", late), nil
+}
