@@ -85,7 +85,7 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	bo = build.Options{
 		ContextDir: contextDir, Dockerfile: dockerfile, BuildArgs: args, Target: f.target,
 		Labels: labels, Platform: f.platform, WorkDir: workDir, Format: build.Format(f.imageFormat),
-		Registry: pullReg, CompressionLevel: level, Reproducible: f.reproducible,
+		Registry: pullReg, CompressionLevel: level, Zstd: f.compression == "zstd", Reproducible: f.reproducible,
 	}
 	po = push.Options{
 		Destinations: f.destinations, NoPush: f.noPush, Registry: pushReg, Retries: f.pushRetry,
@@ -150,8 +150,14 @@ func (f *buildFlags) registries() (registry.Options, registry.Options, error) {
 // checkLayerFlags validates the flags about layers that have a fixed
 // meaning here.
 func (f *buildFlags) checkLayerFlags() error {
-	if f.compression != "gzip" {
-		return fmt.Errorf("--compression %s: only gzip is supported", f.compression)
+	switch f.compression {
+	case "gzip":
+	case "zstd":
+		if f.imageFormat == "docker" {
+			return fmt.Errorf("--compression zstd needs --image-format oci: the Docker format has no zstd layers")
+		}
+	default:
+		return fmt.Errorf("--compression %s: use gzip or zstd", f.compression)
 	}
 	if f.compressionLevel != -1 && (f.compressionLevel < 1 || f.compressionLevel > 9) {
 		return fmt.Errorf("--compression-level %d: use 1 (fastest) to 9 (smallest)", f.compressionLevel)

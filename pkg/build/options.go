@@ -52,9 +52,11 @@ type Options struct {
 	WorkDir string
 	// Format is the result's image format; the default is OCI.
 	Format Format
-	// CompressionLevel is gzip's level for new layers, 1 (fastest) to 9
+	// CompressionLevel is the level for new layers, 1 (fastest) to 9
 	// (smallest); 0 means the default.
 	CompressionLevel int
+	// Zstd compresses new layers with zstd instead of gzip (OCI format only).
+	Zstd bool
 	// Reproducible strips timestamps: the config's, the history's and
 	// every file's in the new layers, as kaniko's --reproducible does.
 	Reproducible bool
@@ -110,6 +112,9 @@ func (o *Options) normalize() error {
 	}
 	if o.CompressionLevel < 0 || o.CompressionLevel > 9 {
 		return fmt.Errorf("compression level %d: use 1 (fastest) to 9 (smallest)", o.CompressionLevel)
+	}
+	if o.Zstd && o.Format == Docker {
+		return fmt.Errorf("zstd layers need the OCI image format, not docker")
 	}
 	switch o.Format {
 	case "":

@@ -131,7 +131,7 @@ func (b *builder) layer(ctx context.Context, root string, entries []layers.Entry
 		return nil, nil
 	}
 	defer b.phases.add("layer", time.Now())
-	f, err := layers.Store(ctx, filepath.Join(b.work, "layers"), b.opts.CompressionLevel, func(w io.Writer) error {
+	f, err := layers.Store(ctx, filepath.Join(b.work, "layers"), layers.Compression{Zstd: b.opts.Zstd, Level: b.opts.CompressionLevel}, func(w io.Writer) error {
 		return layers.WriteTar(ctx, w, root, entries, b.tarOptions())
 	})
 	if err != nil {

@@ -40,8 +40,14 @@ func entryImage(e Entry) (v1.Image, error) {
 		OS:      "linux", Architecture: "cache",
 	}
 	if e.Layer != nil {
-		var err error
-		if img, err = mutate.Append(img, mutate.Addendum{Layer: e.Layer, MediaType: types.OCILayer}); err != nil {
+		mt, err := e.Layer.MediaType()
+		if err != nil {
+			return nil, err
+		}
+		if mt == types.DockerLayer {
+			mt = types.OCILayer
+		}
+		if img, err = mutate.Append(img, mutate.Addendum{Layer: e.Layer, MediaType: mt}); err != nil {
 			return nil, err
 		}
 		diffID, err := e.Layer.DiffID()

@@ -9,10 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
 )
 
 // File is a compressed layer stored in a file, with its digests known. It
@@ -22,18 +25,57 @@ type File struct {
 	digest v1.Hash
 	diffID v1.Hash
 	size   int64
+	zstd   bool
+}
+
+// Compression says how Store compresses a layer.
+type Compression struct {
+	// Zstd compresses with zstd instead of gzip.
+	Zstd bool
+	// Level is 1 (fastest) to 9 (smallest); 0 means the default. For zstd
+	// it maps onto zstd's four speed levels.
+	Level int
+}
+
+// compressor wraps w in the chosen compression. gzip runs on every core
+// in 1 MiB blocks: the output depends on the block size only, not on the
+// number of cores, so layers stay reproducible.
+func (c Compression) compressor(w io.Writer) (io.WriteCloser, error) {
+	if c.Zstd {
+		level := zstd.SpeedDefault
+		switch {
+		case c.Level == 0:
+		case c.Level <= 2:
+			level = zstd.SpeedFastest
+		case c.Level <= 5:
+			level = zstd.SpeedDefault
+		case c.Level <= 7:
+			level = zstd.SpeedBetterCompression
+		default:
+			level = zstd.SpeedBestCompression
+		}
+		return zstd.NewWriter(w, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(runtime.NumCPU()))
+	}
+	level := c.Level
+	if level == 0 {
+		level = pgzip.DefaultCompression
+	}
+	gz, err := pgzip.NewWriterLevel(w, level)
+	if err != nil {
+		return nil, err
+	}
+	if err := gz.SetConcurrency(1<<20, 2*runtime.NumCPU()); err != nil {
+		return nil, err
+	}
+	return gz, nil
 }
 
 var _ v1.Layer = (*File)(nil)
 
-// Store streams the tar that fill writes through gzip into a file in dir,
-// hashing the tar (the diffID) and the compressed bytes (the digest) in the
-// same pass, so memory stays flat whatever the layer's size. level is
-// gzip's, 1 (fastest) to 9 (smallest); 0 means the default.
-func Store(ctx context.Context, dir string, level int, fill func(io.Writer) error) (*File, error) {
-	if level == 0 {
-		level = gzip.DefaultCompression
-	}
+// Store streams the tar that fill writes through the compressor into a
+// file in dir, hashing the tar (the diffID) and the compressed bytes (the
+// digest) in the same pass, so memory stays flat whatever the layer's size.
+func Store(ctx context.Context, dir string, c Compression, fill func(io.Writer) error) (*File, error) {
 	tmp, err := os.CreateTemp(dir, "layer-*.tmp")
 	if err != nil {
 		return nil, fmt.Errorf("creating layer file: %w", err)
@@ -47,7 +89,7 @@ func Store(ctx context.Context, dir string, level int, fill func(io.Writer) erro
 	}()
 	digestHash, diffHash := sha256.New(), sha256.New()
 	counter := &countWriter{w: io.MultiWriter(tmp, digestHash)}
-	gz, err := gzip.NewWriterLevel(counter, level)
+	gz, err := c.compressor(counter)
 	if err != nil {
 		return nil, err
 	}
@@ -63,8 +105,8 @@ func Store(ctx context.Context, dir string, level int, fill func(io.Writer) erro
 	if err := tmp.Close(); err != nil {
 		return nil, fmt.Errorf("writing layer file: %w", err)
 	}
-	f := &File{digest: sum(digestHash), diffID: sum(diffHash), size: counter.n}
-	f.path = filepath.Join(dir, f.digest.Algorithm+"-"+f.digest.Hex+".tar.gz")
+	f := &File{digest: sum(digestHash), diffID: sum(diffHash), size: counter.n, zstd: c.Zstd}
+	f.path = filepath.Join(dir, f.digest.Algorithm+"-"+f.digest.Hex+".tar")
 	if err := os.Rename(tmp.Name(), f.path); err != nil {
 		return nil, fmt.Errorf("storing layer file: %w", err)
 	}
@@ -99,10 +141,16 @@ func (f *File) DiffID() (v1.Hash, error) { return f.diffID, nil }
 // Size is the size of the compressed layer.
 func (f *File) Size() (int64, error) { return f.size, nil }
 
-// MediaType is the OCI gzip layer type; image assembly may re-type it.
-func (f *File) MediaType() (types.MediaType, error) { return types.OCILayer, nil }
+// MediaType is the OCI layer type of its compression; image assembly may
+// re-type a gzip layer for the Docker format.
+func (f *File) MediaType() (types.MediaType, error) {
+	if f.zstd {
+		return types.OCILayerZStd, nil
+	}
+	return types.OCILayer, nil
+}
 
-// Compressed opens the stored gzip stream.
+// Compressed opens the stored compressed stream.
 func (f *File) Compressed() (io.ReadCloser, error) { return os.Open(f.path) }
 
 // Uncompressed opens the layer's tar stream.
@@ -110,6 +158,14 @@ func (f *File) Uncompressed() (io.ReadCloser, error) {
 	file, err := os.Open(f.path)
 	if err != nil {
 		return nil, err
+	}
+	if f.zstd {
+		zr, err := zstd.NewReader(file)
+		if err != nil {
+			file.Close()
+			return nil, fmt.Errorf("reading layer %s: %w", f.digest, err)
+		}
+		return &readCloser{Reader: zr, close: func() error { zr.Close(); return file.Close() }}, nil
 	}
 	gz, err := gzip.NewReader(file)
 	if err != nil {

@@ -92,7 +92,7 @@ func TestStore(t *testing.T) {
 	var tarBytes bytes.Buffer
 	must(t, WriteTar(context.Background(), &tarBytes, root, []Entry{{Path: "f"}}, TarOptions{}))
 
-	f, err := Store(context.Background(), t.TempDir(), 0, func(w io.Writer) error {
+	f, err := Store(context.Background(), t.TempDir(), Compression{}, func(w io.Writer) error {
 		return WriteTar(context.Background(), w, root, []Entry{{Path: "f"}}, TarOptions{})
 	})
 	must(t, err)
