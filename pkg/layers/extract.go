@@ -18,6 +18,13 @@ import (
 	"github.com/buildcrew/builder/internal/xattr"
 )
 
+// Limits on entry paths: resolving every component safely costs time
+// that grows with the cube of the depth, so absurd paths are refused.
+const (
+	MaxDepth   = 256
+	MaxPathLen = 4096
+)
+
 // ExtractOptions tune Extract.
 type ExtractOptions struct {
 	// Whiteouts applies ".wh." entries as deletions, as image layers need;
@@ -86,6 +93,13 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 	rel := cleanRel(h.Name)
 	if rel == "" || h.Typeflag == tar.TypeXGlobalHeader {
 		return nil // the root keeps its own metadata
+	}
+	if h.Typeflag == tar.TypeGNUSparse || hasSparse(h) {
+		return fmt.Errorf("extracting %s: sparse archive entries are not supported (image layers never need them)", rel)
+	}
+	if depth := strings.Count(rel, "/") + 1; depth > MaxDepth || len(rel) > MaxPathLen {
+		return fmt.Errorf("extracting %.60s...: a path %d levels deep and %d bytes long is refused (limits: %d levels, %d bytes)",
+			rel, depth, len(rel), MaxDepth, MaxPathLen)
 	}
 	if x.opts.Keep.Covers(rel) {
 		return nil
@@ -316,4 +330,15 @@ func (x *extractor) finish() error {
 		}
 	}
 	return nil
+}
+
+// hasSparse tells a PAX sparse-file entry, whose holes would be written
+// out in full.
+func hasSparse(h *tar.Header) bool {
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
