@@ -96,6 +96,9 @@ func TestBadInput(t *testing.T) {
 		{"missing Dockerfile", "", nil, []string{"--dockerfile", "Nope.Dockerfile"}, `^--dockerfile Nope.Dockerfile: not found`},
 		{"missing context", "", nil, []string{"--context", "/does/not/exist"}, `/does/not/exist`},
 		{"unknown flag", "FROM scratch\n", nil, []string{"--frobnicate"}, `unknown flag: --frobnicate`},
+		{"malformed --secret", "FROM scratch\n", nil, []string{"--secret", "id=tok,src"}, `^--secret "id=tok,src": want id=ID,src=FILE`},
+		{"--secret file missing", "FROM scratch\n", nil, []string{"--secret", "id=tok,src=/does/not/exist"}, `^--secret id=tok: open /does/not/exist`},
+		{"required secret not given", "FROM scratch\nRUN --mount=type=secret,id=tok,required=true true\n", nil, nil, `^Dockerfile:2: RUN --mount=type=secret,id=tok,required=true true: secret tok is required but was not given`},
 	}
 	if len(tests) < 30 {
 		t.Fatalf("%d cases, want at least 30", len(tests))

@@ -40,6 +40,7 @@ type buildFlags struct {
 	cache, noPushCache               bool
 	cacheRepo, cacheDir              string
 	cacheTTL                         time.Duration
+	secrets                          []string
 
 	// Kept for kaniko's sake, read only to warn that they change nothing.
 	ignoredBool     map[string]*bool
@@ -95,6 +96,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.snapshotMode, "snapshot-mode", "full", "kaniko's snapshot modes (full, redo, time) are accepted: changes are always found by comparing file metadata")
 	fs.StringVar(&f.snapshotMode, "snapshotMode", "full", "deprecated spelling of --snapshot-mode")
 	fs.BoolVar(&f.skipUnusedStages, "skip-unused-stages", true, "always on: stages the target does not need never run")
+	fs.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (a bare id=ID reads the variable ID); repeatable")
 	fs.BoolVar(&f.cache, "cache", false, "reuse the results of steps whose inputs did not change, kept in --cache-repo")
 	fs.StringVar(&f.cacheRepo, "cache-repo", "", "where cached steps live: a repository, or oci:DIR for a local OCI layout (default <first destination's repository>/cache)")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep pulled base image layers in this directory")

@@ -100,6 +100,9 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 		return bo, po, err
 	}
 	bo.CacheReadOnly, bo.BaseLayerDir = f.noPushCache, f.cacheDir
+	if bo.Secrets, err = parseSecrets(f.secrets); err != nil {
+		return bo, po, err
+	}
 	// Check the destinations before spending a build on them.
 	for _, d := range f.destinations {
 		if _, err := pushReg.ParseReference(d); err != nil {
@@ -241,4 +244,48 @@ func (f *buildFlags) cacheStore(reg registry.Options) (build.Cache, error) {
 		return nil, fmt.Errorf("--cache-repo %s: give a repository, without a tag or digest", repo)
 	}
 	return &cache.Registry{Repo: ref.Context(), Registry: reg, TTL: f.cacheTTL}, nil
+}
+
+// parseSecrets reads --secret values, BuildKit's syntax: id=ID with src=
+// (or source=) a file, or env= a variable; a bare id=ID reads the variable
+// ID. Errors name the secret, never its value.
+func parseSecrets(values []string) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, v := range values {
+		fields := map[string]string{}
+		for _, kv := range strings.Split(v, ",") {
+			k, val, ok := strings.Cut(kv, "=")
+			if !ok || val == "" {
+				return nil, fmt.Errorf("--secret %q: want id=ID,src=FILE or id=ID,env=VAR", v)
+			}
+			fields[k] = val
+		}
+		id := fields["id"]
+		if id == "" {
+			return nil, fmt.Errorf("--secret %q: no id=", v)
+		}
+		src := fields["src"]
+		if src == "" {
+			src = fields["source"]
+		}
+		switch {
+		case src != "":
+			data, err := os.ReadFile(src)
+			if err != nil {
+				return nil, fmt.Errorf("--secret id=%s: %w", id, err)
+			}
+			out[id] = data
+		default:
+			name := fields["env"]
+			if name == "" {
+				name = id
+			}
+			val, ok := os.LookupEnv(name)
+			if !ok {
+				return nil, fmt.Errorf("--secret id=%s: the environment variable %s is not set", id, name)
+			}
+			out[id] = []byte(val)
+		}
+	}
+	return out, nil
 }

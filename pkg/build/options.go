@@ -60,6 +60,10 @@ type Options struct {
 	// Reproducible strips timestamps: the config's, the history's and
 	// every file's in the new layers, as kaniko's --reproducible does.
 	Reproducible bool
+	// Secrets are the values RUN --mount=type=secret,id=ID can use, by ID.
+	// They reach the step's files or environment only: never a layer, the
+	// config, the history or a cache key.
+	Secrets map[string][]byte
 	// Cache, when set, keeps each step's result by a key of its inputs and
 	// reuses it instead of running the step again.
 	Cache Cache

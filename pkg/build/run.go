@@ -18,8 +18,9 @@ import (
 
 // run executes RUN in the stage's root and turns what changed into a layer.
 func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.Writer) error {
-	if len(c.Mounts) > 0 {
-		return fmt.Errorf("RUN --mount=type=%s is not supported yet", c.Mounts[0].Type)
+	secrets, secretEnv, err := b.secrets(c.Mounts)
+	if err != nil {
+		return err
 	}
 	root, err := b.rootfs(ctx, st)
 	if err != nil {
@@ -40,8 +41,9 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 	spec := &isolation.Spec{
 		Root: root, Args: args, Env: b.runEnv(st, id), Dir: st.config.Config.WorkingDir,
 		UID: id.uid, GID: id.gid, Groups: id.groups, Stdout: out, Stderr: out, Network: c.Network,
-		Insecure: c.Security == "insecure",
+		Insecure: c.Security == "insecure", Secrets: secrets,
 	}
+	spec.Env = append(spec.Env, secretEnv...)
 	if c.Script != nil {
 		spec.Files = map[string][]byte{c.Script.Name: []byte(c.Script.Data)}
 	}

@@ -44,6 +44,7 @@ func (c *Chroot) Run(ctx context.Context, spec *Spec) error {
 		return err
 	}
 	if err := runHelper(ctx, spec, cfg); err != nil {
+		removeSecrets(files)
 		return err
 	}
 	return keepWrittenFiles(files, keep)
@@ -54,6 +55,7 @@ type boundFile struct {
 	copy, target string // host paths: the step's copy, and the root's file
 	content      []byte
 	stub         bool
+	secret       bool // only removed afterwards, never kept
 }
 
 func (c *Chroot) prepare(spec *Spec, st *stubs) (*helperConfig, []boundFile, error) {
@@ -122,13 +124,56 @@ func (c *Chroot) prepare(spec *Spec, st *stubs) (*helperConfig, []boundFile, err
 		files = append(files, boundFile{copy: tmp.Name(), target: filepath.Join(spec.Root, f.rel), content: f.content, stub: !existed})
 		cfg.Binds = append(cfg.Binds, bind{Source: tmp.Name(), Target: f.rel})
 	}
+	for _, sec := range spec.Secrets {
+		ok, err := st.ensure(sec.Target, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			return nil, nil, fmt.Errorf("cannot mount a secret at %s: something else is in the way", sec.Target)
+		}
+		src, err := writeSecret(c.TempDir, sec)
+		if err != nil {
+			return nil, nil, err
+		}
+		files = append(files, boundFile{copy: src, secret: true})
+		cfg.Binds = append(cfg.Binds, bind{Source: src, Target: sec.Target, ReadOnly: true})
+	}
 	return cfg, files, nil
+}
+
+// writeSecret puts a secret in a private file of the builder's, to be
+// bound into the root; the root itself never holds it.
+func writeSecret(dir string, sec Secret) (string, error) {
+	f, err := os.CreateTemp(dir, "secret-*")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(sec.Data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), os.FileMode(sec.Mode&0o777))
+	}
+	if err == nil {
+		err = os.Chown(f.Name(), int(sec.UID), int(sec.GID))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("preparing a secret: %w", err)
+	}
+	return f.Name(), nil
 }
 
 // keepWrittenFiles copies into the root a bound file the step changed:
 // what a step writes to /etc/hosts is its own and belongs in its layer.
 func keepWrittenFiles(files []boundFile, keep map[string]bool) error {
 	for _, f := range files {
+		if f.secret {
+			os.Remove(f.copy)
+			continue
+		}
 		data, err := os.ReadFile(f.copy)
 		os.Remove(f.copy)
 		if err != nil {
@@ -145,6 +190,15 @@ func keepWrittenFiles(files []boundFile, keep map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// removeSecrets deletes the builder's copies of the step's secrets.
+func removeSecrets(files []boundFile) {
+	for _, f := range files {
+		if f.secret {
+			os.Remove(f.copy)
+		}
+	}
 }
 
 func exists(p string) bool {

@@ -41,7 +41,10 @@ type helperConfig struct {
 	AllCaps  bool // RUN --security=insecure keeps every capability
 }
 
-type bind struct{ Source, Target string }
+type bind struct {
+	Source, Target string
+	ReadOnly       bool
+}
 
 // helperMain runs as PID 1 of the step's namespaces: it mounts what the step
 // needs, pivots into the root, starts the command and reaps every child
@@ -100,8 +103,14 @@ func setupRoot(cfg *helperConfig) error {
 		}
 	}
 	for _, b := range cfg.Binds {
-		if err := mount(b.Source, filepath.Join(root, b.Target), "", unix.MS_BIND, ""); err != nil {
+		target := filepath.Join(root, b.Target)
+		if err := mount(b.Source, target, "", unix.MS_BIND, ""); err != nil {
 			return err
+		}
+		if b.ReadOnly {
+			if err := mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+				return err
+			}
 		}
 	}
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {

@@ -35,6 +35,11 @@ func (None) Run(ctx context.Context, spec *Spec) error {
 		return err
 	}
 	defer cleanup()
+	removeSecrets, err := placeSecrets(spec.Secrets)
+	defer removeSecrets()
+	if err != nil {
+		return err
+	}
 	name := spec.Args[0]
 	if !strings.Contains(name, "/") {
 		if name, err = lookPath(name, spec.Env); err != nil {
@@ -104,4 +109,50 @@ func writeFiles(files map[string][]byte) (func(), error) {
 		written = append(written, p)
 	}
 	return cleanup, nil
+}
+
+// placeSecrets writes the step's secrets at their targets, with the
+// directories they need, and returns what removes all of it again, so the
+// snapshot after the step never sees them.
+func placeSecrets(secrets []Secret) (func(), error) {
+	var made []string // files and directories, in creation order
+	undo := func() {
+		for i := len(made) - 1; i >= 0; i-- {
+			os.Remove(made[i])
+		}
+	}
+	for _, sec := range secrets {
+		if _, err := os.Lstat(sec.Target); err == nil {
+			return undo, fmt.Errorf("cannot place a secret at %s: the image has a file there", sec.Target)
+		}
+		var dirs []string
+		for d := filepath.Dir(sec.Target); d != "/"; d = filepath.Dir(d) {
+			if _, err := os.Lstat(d); err == nil {
+				break
+			}
+			dirs = append([]string{d}, dirs...)
+		}
+		for _, d := range dirs {
+			if err := os.Mkdir(d, 0o755); err != nil {
+				return undo, fmt.Errorf("placing a secret: %w", err)
+			}
+			made = append(made, d)
+		}
+		f, err := os.OpenFile(sec.Target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, os.FileMode(sec.Mode&0o777))
+		if err != nil {
+			return undo, fmt.Errorf("placing a secret: %w", err)
+		}
+		made = append(made, sec.Target)
+		_, err = f.Write(sec.Data)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Chown(sec.Target, int(sec.UID), int(sec.GID))
+		}
+		if err != nil {
+			return undo, fmt.Errorf("placing a secret: %w", err)
+		}
+	}
+	return undo, nil
 }

@@ -102,3 +102,18 @@ func TestMountPoints(t *testing.T) {
 		t.Error("a malformed line was accepted")
 	}
 }
+
+func TestNoneSecrets(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "run", "secrets", "token")
+	out, err := runNone(context.Background(), t, `cat "$1"; stat -c %a "$1"`, func(s *Spec) {
+		s.Args = append(s.Args, "sh", target)
+		s.Secrets = []Secret{{Target: target, Data: []byte("value\n"), Mode: 0o400, UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())}}
+	})
+	if err != nil || out != "value\n400\n" {
+		t.Fatalf("out %q, err %v", out, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run")); !os.IsNotExist(err) {
+		t.Errorf("the secret's directories outlived the step: %v", err)
+	}
+}

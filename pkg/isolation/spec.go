@@ -27,6 +27,17 @@ type Spec struct {
 	// Files are made in a tmpfs at /dev/pipes for the step only, e.g. a
 	// here-document script; the key is the file name, mode 0755.
 	Files map[string][]byte
+	// Secrets are files that exist at their targets for the step only,
+	// read-only, and never in the root afterwards.
+	Secrets []Secret
+}
+
+// Secret is a file given to one step (RUN --mount=type=secret).
+type Secret struct {
+	Target   string // absolute, inside the root
+	Data     []byte
+	Mode     uint32
+	UID, GID uint32
 }
 
 // ExitError is a command that ran and exited with a non-zero status (or was
