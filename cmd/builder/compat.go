@@ -48,7 +48,7 @@ var kanikoFlags = []kanikoFlag{
 	{name: "git", status: supported, note: "branch=NAME; single-branch and recurse-submodules are accepted and ignored"},
 	{name: "ignore-path", status: supported},
 	{name: "ignore-var-run", status: supported},
-	{name: "image-download-retry", status: ignored, kind: "int", note: "the registry client retries transient errors itself"},
+	{name: "image-download-retry", status: supported, note: "retries pulling image metadata and layers, waiting 1s, 2s, 4s ..."},
 	{name: "image-fs-extract-retry", status: ignored, kind: "int", note: "extraction reads local files; nothing to retry"},
 	{name: "image-name-tag-with-digest-file", status: supported},
 	{name: "image-name-with-digest-file", status: supported},

@@ -41,6 +41,7 @@ type buildFlags struct {
 	cacheRepo, cacheDir              string
 	cacheTTL                         time.Duration
 	secrets                          []string
+	pullRetry                        int
 
 	// Kept for kaniko's sake, read only to warn that they change nothing.
 	ignoredBool     map[string]*bool
@@ -76,6 +77,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.registryMirrors, "registry-mirror", nil, "a mirror (host[:port][/path]) to pull Docker Hub images from first; repeatable, tried in order (default: $KANIKO_REGISTRY_MIRROR, ;-separated)")
 	fs.StringArrayVar(&f.registryMaps, "registry-map", nil, "REGISTRY=MIRROR[;REGISTRY=MIRROR...]: pull REGISTRY's images from MIRROR first; repeatable")
 	fs.BoolVar(&f.noFallback, "skip-default-registry-fallback", false, "fail a pull when every mirror fails, instead of trying the image's own registry")
+	fs.IntVar(&f.pullRetry, "image-download-retry", 0, "how many more times to try a failed pull of a base image's metadata or layer")
 	fs.IntVar(&f.pushRetry, "push-retry", 0, "how many more times to try a failed push, waiting 1s, 2s, 4s ...")
 	fs.StringVar(&f.imageFormat, "image-format", "oci", "the image format: oci or docker")
 	fs.StringVar(&f.platform, "custom-platform", "", "the platform to build for, os/arch[/variant] (default: this machine's)")

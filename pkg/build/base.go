@@ -15,6 +15,7 @@ import (
 
 	"github.com/buildcrew/builder/pkg/cache"
 	"github.com/buildcrew/builder/pkg/layers"
+	"github.com/buildcrew/builder/pkg/registry"
 )
 
 // baseImage is a pulled image: its config and layers (fetched lazily).
@@ -83,7 +84,11 @@ func (b *builder) fetch(ctx context.Context, r name.Reference, platform *v1.Plat
 	}
 	var errs []error
 	for _, c := range candidates {
-		img, err := remote.Image(c, b.opts.Registry.Remote(ctx, platform)...)
+		var img v1.Image
+		err := b.retryPull(ctx, "pulling "+c.Name(), func() (err error) {
+			img, err = remote.Image(c, b.opts.Registry.Remote(ctx, platform)...)
+			return err
+		})
 		if err == nil {
 			if c != r {
 				b.opts.Logger.Info("pulled from a mirror", "image", r.Name(), "mirror", c.Name())
@@ -104,12 +109,22 @@ func (b *builder) fetch(ctx context.Context, r name.Reference, platform *v1.Plat
 	return nil, errors.Join(errs...)
 }
 
+// retryPull runs f with the build's pull retries, warning of each retry.
+func (b *builder) retryPull(ctx context.Context, what string, f func() error) error {
+	notify := func(attempt int, next time.Duration, err error) {
+		b.prog.warn("%s failed, retrying in %s (%d of %d): %v", what, next, attempt, b.opts.PullRetries, err)
+	}
+	return registry.Retry(ctx, b.opts.PullRetries, b.opts.PullRetryWait, notify, f)
+}
+
 // unpack extracts layers in order into dir, applying whiteouts.
 // Paths keep covers are left alone.
 func (b *builder) unpack(ctx context.Context, dir string, ls []v1.Layer, keep *layers.Ignore) error {
 	defer b.phases.add("extract", time.Now())
 	for i, l := range ls {
-		if err := unpackLayer(ctx, dir, l, keep); err != nil {
+		// Unpacking a layer again over a partial attempt gives the same
+		// result: entries replace what they find.
+		if err := b.retryPull(ctx, "unpacking a layer", func() error { return unpackLayer(ctx, dir, l, keep) }); err != nil {
 			d, _ := l.Digest()
 			return fmt.Errorf("unpacking layer %d (%s): %w", i+1, d, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -72,6 +73,11 @@ type Options struct {
 	// BaseLayerDir, when set, keeps the layers of pulled images by digest
 	// so later builds do not download them again.
 	BaseLayerDir string
+	// PullRetries is how many more times a failed pull of an image's
+	// metadata or a layer is tried, waiting PullRetryWait (1s when 0), then
+	// twice as long each time.
+	PullRetries   int
+	PullRetryWait time.Duration
 	// Registry says how base images are pulled.
 	Registry registry.Options
 	// Runner runs RUN commands; the default is chroot isolation, or

@@ -39,9 +39,10 @@ type Options struct {
 	// ImageNameTagWithDigestFile, when set, receives "repo:tag@digest" per
 	// destination.
 	ImageNameTagWithDigestFile string
-	// Retries is how many more times a failed push is tried, waiting 1s,
-	// 2s, 4s ... in between.
-	Retries int
+	// Retries is how many more times a failed push is tried, waiting
+	// RetryWait (1s when 0), then twice as long each time.
+	Retries   int
+	RetryWait time.Duration
 	// Progress, when set, receives a line per output written.
 	Progress io.Writer
 }
@@ -83,7 +84,14 @@ func Publish(ctx context.Context, img v1.Image, opts Options) ([]string, error) 
 	}
 	if !opts.NoPush && len(refs) > 0 {
 		push := func() error { return ToRegistries(ctx, img, refs, opts.Registry) }
-		if err := report("pushing "+refList(refs), func() error { return retry(ctx, opts.Retries, opts.Progress, push) }); err != nil {
+		notify := func(attempt int, next time.Duration, err error) {
+			if opts.Progress != nil {
+				fmt.Fprintf(opts.Progress, "push failed, retrying in %s (%d of %d): %v\n", next, attempt, opts.Retries, err)
+			}
+		}
+		if err := report("pushing "+refList(refs), func() error {
+			return registry.Retry(ctx, opts.Retries, opts.RetryWait, notify, push)
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -122,25 +130,6 @@ func Publish(ctx context.Context, img v1.Image, opts Options) ([]string, error) 
 	return names, nil
 }
 
-// retry calls f until it succeeds or has been retried n times.
-func retry(ctx context.Context, n int, progress io.Writer, f func() error) error {
-	wait := time.Second
-	for i := 0; ; i++ {
-		err := f()
-		if err == nil || i >= n || ctx.Err() != nil {
-			return err
-		}
-		if progress != nil {
-			fmt.Fprintf(progress, "push failed, retrying in %s (%d of %d): %v\n", wait, i+1, n, err)
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
-		}
-		wait *= 2
-	}
-}
 
 func parseRefs(opts Options) ([]name.Reference, error) {
 	var refs []name.Reference

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -39,6 +40,10 @@ type Options struct {
 	Mirrors map[string][]string
 	// NoFallback stops a pull at the mirrors when a registry has some.
 	NoFallback bool
+	// RetryWait, when set, is the first wait of the client's own retries
+	// of transient failures (5xx, 429, cut connections); they double three
+	// times. The default is go-containerregistry's (1s, tripling).
+	RetryWait time.Duration
 }
 
 // ParseReference parses an image reference, marking it insecure when its
@@ -72,6 +77,9 @@ func (o Options) Remote(ctx context.Context, platform *v1.Platform) []remote.Opt
 	}
 	if platform != nil {
 		opts = append(opts, remote.WithPlatform(*platform))
+	}
+	if o.RetryWait > 0 {
+		opts = append(opts, remote.WithRetryBackoff(remote.Backoff{Duration: o.RetryWait, Factor: 2, Jitter: 0.1, Steps: 3}))
 	}
 	return opts
 }
