@@ -72,3 +72,63 @@ func processWith(arg string) bool {
 	}
 	return false
 }
+
+// TestCancelDuringPush sends SIGINT while the result uploads through a
+// slow registry: exit 130, no manifest, the work directory removed.
+func TestCancelDuringPush(t *testing.T) {
+	needs(t)
+	slow := startFaultProxy(t, env.registry, 0, 1)
+	slow.delay = 500 * time.Millisecond
+	dir := writeContext(t, map[string]string{"Dockerfile": dockerfile("FROM {{.Busybox}}\nRUN head -c 4000000 /dev/urandom > /noise\n")})
+	work := t.TempDir()
+	dest := slow.host + "/cancelled/app:1"
+	cmd := exec.Command(env.builder, "--context", dir, "--destination", dest, "--insecure-registry", slow.host, "--work-dir", work)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "exporting to image") {
+			break
+		}
+	}
+	time.Sleep(700 * time.Millisecond) // into the upload
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("exit: %v, want status 130", err)
+	}
+	if out, err := runCmd("skopeo", "inspect", "--tls-verify=false", "docker://"+env.registry+"/cancelled/app:1"); err == nil {
+		t.Errorf("a manifest was pushed: %s", out)
+	}
+	if entries, _ := os.ReadDir(work); len(entries) != 0 {
+		t.Errorf("the work directory still holds %v", entries)
+	}
+}
+
+// TestKeepWorkDir leaves a failed build's files for a look.
+func TestKeepWorkDir(t *testing.T) {
+	needs(t)
+	dir := writeContext(t, map[string]string{"Dockerfile": dockerfile("FROM {{.Busybox}}\nRUN echo kept > /kept && false\n")})
+	work := t.TempDir()
+	r := runBuilder(t, dir, nil, "--context", dir, "--no-push", "--work-dir", work, "--keep-work-dir")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1 (false's status)", r.code)
+	}
+	kept, _ := filepath.Glob(filepath.Join(work, "builder-*", "roots", "stage-0", "kept"))
+	if len(kept) != 1 {
+		t.Errorf("the failed stage's root is not in the work directory: %v", kept)
+	}
+}

@@ -35,6 +35,7 @@ type faultProxy struct {
 	rng   *rand.Rand
 	rate  float64
 	seen  map[string]int
+	delay time.Duration // before answering each request
 }
 
 func startFaultProxy(t *testing.T, target string, rate float64, seed int64) *faultProxy {
@@ -57,6 +58,9 @@ func startFaultProxy(t *testing.T, target string, rate float64, seed int64) *fau
 }
 
 func (f *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.delay > 0 && r.URL.Path != "/v2/" {
+		time.Sleep(f.delay)
+	}
 	f.mu.Lock()
 	fault := -1
 	if r.URL.Path != "/v2/" && f.rng.Float64() < f.rate {

@@ -42,6 +42,7 @@ type buildFlags struct {
 	cacheTTL                         time.Duration
 	secrets                          []string
 	pullRetry                        int
+	keepWorkDir                      bool
 
 	// Kept for kaniko's sake, read only to warn that they change nothing.
 	ignoredBool     map[string]*bool
@@ -84,6 +85,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.platform, "customPlatform", "", "deprecated spelling of --custom-platform")
 	fs.StringVar(&f.workDir, "work-dir", "", "where to keep root filesystems and layers while building (default: the temp directory)")
 	fs.StringVar(&f.kanikoDir, "kaniko-dir", "", "kaniko's name for --work-dir")
+	fs.BoolVar(&f.keepWorkDir, "keep-work-dir", false, "leave the build's root filesystems and layers in the work directory")
 	fs.StringVarP(&f.verbosity, "verbosity", "v", "info", "log level: panic, fatal, error, warn, info, debug or trace")
 	fs.StringVar(&f.logFormat, "log-format", "color", "diagnostics format: text, color (text) or json")
 	fs.BoolVar(&f.logTimestamp, "log-timestamp", false, "put a timestamp on every diagnostic line")

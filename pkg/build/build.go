@@ -76,20 +76,27 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	for _, w := range b.cacheWrites.wait() {
 		b.prog.warn("writing the cache: %s", w)
 	}
-	b.removeRoots()
+	if !opts.KeepWorkDir {
+		b.removeRoots()
+	}
 	if cerr := b.cleanup(); cerr != nil && err == nil {
 		err = cerr
 	}
 	if err != nil {
-		os.RemoveAll(b.work)
+		b.removeWork()
 		return nil, err
 	}
 	digest, err := img.Digest()
 	if err != nil {
-		os.RemoveAll(b.work)
+		b.removeWork()
 		return nil, fmt.Errorf("computing the image digest: %w", err)
 	}
-	return &Result{Image: img, Digest: digest, Target: b.df.Stages[b.plan.Target].DisplayName(), Phases: b.phases, work: b.work}, nil
+	res := &Result{Image: img, Digest: digest, Target: b.df.Stages[b.plan.Target].DisplayName(), Phases: b.phases, work: b.work}
+	if opts.KeepWorkDir {
+		res.work = ""
+		b.opts.Logger.Info("keeping the work directory", "dir", b.work)
+	}
+	return res, nil
 }
 
 func newBuilder(opts Options) (*builder, error) {
@@ -175,6 +182,16 @@ func (b *builder) build(ctx context.Context) (v1.Image, error) {
 	}
 	v.done()
 	return img, nil
+}
+
+// removeWork deletes the work directory after a failed build, unless the
+// user wants to look at it.
+func (b *builder) removeWork() {
+	if b.opts.KeepWorkDir {
+		b.opts.Logger.Info("keeping the work directory", "dir", b.work)
+		return
+	}
+	os.RemoveAll(b.work)
 }
 
 // removeRoots deletes the stages' root filesystems; the layers stay.

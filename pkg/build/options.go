@@ -51,6 +51,9 @@ type Options struct {
 	// WorkDir is where the build keeps root filesystems and layers, in a
 	// directory of its own; the default is the system's temp directory.
 	WorkDir string
+	// KeepWorkDir leaves the build's directory (root filesystems, layers)
+	// in WorkDir after the build, failed or not, to look at.
+	KeepWorkDir bool
 	// Format is the result's image format; the default is OCI.
 	Format Format
 	// CompressionLevel is the level for new layers, 1 (fastest) to 9
