@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"crypto/rand"
 	"errors"
 	"os"
 	"os/exec"
@@ -130,5 +131,31 @@ func TestKeepWorkDir(t *testing.T) {
 	kept, _ := filepath.Glob(filepath.Join(work, "builder-*", "roots", "stage-0", "kept"))
 	if len(kept) != 1 {
 		t.Errorf("the failed stage's root is not in the work directory: %v", kept)
+	}
+}
+
+// TestFullDisk builds with the work directory on a 2 MiB tmpfs: the build
+// fails with one line naming the cause, and nothing is pushed.
+func TestFullDisk(t *testing.T) {
+	needs(t)
+	work := t.TempDir()
+	if out, err := runCmd("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", work); err != nil {
+		t.Skipf("cannot mount a small tmpfs: %v %s", err, out)
+	}
+	defer runCmd("umount", work)
+	noise := make([]byte, 4<<20)
+	rand.Read(noise)
+	dir := writeContext(t, map[string]string{"Dockerfile": dockerfile("FROM {{.Busybox}}\nCOPY big /big\n"), "big": string(noise)})
+	dest := env.registry + "/fulldisk/app:1"
+	r := runBuilder(t, dir, nil, "--context", dir, "--destination", dest, "--work-dir", work)
+	if r.code == 0 {
+		t.Fatal("a build on a full disk succeeded")
+	}
+	last := strings.TrimSpace(tail(r.stderr, 1))
+	if !strings.HasPrefix(last, "error: Dockerfile:2: COPY big /big: ") || !strings.Contains(last, "no space left on device") {
+		t.Errorf("last line %q: want one error line naming the full disk", last)
+	}
+	if out, err := runCmd("skopeo", "inspect", "--tls-verify=false", "docker://"+dest); err == nil {
+		t.Errorf("something was pushed: %s", out)
 	}
 }

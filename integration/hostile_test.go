@@ -96,4 +96,3 @@ RUN ! test -e %[1]s && ! test -e %[2]s && ! test -e %[3]s && ! env | grep -q DOC
 		t.Fatalf("a RUN step could see the builder's files: exit %d\n%s", r.code, tail(r.stderr, 15))
 	}
 }
-

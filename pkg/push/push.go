@@ -130,7 +130,6 @@ func Publish(ctx context.Context, img v1.Image, opts Options) ([]string, error) 
 	return names, nil
 }
 
-
 func parseRefs(opts Options) ([]name.Reference, error) {
 	var refs []name.Reference
 	for _, d := range opts.Destinations {
