@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"maps"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -64,16 +67,26 @@ type Options struct {
 	Skip func(rel string) bool
 }
 
-// Walk records the metadata of everything below root.
+// Walk records the metadata of everything below root. Directories are
+// read in parallel, bounded by the number of cores.
 func Walk(ctx context.Context, root string, opts Options) (*Tree, error) {
 	t := &Tree{root: root, entries: map[string]*meta{}}
-	if err := t.walkDir(ctx, root, "", opts); err != nil {
+	w := &walker{t: t, opts: opts, slots: make(chan struct{}, 2*runtime.NumCPU())}
+	if err := w.dir(ctx, root, ""); err != nil {
 		return nil, fmt.Errorf("recording the filesystem at %s: %w", root, err)
 	}
 	return t, nil
 }
 
-func (t *Tree) walkDir(ctx context.Context, dir, rel string, opts Options) error {
+// walker reads directories concurrently into one tree.
+type walker struct {
+	t     *Tree
+	opts  Options
+	mu    sync.Mutex
+	slots chan struct{} // goroutines that may run besides the caller's
+}
+
+func (w *walker) dir(ctx context.Context, dir, rel string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -87,10 +100,11 @@ func (t *Tree) walkDir(ctx context.Context, dir, rel string, opts Options) error
 		return err
 	}
 	fd := int(f.Fd())
+	found := make(map[string]*meta, len(names))
 	var subdirs []string
 	for _, name := range names {
 		childRel := path.Join(rel, name)
-		if opts.Skip != nil && opts.Skip(childRel) {
+		if w.opts.Skip != nil && w.opts.Skip(childRel) {
 			continue
 		}
 		m, err := statAt(fd, dir, name)
@@ -101,18 +115,40 @@ func (t *Tree) walkDir(ctx context.Context, dir, rel string, opts Options) error
 			f.Close()
 			return err
 		}
-		t.entries[childRel] = m
+		found[childRel] = m
 		if m.isDir() {
 			subdirs = append(subdirs, name)
 		}
 	}
 	f.Close()
+	w.mu.Lock()
+	maps.Copy(w.t.entries, found)
+	w.mu.Unlock()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, len(subdirs))
 	for _, name := range subdirs {
-		if err := t.walkDir(ctx, filepath.Join(dir, name), path.Join(rel, name), opts); err != nil {
-			return err
+		sub, subRel := filepath.Join(dir, name), path.Join(rel, name)
+		select {
+		case w.slots <- struct{}{}:
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-w.slots }()
+				if err := w.dir(ctx, sub, subRel); err != nil {
+					errs <- err
+				}
+			}()
+		default:
+			if err := w.dir(ctx, sub, subRel); err != nil {
+				wg.Wait()
+				return err
+			}
 		}
 	}
-	return nil
+	wg.Wait()
+	close(errs)
+	return <-errs
 }
 
 func statAt(dirfd int, dir, name string) (*meta, error) {
