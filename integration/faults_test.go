@@ -36,6 +36,7 @@ type faultProxy struct {
 	rate  float64
 	seen  map[string]int
 	delay time.Duration // before answering each request
+	log   []string      // "METHOD path?query" of every request
 }
 
 func startFaultProxy(t *testing.T, target string, rate float64, seed int64) *faultProxy {
@@ -62,6 +63,7 @@ func (f *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(f.delay)
 	}
 	f.mu.Lock()
+	f.log = append(f.log, r.Method+" "+r.URL.RequestURI())
 	fault := -1
 	if r.URL.Path != "/v2/" && f.rng.Float64() < f.rate {
 		fault = f.rng.Intn(3)

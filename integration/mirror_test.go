@@ -68,3 +68,30 @@ func TestRegistryMirrors(t *testing.T) {
 		t.Errorf("a result was pushed to the mirror: %s", out)
 	}
 }
+
+// TestCrossRepositoryMount pushes a build FROM an image of the same
+// registry: the base layer is mounted from its repository, not uploaded,
+// also when --cache-dir keeps a copy for extraction.
+func TestCrossRepositoryMount(t *testing.T) {
+	needs(t)
+	proxy := startFaultProxy(t, env.registry, 0, 1)
+	base := strings.Replace(env.busybox, env.registry, proxy.host, 1)
+	ctx := writeContext(t, map[string]string{"Dockerfile": "FROM " + base + "\nRUN echo x > /x\n"})
+	mustBuild(t, ctx, "--context", ctx, "--destination", proxy.host+"/mounted/app:1", "--insecure-registry", proxy.host,
+		"--cache-dir", t.TempDir())
+	mounts, uploads := 0, 0
+	for _, r := range proxy.log {
+		if strings.HasPrefix(r, "POST ") && strings.Contains(r, "mount=") {
+			mounts++
+		}
+		if strings.HasPrefix(r, "PUT ") && strings.Contains(r, "/mounted/app/blobs/uploads/") {
+			uploads++
+		}
+	}
+	if mounts == 0 {
+		t.Errorf("no cross-repository mount; requests:\n%s", strings.Join(proxy.log, "\n"))
+	}
+	if uploads > 2 { // the new layer and the config
+		t.Errorf("%d blobs uploaded, want only the new layer and the config", uploads)
+	}
+}

@@ -54,11 +54,6 @@ func (b *builder) pull(ctx context.Context, ref string, platform *v1.Platform) (
 	if err != nil {
 		return nil, fmt.Errorf("listing the layers of %s: %w", ref, err)
 	}
-	if b.opts.BaseLayerDir != "" {
-		for i, l := range ls {
-			ls[i] = cache.LayerDir{Dir: b.opts.BaseLayerDir}.Wrap(l)
-		}
-	}
 	if len(ls) != len(cfg.RootFS.DiffIDs) {
 		return nil, fmt.Errorf("image %s has %d layers but its config lists %d", ref, len(ls), len(cfg.RootFS.DiffIDs))
 	}
@@ -124,7 +119,7 @@ func (b *builder) unpack(ctx context.Context, dir string, ls []v1.Layer, keep *l
 	for i, l := range ls {
 		// Unpacking a layer again over a partial attempt gives the same
 		// result: entries replace what they find.
-		if err := b.retryPull(ctx, "unpacking a layer", func() error { return unpackLayer(ctx, dir, l, keep) }); err != nil {
+		if err := b.retryPull(ctx, "unpacking a layer", func() error { return b.unpackLayer(ctx, dir, l, keep) }); err != nil {
 			d, _ := l.Digest()
 			return fmt.Errorf("unpacking layer %d (%s): %w", i+1, d, err)
 		}
@@ -132,7 +127,13 @@ func (b *builder) unpack(ctx context.Context, dir string, ls []v1.Layer, keep *l
 	return nil
 }
 
-func unpackLayer(ctx context.Context, dir string, l v1.Layer, keep *layers.Ignore) error {
+func (b *builder) unpackLayer(ctx context.Context, dir string, l v1.Layer, keep *layers.Ignore) error {
+	// Only extraction reads through the base layer directory: the image
+	// keeps the registry's layers, which a push can mount across
+	// repositories instead of uploading.
+	if b.opts.BaseLayerDir != "" {
+		l = cache.LayerDir{Dir: b.opts.BaseLayerDir}.Wrap(l)
+	}
 	rc, err := l.Uncompressed()
 	if err != nil {
 		return err
