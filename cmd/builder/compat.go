@@ -49,7 +49,7 @@ var kanikoFlags = []kanikoFlag{
 	{name: "ignore-path", status: supported},
 	{name: "ignore-var-run", status: supported},
 	{name: "image-download-retry", status: supported, note: "retries pulling image metadata and layers, waiting 1s, 2s, 4s ..."},
-	{name: "image-fs-extract-retry", status: ignored, kind: "int", note: "extraction reads local files; nothing to retry"},
+	{name: "image-fs-extract-retry", status: supported, note: "layers stream from the registry while they are unpacked: the larger of this and --image-download-retry applies to both"},
 	{name: "image-name-tag-with-digest-file", status: supported},
 	{name: "image-name-with-digest-file", status: supported},
 	{name: "insecure", status: supported},

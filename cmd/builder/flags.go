@@ -41,7 +41,7 @@ type buildFlags struct {
 	cacheRepo, cacheDir              string
 	cacheTTL                         time.Duration
 	secrets                          []string
-	pullRetry                        int
+	pullRetry, extractRetry          int
 	keepWorkDir                      bool
 
 	// Kept for kaniko's sake, read only to warn that they change nothing.
@@ -79,6 +79,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.registryMaps, "registry-map", nil, "REGISTRY=MIRROR[;REGISTRY=MIRROR...]: pull REGISTRY's images from MIRROR first; repeatable")
 	fs.BoolVar(&f.noFallback, "skip-default-registry-fallback", false, "fail a pull when every mirror fails, instead of trying the image's own registry")
 	fs.IntVar(&f.pullRetry, "image-download-retry", 0, "how many more times to try a failed pull of a base image's metadata or layer")
+	fs.IntVar(&f.extractRetry, "image-fs-extract-retry", 0, "how many more times to try unpacking a base image layer (the larger of this and --image-download-retry applies)")
 	fs.IntVar(&f.pushRetry, "push-retry", 0, "how many more times to try a failed push, waiting 1s, 2s, 4s ...")
 	fs.StringVar(&f.imageFormat, "image-format", "oci", "the image format: oci or docker")
 	fs.StringVar(&f.platform, "custom-platform", "", "the platform to build for, os/arch[/variant] (default: this machine's)")
