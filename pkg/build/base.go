@@ -134,12 +134,20 @@ func (b *builder) unpackLayer(ctx context.Context, dir string, l v1.Layer, keep 
 	if b.opts.BaseLayerDir != "" {
 		l = cache.LayerDir{Dir: b.opts.BaseLayerDir}.Wrap(l)
 	}
-	rc, err := l.Uncompressed()
+	rc, err := l.Compressed()
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	return layers.Extract(ctx, dir, rc, layers.ExtractOptions{Whiteouts: true, Keep: keep})
+	stream, err := layers.Decompress(rc)
+	if err != nil {
+		return err
+	}
+	err = layers.Extract(ctx, dir, stream, layers.ExtractOptions{Whiteouts: true, Keep: keep})
+	if ferr := stream.Finish(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 // externalRoot returns the unpacked root of an image that COPY --from
