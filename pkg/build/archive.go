@@ -2,19 +2,11 @@ package build
 
 import (
 	"archive/tar"
-	"bufio"
-	"bytes"
-	"compress/bzip2"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
 
 	"github.com/buildcrew/builder/pkg/layers"
 )
@@ -36,7 +28,7 @@ func (b *builder) unpackArchive(ctx context.Context, cp *copier, file, dest stri
 		return true, err
 	}
 	defer f.Close()
-	r, closer, err := decompress(f)
+	r, closer, err := layers.Decompressor(f)
 	if err != nil {
 		return true, err
 	}
@@ -58,47 +50,11 @@ func isArchive(file string) (bool, error) {
 		return false, err
 	}
 	defer f.Close()
-	r, closer, err := decompress(f)
+	r, closer, err := layers.Decompressor(f)
 	if err != nil {
 		return false, nil // compressed, but not readable as such: a plain file
 	}
 	defer closer()
 	_, err = tar.NewReader(r).Next()
 	return err == nil, nil
-}
-
-var (
-	magicGzip  = []byte{0x1f, 0x8b}
-	magicBzip2 = []byte("BZh")
-	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
-	magicZstd  = []byte{0x28, 0xb5, 0x2f, 0xfd}
-)
-
-// decompress recognizes the compression of r by its first bytes.
-func decompress(r io.Reader) (io.Reader, func(), error) {
-	br := bufio.NewReader(r)
-	head, _ := br.Peek(6)
-	switch {
-	case bytes.HasPrefix(head, magicGzip):
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, nil, err
-		}
-		return gz, func() { gz.Close() }, nil
-	case bytes.HasPrefix(head, magicBzip2):
-		return bzip2.NewReader(br), func() {}, nil
-	case bytes.HasPrefix(head, magicXz):
-		x, err := xz.NewReader(br)
-		if err != nil {
-			return nil, nil, err
-		}
-		return x, func() {}, nil
-	case bytes.HasPrefix(head, magicZstd):
-		z, err := zstd.NewReader(br)
-		if err != nil {
-			return nil, nil, err
-		}
-		return z, z.Close, nil
-	}
-	return br, func() {}, nil
 }

@@ -1,9 +1,6 @@
 package buildcontext
 
 import (
-	"bufio"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,22 +12,18 @@ import (
 	"github.com/buildcrew/builder/pkg/layers"
 )
 
-// untar unpacks a tar stream, gzip-compressed or not, into dir with the
-// same path-safety as image layers: nothing lands outside dir.
+// untar unpacks a tar stream, compressed (recognized by content) or not,
+// into dir with the same path-safety as image layers: nothing lands
+// outside dir.
 func untar(ctx context.Context, r io.Reader, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	br := bufio.NewReader(r)
-	var in io.Reader = br
-	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
-		gz, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("reading the gzip archive: %w", err)
-		}
-		defer gz.Close()
-		in = gz
+	in, closeIn, err := layers.Decompressor(r)
+	if err != nil {
+		return fmt.Errorf("reading the compressed archive: %w", err)
 	}
+	defer closeIn()
 	if err := layers.Extract(ctx, dir, in, layers.ExtractOptions{}); err != nil {
 		return fmt.Errorf("unpacking the archive: %w", err)
 	}

@@ -3,12 +3,14 @@ package layers
 import (
 	"bufio"
 	"bytes"
+	"compress/bzip2"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
 )
 
 // Stream is a layer's tar stream, decompressed in a goroutine of its own
@@ -19,28 +21,50 @@ type Stream struct {
 	done chan error
 }
 
-// Decompress detects the compression of r by its first bytes (gzip, zstd
-// or none) and decompresses it concurrently. Finish must be called.
-func Decompress(r io.Reader) (*Stream, error) {
+var (
+	magicGzip  = []byte{0x1f, 0x8b}
+	magicBzip2 = []byte("BZh")
+	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
+	magicZstd  = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+// Decompressor recognizes the compression of r by its first bytes (gzip,
+// bzip2, xz, zstd or none) and returns the decompressed stream and what
+// releases the decompressor.
+func Decompressor(r io.Reader) (io.Reader, func(), error) {
 	br := bufio.NewReaderSize(r, 1<<20)
-	magic, _ := br.Peek(4)
-	var dec io.Reader
-	var closeDec func()
+	head, _ := br.Peek(6)
 	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+	case bytes.HasPrefix(head, magicGzip):
 		gz, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("reading the gzip layer: %w", err)
+			return nil, nil, err
 		}
-		dec, closeDec = gz, func() { gz.Close() }
-	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br)
+		return gz, func() { gz.Close() }, nil
+	case bytes.HasPrefix(head, magicBzip2):
+		return bzip2.NewReader(br), func() {}, nil
+	case bytes.HasPrefix(head, magicXz):
+		x, err := xz.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("reading the zstd layer: %w", err)
+			return nil, nil, err
 		}
-		dec, closeDec = zr, zr.Close
-	default:
-		dec, closeDec = br, func() {}
+		return x, func() {}, nil
+	case bytes.HasPrefix(head, magicZstd):
+		z, err := zstd.NewReader(br)
+		if err != nil {
+			return nil, nil, err
+		}
+		return z, z.Close, nil
+	}
+	return br, func() {}, nil
+}
+
+// Decompress decompresses r (see Decompressor) concurrently. Finish must
+// be called.
+func Decompress(r io.Reader) (*Stream, error) {
+	dec, closeDec, err := Decompressor(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading the layer: %w", err)
 	}
 	pr, pw := io.Pipe()
 	s := &Stream{PipeReader: pr, done: make(chan error, 1)}
