@@ -23,6 +23,7 @@ type Entry struct {
 	CreatedBy string
 	// Created is when the entry was stored.
 	Created time.Time
+	diffID  v1.Hash // of Layer, as the stored config says
 }
 
 // DefaultTTL is how long entries live unless told otherwise: two weeks,
@@ -82,7 +83,7 @@ func imageEntry(img v1.Image, ttl time.Duration, now time.Time) (*Entry, error) 
 		if len(cfg.RootFS.DiffIDs) != 1 {
 			return nil, fmt.Errorf("not a cache entry: %d diffIDs for one layer", len(cfg.RootFS.DiffIDs))
 		}
-		e.Layer = ls[0]
+		e.Layer, e.diffID = ls[0], cfg.RootFS.DiffIDs[0]
 	default:
 		return nil, fmt.Errorf("not a cache entry: %d layers", len(ls))
 	}

@@ -50,23 +50,8 @@ func (s *storedLayer) Compressed() (io.ReadCloser, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-layer-*")
-	if err != nil {
+	if err := writeVerified(p, d, rc); err != nil {
 		return nil, fmt.Errorf("layer cache: %w", err)
-	}
-	h, _, err := v1.SHA256(io.TeeReader(rc, tmp))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && h != d {
-		err = fmt.Errorf("layer %s: downloaded content hashes to %s", d, h)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), p)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return nil, err
 	}
 	return os.Open(p)
 }

@@ -51,11 +51,7 @@ func (l *Layout) Get(ctx context.Context, key string) (*Entry, error) {
 		}
 		// A layout layer would hash its whole content for its diffID; the
 		// entry's config already says it.
-		cfg, err := img.ConfigFile()
-		if err != nil {
-			return nil, err
-		}
-		e.Layer = &knownDiffID{Layer: e.Layer, diffID: cfg.RootFS.DiffIDs[0]}
+		e.Layer = &knownDiffID{Layer: e.Layer, diffID: e.diffID}
 		return e, nil
 	}
 	return nil, nil
@@ -136,6 +132,16 @@ func (l *Layout) writeBlob(d v1.Hash, r io.Reader) error {
 	if _, err := os.Stat(target); err == nil {
 		return nil // content-addressed: whoever wrote it wrote the same bytes
 	}
+	if err := writeVerified(target, d, r); err != nil {
+		return fmt.Errorf("writing cache blob: %w", err)
+	}
+	return nil
+}
+
+// writeVerified writes r to target through a temporary file renamed into
+// place once its content hashes to d, so readers never see a torn or
+// wrong blob.
+func writeVerified(target string, d v1.Hash, r io.Reader) error {
 	tmp, err := os.CreateTemp(filepath.Dir(target), ".tmp-blob-*")
 	if err != nil {
 		return err
@@ -147,11 +153,13 @@ func (l *Layout) writeBlob(d v1.Hash, r io.Reader) error {
 	if err == nil && h != d {
 		err = fmt.Errorf("blob %s: the content hashes to %s", d, h)
 	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), target)
+	}
 	if err != nil {
 		os.Remove(tmp.Name())
-		return fmt.Errorf("writing cache blob: %w", err)
 	}
-	return os.Rename(tmp.Name(), target)
+	return err
 }
 
 func (l *Layout) readIndex() (*v1.IndexManifest, error) {
