@@ -30,13 +30,9 @@ func (None) Run(ctx context.Context, spec *Spec) error {
 	if len(spec.Args) == 0 {
 		return errors.New("no command given")
 	}
-	cleanup, err := writeFiles(spec.Files)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	removeSecrets, err := placeSecrets(spec.Secrets)
-	defer removeSecrets()
+	// Here-document scripts and secrets alike exist for the step only.
+	remove, err := placeFiles(append(stepFiles(spec.Files), spec.Secrets...))
+	defer remove()
 	if err != nil {
 		return err
 	}
@@ -84,37 +80,21 @@ func credential(spec *Spec) *syscall.Credential {
 	return &syscall.Credential{Uid: spec.UID, Gid: spec.GID, Groups: spec.Groups}
 }
 
-// writeFiles puts spec.Files at PipesDir for the step and returns what
-// removes them again; /dev is never part of a layer.
-func writeFiles(files map[string][]byte) (func(), error) {
-	if len(files) == 0 {
-		return func() {}, nil
-	}
-	if err := os.MkdirAll(PipesDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", PipesDir, err)
-	}
-	var written []string
-	cleanup := func() {
-		for _, p := range written {
-			os.Remove(p)
-		}
-		os.Remove(PipesDir)
-	}
+// stepFiles places Spec.Files at PipesDir, mode 0755, owned by the
+// builder.
+func stepFiles(files map[string][]byte) []Secret {
+	var out []Secret
 	for name, data := range files {
-		p := filepath.Join(PipesDir, name)
-		if err := os.WriteFile(p, data, 0o755); err != nil {
-			cleanup()
-			return nil, fmt.Errorf("writing %s: %w", p, err)
-		}
-		written = append(written, p)
+		out = append(out, Secret{Target: filepath.Join(PipesDir, name), Data: data, Mode: 0o755,
+			UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())})
 	}
-	return cleanup, nil
+	return out
 }
 
-// placeSecrets writes the step's secrets at their targets, with the
+// placeFiles writes the step's files at their targets, with the
 // directories they need, and returns what removes all of it again, so the
 // snapshot after the step never sees them.
-func placeSecrets(secrets []Secret) (func(), error) {
+func placeFiles(secrets []Secret) (func(), error) {
 	var made []string // files and directories, in creation order
 	undo := func() {
 		for i := len(made) - 1; i >= 0; i-- {
@@ -123,7 +103,7 @@ func placeSecrets(secrets []Secret) (func(), error) {
 	}
 	for _, sec := range secrets {
 		if _, err := os.Lstat(sec.Target); err == nil {
-			return undo, fmt.Errorf("cannot place a secret at %s: the image has a file there", sec.Target)
+			return undo, fmt.Errorf("cannot place a file for the step at %s: something is there", sec.Target)
 		}
 		var dirs []string
 		for d := filepath.Dir(sec.Target); d != "/"; d = filepath.Dir(d) {
@@ -134,13 +114,13 @@ func placeSecrets(secrets []Secret) (func(), error) {
 		}
 		for _, d := range dirs {
 			if err := os.Mkdir(d, 0o755); err != nil {
-				return undo, fmt.Errorf("placing a secret: %w", err)
+				return undo, fmt.Errorf("placing a file for the step: %w", err)
 			}
 			made = append(made, d)
 		}
 		f, err := os.OpenFile(sec.Target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, os.FileMode(sec.Mode&0o777))
 		if err != nil {
-			return undo, fmt.Errorf("placing a secret: %w", err)
+			return undo, fmt.Errorf("placing a file for the step: %w", err)
 		}
 		made = append(made, sec.Target)
 		_, err = f.Write(sec.Data)
@@ -151,7 +131,7 @@ func placeSecrets(secrets []Secret) (func(), error) {
 			err = os.Chown(sec.Target, int(sec.UID), int(sec.GID))
 		}
 		if err != nil {
-			return undo, fmt.Errorf("placing a secret: %w", err)
+			return undo, fmt.Errorf("placing a file for the step: %w", err)
 		}
 	}
 	return undo, nil
