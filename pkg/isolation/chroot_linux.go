@@ -107,22 +107,12 @@ func (c *Chroot) prepare(spec *Spec, st *stubs) (*helperConfig, []boundFile, err
 		if !ok {
 			continue
 		}
-		tmp, err := os.CreateTemp(c.TempDir, "etc-*")
+		tmp, err := privateCopy(c.TempDir, "etc-*", f.content, 0o644)
 		if err != nil {
 			return nil, nil, err
 		}
-		_, err = tmp.Write(f.content)
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-			return nil, nil, err
-		}
-		files = append(files, boundFile{copy: tmp.Name(), target: filepath.Join(spec.Root, f.rel), content: f.content, stub: !existed})
-		cfg.Binds = append(cfg.Binds, bind{Source: tmp.Name(), Target: f.rel})
+		files = append(files, boundFile{copy: tmp, target: filepath.Join(spec.Root, f.rel), content: f.content, stub: !existed})
+		cfg.Binds = append(cfg.Binds, bind{Source: tmp, Target: f.rel})
 	}
 	for _, sec := range spec.Secrets {
 		ok, err := st.ensure(sec.Target, false)
@@ -132,9 +122,14 @@ func (c *Chroot) prepare(spec *Spec, st *stubs) (*helperConfig, []boundFile, err
 		if !ok {
 			return nil, nil, fmt.Errorf("cannot mount a secret at %s: something else is in the way", sec.Target)
 		}
-		src, err := writeSecret(c.TempDir, sec)
+		src, err := privateCopy(c.TempDir, "secret-*", sec.Data, os.FileMode(sec.Mode&0o777))
+		if err == nil {
+			if err = os.Chown(src, int(sec.UID), int(sec.GID)); err != nil {
+				os.Remove(src)
+			}
+		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("preparing a secret: %w", err)
 		}
 		files = append(files, boundFile{copy: src, secret: true})
 		cfg.Binds = append(cfg.Binds, bind{Source: src, Target: sec.Target, ReadOnly: true})
@@ -142,26 +137,23 @@ func (c *Chroot) prepare(spec *Spec, st *stubs) (*helperConfig, []boundFile, err
 	return cfg, files, nil
 }
 
-// writeSecret puts a secret in a private file of the builder's, to be
-// bound into the root; the root itself never holds it.
-func writeSecret(dir string, sec Secret) (string, error) {
-	f, err := os.CreateTemp(dir, "secret-*")
+// privateCopy writes data to a new file of the builder's, with mode, to
+// be bound into the root for the step; the root itself never holds it.
+func privateCopy(dir, pattern string, data []byte, mode os.FileMode) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return "", err
 	}
-	_, err = f.Write(sec.Data)
+	_, err = f.Write(data)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(f.Name(), os.FileMode(sec.Mode&0o777))
-	}
-	if err == nil {
-		err = os.Chown(f.Name(), int(sec.UID), int(sec.GID))
+		err = os.Chmod(f.Name(), mode)
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return "", fmt.Errorf("preparing a secret: %w", err)
+		return "", err
 	}
 	return f.Name(), nil
 }
