@@ -79,10 +79,7 @@ func (f *buildFlags) fetchContext(cmd *cobra.Command) (func(), error) {
 	}
 	cleanup := noop
 	if !local {
-		base := f.workDir
-		if base == "" {
-			base = f.kanikoDir
-		}
+		base := f.workDirectory()
 		if base != "" {
 			if err := os.MkdirAll(base, 0o755); err != nil {
 				return nil, fmt.Errorf("creating the work directory: %w", err)

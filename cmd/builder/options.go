@@ -74,17 +74,13 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	if err := f.checkLayerFlags(); err != nil {
 		return bo, po, err
 	}
-	workDir := f.workDir
-	if workDir == "" {
-		workDir = f.kanikoDir
-	}
 	level := f.compressionLevel
 	if level == -1 {
 		level = 0
 	}
 	bo = build.Options{
 		ContextDir: contextDir, Dockerfile: dockerfile, BuildArgs: args, Target: f.target,
-		Labels: labels, Platform: f.platform, WorkDir: workDir, Format: build.Format(f.imageFormat),
+		Labels: labels, Platform: f.platform, WorkDir: f.workDirectory(), Format: build.Format(f.imageFormat),
 		Registry: pullReg, PullRetries: max(f.pullRetry, f.extractRetry), KeepWorkDir: f.keepWorkDir, CompressionLevel: level, Zstd: f.compression == "zstd", Reproducible: f.reproducible,
 	}
 	po = push.Options{
@@ -110,6 +106,14 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 		}
 	}
 	return bo, po, nil
+}
+
+// workDirectory is --work-dir, or kaniko's name for it, --kaniko-dir.
+func (f *buildFlags) workDirectory() string {
+	if f.workDir != "" {
+		return f.workDir
+	}
+	return f.kanikoDir
 }
 
 // registries makes the pull and push registry settings.
