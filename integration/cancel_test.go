@@ -21,30 +21,8 @@ func TestCancelDuringRun(t *testing.T) {
 	marker := "31" + time.Now().Format("0405")
 	dir := writeContext(t, map[string]string{"Dockerfile": dockerfile("FROM {{.Busybox}}\nRUN sleep " + marker + " & sleep " + marker + "\n")})
 	work := t.TempDir()
-	cmd := exec.Command(env.builder, "--context", dir, "--no-push", "--work-dir", work)
-	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), "RUN sleep") {
-			break
-		}
-	}
-	time.Sleep(300 * time.Millisecond) // let the step start its processes
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	err = cmd.Wait()
+	// The pause lets the step start its processes.
+	err := interrupt(t, []string{"--context", dir, "--no-push", "--work-dir", work}, "RUN sleep", 300*time.Millisecond, syscall.SIGTERM)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 143 {
 		t.Errorf("exit: %v, want status 143", err)
@@ -62,6 +40,37 @@ func TestCancelDuringRun(t *testing.T) {
 	if entries, _ := os.ReadDir(work); len(entries) != 0 {
 		t.Errorf("the work directory still holds %v", entries)
 	}
+}
+
+// interrupt runs the builder with args, sends sig once a progress line
+// containing after has appeared and pause has passed, and returns how the
+// builder ended.
+func interrupt(t *testing.T, args []string, after string, pause time.Duration, sig syscall.Signal) error {
+	t.Helper()
+	cmd := exec.Command(env.builder, args...)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), after) {
+			break
+		}
+	}
+	time.Sleep(pause)
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	return cmd.Wait()
 }
 
 func processWith(arg string) bool {
@@ -83,30 +92,9 @@ func TestCancelDuringPush(t *testing.T) {
 	dir := writeContext(t, map[string]string{"Dockerfile": dockerfile("FROM {{.Busybox}}\nRUN head -c 4000000 /dev/urandom > /noise\n")})
 	work := t.TempDir()
 	dest := slow.host + "/cancelled/app:1"
-	cmd := exec.Command(env.builder, "--context", dir, "--destination", dest, "--insecure-registry", slow.host, "--work-dir", work)
-	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), "exporting to image") {
-			break
-		}
-	}
-	time.Sleep(700 * time.Millisecond) // into the upload
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	err = cmd.Wait()
+	// The pause reaches into the upload.
+	err := interrupt(t, []string{"--context", dir, "--destination", dest, "--insecure-registry", slow.host, "--work-dir", work},
+		"exporting to image", 700*time.Millisecond, syscall.SIGINT)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
 		t.Errorf("exit: %v, want status 130", err)
