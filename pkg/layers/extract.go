@@ -53,16 +53,29 @@ func Extract(ctx context.Context, root string, r io.Reader, opts ExtractOptions)
 		created: map[string]bool{},
 		parents: map[string]bool{},
 		dirs:    map[string]bool{},
+		fresh:   map[string]bool{},
+		made:    map[string]bool{},
 		isRoot:  os.Geteuid() == 0,
 	}
-	tr := tar.NewReader(r)
+	x.writers = startWriters(x)
+	err := x.entries(ctx, tar.NewReader(r))
+	if serr := x.writers.stop(); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	return x.finish()
+}
+
+func (x *extractor) entries(ctx context.Context, tr *tar.Reader) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		h, err := tr.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("reading archive: %w", err)
@@ -71,7 +84,6 @@ func Extract(ctx context.Context, root string, r io.Reader, opts ExtractOptions)
 			return err
 		}
 	}
-	return x.finish()
 }
 
 type dirTime struct {
@@ -86,7 +98,12 @@ type extractor struct {
 	parents map[string]bool // ancestors of paths the archive wrote
 	dirs    map[string]bool // directories known to exist, by relative path
 	times   []dirTime       // directory times, set once all entries are in
-	isRoot  bool
+	// fresh holds the directories this extraction created and made the
+	// host paths it created: in a fresh directory only what the archive
+	// made can exist, so nothing else needs looking up before creation.
+	fresh, made map[string]bool
+	isRoot      bool
+	writers     *fileWriters
 }
 
 func (x *extractor) entry(h *tar.Header, r io.Reader) error {
@@ -107,6 +124,9 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 	dir, base := path.Split(rel)
 	dir = strings.TrimSuffix(dir, "/")
 	if x.opts.Whiteouts && strings.HasPrefix(base, WhiteoutPrefix) {
+		if err := x.writers.wait(); err != nil {
+			return err
+		}
 		if base == OpaqueMarker {
 			return x.opaque(dir)
 		}
@@ -117,8 +137,32 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 		return fmt.Errorf("extracting %s: %w", rel, err)
 	}
 	target := filepath.Join(parent, base)
-	if err := x.clear(target, h.Typeflag == tar.TypeDir); err != nil {
-		return fmt.Errorf("extracting %s: %w", rel, err)
+	remains := false
+	if !x.fresh[parent] || x.made[target] {
+		if remains, err = x.clear(target, h.Typeflag == tar.TypeDir); err != nil {
+			return fmt.Errorf("extracting %s: %w", rel, err)
+		}
+	}
+	x.made[target] = true
+	if h.Typeflag == tar.TypeDir && !remains {
+		x.fresh[target] = true
+	}
+	if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
+		if h.Size <= smallFile {
+			err = x.writers.write(rel, target, h, r)
+		} else if err = x.writeRegular(target, h, r); err != nil {
+			err = fmt.Errorf("extracting %s: %w", rel, err)
+		}
+		if err != nil {
+			return err
+		}
+		x.record(rel)
+		return nil
+	}
+	if h.Typeflag == tar.TypeLink {
+		if err := x.writers.wait(); err != nil {
+			return err
+		}
 	}
 	made, err := x.create(target, h, r)
 	if err != nil {
@@ -159,6 +203,11 @@ func (x *extractor) mkdirAll(rel string) (string, error) {
 	if x.dirs[rel] {
 		return filepath.Join(x.root, filepath.FromSlash(rel)), nil
 	}
+	if x.writers.busy(filepath.Join(x.root, filepath.FromSlash(rel))) {
+		if err := x.writers.wait(); err != nil {
+			return "", err
+		}
+	}
 	if _, err := x.mkdirAll(path.Dir(rel)); err != nil {
 		return "", err
 	}
@@ -168,6 +217,7 @@ func (x *extractor) mkdirAll(rel string) (string, error) {
 	}
 	if made {
 		x.record(rel)
+		x.made[host], x.fresh[host] = true, true
 	}
 	// Only a path that resolves to itself can be taken from the cache:
 	// one reached through a symlink must be resolved again each time.
@@ -178,20 +228,28 @@ func (x *extractor) mkdirAll(rel string) (string, error) {
 }
 
 // clear removes what stands at target unless both it and the new entry are
-// directories.
-func (x *extractor) clear(target string, isDir bool) error {
+// directories, and tells whether a directory remains.
+func (x *extractor) clear(target string, isDir bool) (bool, error) {
+	if x.writers.busy(target) {
+		if err := x.writers.wait(); err != nil {
+			return false, err
+		}
+	}
 	fi, err := os.Lstat(target)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if fi.IsDir() && isDir {
-		return nil
+		return true, nil
+	}
+	if err := x.writers.wait(); err != nil {
+		return false, err
 	}
 	x.forget()
-	return os.RemoveAll(target)
+	return false, os.RemoveAll(target)
 }
 
 // forget drops the directory cache after something was removed.
@@ -203,18 +261,6 @@ func (x *extractor) create(target string, h *tar.Header, r io.Reader) (bool, err
 	switch h.Typeflag {
 	case tar.TypeDir:
 		if err := os.Mkdir(target, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-			return false, err
-		}
-	case tar.TypeReg, tar.TypeRegA:
-		f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
-		if err != nil {
-			return false, err
-		}
-		_, err = io.CopyN(f, r, h.Size)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
 			return false, err
 		}
 	case tar.TypeSymlink:
@@ -274,10 +320,7 @@ func (x *extractor) linkSource(name string) (string, error) {
 }
 
 func (x *extractor) setMetadata(target string, h *tar.Header) error {
-	uid, gid := h.Uid, h.Gid
-	if x.opts.Owner != nil {
-		uid, gid = x.opts.Owner.UID, x.opts.Owner.GID
-	}
+	uid, gid := x.owner(h)
 	if err := os.Lchown(target, uid, gid); err != nil && x.isRoot {
 		return err
 	}
@@ -286,6 +329,18 @@ func (x *extractor) setMetadata(target string, h *tar.Header) error {
 			return &os.PathError{Op: "chmod", Path: target, Err: err}
 		}
 	}
+	return x.setXattrsAndTimes(target, h)
+}
+
+// owner is who owns an entry once extracted.
+func (x *extractor) owner(h *tar.Header) (int, int) {
+	if x.opts.Owner != nil {
+		return x.opts.Owner.UID, x.opts.Owner.GID
+	}
+	return h.Uid, h.Gid
+}
+
+func (x *extractor) setXattrsAndTimes(target string, h *tar.Header) error {
 	for k, v := range h.PAXRecords {
 		name, ok := strings.CutPrefix(k, paxXattr)
 		if !ok || xattr.HostOnly(name) {

@@ -1,0 +1,114 @@
+package layers
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Small regular files are written by a few goroutines while the archive
+// is read on: creating a file costs the kernel far more than its bytes,
+// and it creates files in different places at the same time.
+const (
+	parallelWriters = 4
+	smallFile       = 256 << 10 // bigger files are written in line
+)
+
+// fileWriters writes small files on goroutines of their own. Everything
+// else the extractor does stays in order: before an entry could touch a
+// file still being written (the same path again, a hardlink, a removal),
+// it waits for the writes in flight.
+type fileWriters struct {
+	x       *extractor
+	jobs    chan fileJob
+	wg      sync.WaitGroup // files handed out and not written yet
+	pending map[string]bool
+	mu      sync.Mutex
+	err     error
+	workers sync.WaitGroup
+}
+
+type fileJob struct {
+	rel, target string
+	h           *tar.Header
+	data        *bytes.Buffer
+}
+
+var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func startWriters(x *extractor) *fileWriters {
+	w := &fileWriters{x: x, jobs: make(chan fileJob, 2*parallelWriters), pending: map[string]bool{}}
+	for range parallelWriters {
+		w.workers.Add(1)
+		go w.work()
+	}
+	return w
+}
+
+func (w *fileWriters) work() {
+	defer w.workers.Done()
+	for j := range w.jobs {
+		if w.failed() == nil {
+			if err := w.x.writeRegular(j.target, j.h, j.data); err != nil {
+				w.fail(fmt.Errorf("extracting %s: %w", j.rel, err))
+			}
+		}
+		j.data.Reset()
+		bufferPool.Put(j.data)
+		w.wg.Done()
+	}
+}
+
+func (w *fileWriters) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+func (w *fileWriters) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// write hands a small regular file out, reading its contents now.
+func (w *fileWriters) write(rel, target string, h *tar.Header, r io.Reader) error {
+	if err := w.failed(); err != nil {
+		return err
+	}
+	buf := bufferPool.Get().(*bytes.Buffer)
+	if _, err := io.CopyN(buf, r, h.Size); err != nil {
+		bufferPool.Put(buf)
+		return fmt.Errorf("extracting %s: %w", rel, err)
+	}
+	w.pending[target] = true
+	w.wg.Add(1)
+	w.jobs <- fileJob{rel: rel, target: target, h: h, data: buf}
+	return nil
+}
+
+// busy tells whether host may still be being written.
+func (w *fileWriters) busy(host string) bool { return w.pending[host] }
+
+// wait returns once every file handed out is written, with the first
+// error any of them met.
+func (w *fileWriters) wait() error {
+	if len(w.pending) == 0 {
+		return w.failed()
+	}
+	w.wg.Wait()
+	clear(w.pending)
+	return w.failed()
+}
+
+// stop waits for the writes in flight and ends the goroutines.
+func (w *fileWriters) stop() error {
+	err := w.wait()
+	close(w.jobs)
+	w.workers.Wait()
+	return err
+}
