@@ -148,7 +148,8 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 		x.fresh[target] = true
 	}
 	if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
-		if h.Size <= smallFile {
+		// Written wants the file in place when it is told: no handing out.
+		if h.Size <= smallFile && x.opts.Written == nil {
 			err = x.writers.write(rel, target, h, r)
 		} else if err = x.writeRegular(target, h, r); err != nil {
 			err = fmt.Errorf("extracting %s: %w", rel, err)

@@ -146,3 +146,23 @@ func tarWithBodies(t *testing.T, hs []*tar.Header) []byte {
 	must(t, tw.Close())
 	return buf.Bytes()
 }
+
+// TestExtractWrittenSeesTheFile checks that Written is told of a file only
+// once it is on disk: ADD records each path's metadata right then.
+func TestExtractWrittenSeesTheFile(t *testing.T) {
+	root := t.TempDir()
+	var hs []*tar.Header
+	for i := range 4 * parallelWriters {
+		hs = append(hs, regWith(fmt.Sprintf("f%d", i), "contents"))
+	}
+	var missing []string
+	opts := ExtractOptions{Written: func(rel string) {
+		if data, err := os.ReadFile(filepath.Join(root, rel)); err != nil || string(data) != "contents" {
+			missing = append(missing, rel)
+		}
+	}}
+	extract(t, root, tarWithBodies(t, hs), opts)
+	if len(missing) > 0 {
+		t.Errorf("Written was told of files not yet written: %v", missing)
+	}
+}
