@@ -1,0 +1,129 @@
+package overlay
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/buildcrew/builder/pkg/snapshot"
+)
+
+// Changes lists what the upper directory changed in lower, in the form
+// snapshot.Diff gives: sorted by path; a whiteout is Deleted; an opaque
+// directory over a lower directory is Replaced and all it holds Added; a
+// directory present only because something below it changed, with the
+// lower one's metadata, is left out. Call it after unmounting and before
+// Merge.
+func Changes(ctx context.Context, upper, lower string) ([]snapshot.Change, error) {
+	c := &changes{upper: upper, lower: lower}
+	if err := c.dir(ctx, "", false); err != nil {
+		return nil, err
+	}
+	sort.Slice(c.out, func(i, j int) bool { return c.out[i].Path < c.out[j].Path })
+	return c.out, nil
+}
+
+type changes struct {
+	upper, lower string
+	out          []snapshot.Change
+}
+
+// dir lists the changes inside the upper directory rel; replaced says an
+// ancestor hides the lower contents, so everything is Added.
+func (c *changes) dir(ctx context.Context, rel string, replaced bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	names, err := readNames(filepath.Join(c.upper, rel))
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := c.entry(ctx, path.Join(rel, name), replaced); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *changes) entry(ctx context.Context, rel string, replaced bool) error {
+	up := filepath.Join(c.upper, rel)
+	var u, l unix.Stat_t
+	if err := unix.Lstat(up, &u); err != nil {
+		return &os.PathError{Op: "lstat", Path: up, Err: err}
+	}
+	low := filepath.Join(c.lower, rel)
+	inLower := !replaced
+	if inLower {
+		err := unix.Lstat(low, &l)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			inLower = false
+		} else if err != nil {
+			return &os.PathError{Op: "lstat", Path: low, Err: err}
+		}
+	}
+	if isWhiteout(&u) {
+		if inLower {
+			c.add(rel, snapshot.Deleted)
+		}
+		return nil
+	}
+	if u.Mode&unix.S_IFMT != unix.S_IFDIR {
+		c.add(rel, kindOf(inLower))
+		return nil
+	}
+	lowerDir := inLower && l.Mode&unix.S_IFMT == unix.S_IFDIR
+	opaque, err := isOpaque(up)
+	if err != nil {
+		return err
+	}
+	switch {
+	case opaque && lowerDir:
+		c.add(rel, snapshot.Replaced)
+		return c.dir(ctx, rel, true)
+	case lowerDir:
+		same, err := sameDir(up, low, &u, &l)
+		if err != nil {
+			return err
+		}
+		if !same {
+			c.add(rel, snapshot.Modified)
+		}
+		return c.dir(ctx, rel, false)
+	default:
+		// New here, or over a lower file: nothing below it is in lower.
+		c.add(rel, kindOf(inLower))
+		return c.dir(ctx, rel, true)
+	}
+}
+
+func kindOf(inLower bool) snapshot.Kind {
+	if inLower {
+		return snapshot.Modified
+	}
+	return snapshot.Added
+}
+
+func (c *changes) add(rel string, k snapshot.Kind) {
+	c.out = append(c.out, snapshot.Change{Path: rel, Kind: k})
+}
+
+// readNames lists a directory's entries, sorted.
+func readNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	return names, nil
+}

@@ -1,0 +1,118 @@
+// Package overlay gives a RUN step an overlayfs over its stage's root, so
+// that what the step changed is exactly what the upper directory holds:
+// finding the changes costs O(changes), not a walk of the whole root.
+// Afterwards the upper directory is merged into the root, which stays an
+// ordinary directory for every other instruction.
+package overlay
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// Overlay is one mounted overlay: Merged shows Lower with the step's
+// changes, which land in Upper.
+type Overlay struct {
+	Lower, Upper, Merged string
+	scratch              string
+	mounted              bool
+}
+
+// Options are tried in order. Copy-up must copy whole files and whole
+// directories (no metacopy, no redirects, no index), so that the upper
+// directory alone describes every change; volatile skips the fsync of each
+// copied-up file, which only a crash could need, and the build would not
+// survive one anyway.
+var mountOptions = []string{
+	"index=off,redirect_dir=off,metacopy=off,xino=off,volatile",
+	"index=off,redirect_dir=off,metacopy=off",
+}
+
+// Mount makes the scratch directory (which must not exist; it holds the
+// upper, work and merged directories) and mounts an overlay of lower there.
+// Scratch should be on lower's filesystem: Merge renames files from one to
+// the other.
+func Mount(lower, scratch string) (*Overlay, error) {
+	o := &Overlay{
+		Lower:   lower,
+		Upper:   filepath.Join(scratch, "upper"),
+		Merged:  filepath.Join(scratch, "merged"),
+		scratch: scratch,
+	}
+	work := filepath.Join(scratch, "work")
+	if err := os.Mkdir(scratch, 0o700); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{o.Upper, work, o.Merged} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			o.Remove()
+			return nil, err
+		}
+	}
+	// The upper root's metadata becomes the merged root's: give it the
+	// lower root's.
+	if err := copyDirMetadata(lower, o.Upper); err != nil {
+		o.Remove()
+		return nil, err
+	}
+	var errs []error
+	for _, extra := range mountOptions {
+		data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,%s", lower, o.Upper, work, extra)
+		err := unix.Mount("overlay", o.Merged, "overlay", 0, data)
+		if err == nil {
+			o.mounted = true
+			return o, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", extra, err))
+	}
+	o.Remove()
+	return nil, fmt.Errorf("mounting an overlay over %s: %w", lower, errors.Join(errs...))
+}
+
+// Unmount takes the overlay away; Upper keeps the changes.
+func (o *Overlay) Unmount() error {
+	if !o.mounted {
+		return nil
+	}
+	if err := unix.Unmount(o.Merged, 0); err != nil {
+		// Something still holds it: detach it now, it goes when released.
+		if derr := unix.Unmount(o.Merged, unix.MNT_DETACH); derr != nil {
+			return fmt.Errorf("unmounting the overlay at %s: %w", o.Merged, err)
+		}
+	}
+	o.mounted = false
+	return nil
+}
+
+// Remove unmounts the overlay if needed and deletes the scratch
+// directory, upper directory included.
+func (o *Overlay) Remove() error {
+	if err := o.Unmount(); err != nil {
+		return err
+	}
+	return os.RemoveAll(o.scratch)
+}
+
+// Supported tells whether this process can mount an overlay with upper
+// directories under dir, by trying it once.
+func Supported(dir string) error {
+	scratch, err := os.MkdirTemp(dir, "overlay-probe-")
+	if err != nil {
+		return err
+	}
+	os.Remove(scratch)
+	lower := scratch + "-lower"
+	if err := os.Mkdir(lower, 0o755); err != nil {
+		return err
+	}
+	defer os.Remove(lower)
+	o, err := Mount(lower, scratch)
+	if err != nil {
+		return err
+	}
+	return o.Remove()
+}

@@ -1,0 +1,164 @@
+package overlay
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
+	"github.com/buildcrew/builder/pkg/snapshot"
+)
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func write(t *testing.T, p, data string) {
+	t.Helper()
+	must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+	must(t, os.WriteFile(p, []byte(data), 0o644))
+}
+
+// state describes every path under root: type, mode, owner, size, content
+// digest, link target, mtime (not for directories whose entries changed:
+// the test compares those separately) and non-overlay attributes.
+func state(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	inodes := map[uint64]string{}
+	must(t, filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		st := fi.Sys().(*syscall.Stat_t)
+		line := fmt.Sprintf("%s %o %d:%d mtime=%d", rel, st.Mode, st.Uid, st.Gid, st.Mtim.Nano())
+		switch {
+		case fi.Mode().IsRegular():
+			data, err := os.ReadFile(p)
+			must(t, err)
+			line += fmt.Sprintf(" %x", sha256.Sum256(data))
+			if first, ok := inodes[st.Ino]; ok {
+				line += " linked-to=" + first
+			} else if st.Nlink > 1 {
+				inodes[st.Ino] = rel
+			}
+		case fi.Mode()&os.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			line += " -> " + l
+		}
+		names := make([]byte, 4096)
+		n, _ := unix.Llistxattr(p, names)
+		for _, x := range strings.Split(string(names[:n]), "\x00") {
+			if x != "" {
+				line += " xattr=" + x
+			}
+		}
+		out = append(out, line)
+		return nil
+	}))
+	sort.Strings(out)
+	return out
+}
+
+func TestChangesAndMerge(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting an overlay needs root")
+	}
+	tmp := t.TempDir()
+	if err := Supported(tmp); err != nil {
+		t.Skipf("overlayfs is not available here: %v", err)
+	}
+	lower := filepath.Join(tmp, "lower")
+	write(t, filepath.Join(lower, "etc/conf"), "old")
+	write(t, filepath.Join(lower, "etc/passwd"), "root")
+	write(t, filepath.Join(lower, "lib/old"), "old")
+	write(t, filepath.Join(lower, "lib/keep"), "keep")
+	write(t, filepath.Join(lower, "data/gone"), "gone")
+	write(t, filepath.Join(lower, "data/sub/deep"), "deep")
+	write(t, filepath.Join(lower, "bin/tool"), "tool")
+	write(t, filepath.Join(lower, "f"), "file becomes dir")
+	write(t, filepath.Join(lower, "d2/inside"), "dir becomes file")
+	write(t, filepath.Join(lower, "attrs/x"), "x")
+	write(t, filepath.Join(lower, "linked/one"), "shared")
+	must(t, os.Link(filepath.Join(lower, "linked/one"), filepath.Join(lower, "linked/two")))
+	past := time.Unix(1_000_000_000, 0)
+	must(t, filepath.Walk(lower, func(p string, _ os.FileInfo, err error) error {
+		must(t, err)
+		return os.Chtimes(p, past, past)
+	}))
+
+	o, err := Mount(lower, filepath.Join(tmp, "step"))
+	must(t, err)
+	t.Cleanup(func() { o.Remove() })
+	m := o.Merged
+	write(t, filepath.Join(m, "etc/conf"), "new") // content: copy-up only of etc
+	write(t, filepath.Join(m, "new/a"), "a")      // a new directory
+	must(t, os.Link(filepath.Join(m, "new/a"), filepath.Join(m, "new/b")))
+	must(t, os.Remove(filepath.Join(m, "lib/old"))) // a deletion
+	must(t, os.RemoveAll(filepath.Join(m, "data"))) // a directory made again
+	write(t, filepath.Join(m, "data/x"), "x")
+	must(t, os.Chmod(filepath.Join(m, "bin/tool"), 0o755)) // metadata only
+	must(t, os.Remove(filepath.Join(m, "f")))              // a file becomes a directory
+	write(t, filepath.Join(m, "f/in"), "in")
+	must(t, os.RemoveAll(filepath.Join(m, "d2"))) // a directory becomes a file
+	write(t, filepath.Join(m, "d2"), "now a file")
+	must(t, unix.Lsetxattr(filepath.Join(m, "attrs"), "user.k", []byte("v"), 0))
+	write(t, filepath.Join(m, "linked/one"), "changed") // breaks the lower link (index=off)
+	// A mount point made and removed, its directory's mtime put back, as
+	// the chroot runner does: nothing to report.
+	write(t, filepath.Join(m, "etc/stub"), "")
+	must(t, os.Remove(filepath.Join(m, "etc/stub")))
+	must(t, os.Chtimes(filepath.Join(m, "etc"), past, past))
+
+	want := state(t, m)
+	must(t, o.Unmount())
+	got, err := Changes(t.Context(), o.Upper, lower)
+	must(t, err)
+	wantChanges := []snapshot.Change{
+		{Path: "attrs", Kind: snapshot.Modified},
+		{Path: "bin/tool", Kind: snapshot.Modified},
+		{Path: "d2", Kind: snapshot.Modified},
+		{Path: "data", Kind: snapshot.Replaced},
+		{Path: "data/x", Kind: snapshot.Added},
+		{Path: "etc/conf", Kind: snapshot.Modified},
+		{Path: "f", Kind: snapshot.Modified},
+		{Path: "f/in", Kind: snapshot.Added},
+		{Path: "lib", Kind: snapshot.Modified},
+		{Path: "lib/old", Kind: snapshot.Deleted},
+		{Path: "linked/one", Kind: snapshot.Modified},
+		{Path: "new", Kind: snapshot.Added},
+		{Path: "new/a", Kind: snapshot.Added},
+		{Path: "new/b", Kind: snapshot.Added},
+	}
+	if diff := cmp.Diff(wantChanges, got); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+	must(t, Merge(t.Context(), o.Upper, lower))
+	if diff := cmp.Diff(want, state(t, lower)); diff != "" {
+		t.Errorf("lower after the merge differs from what the overlay showed (-overlay +lower):\n%s", diff)
+	}
+	must(t, o.Remove())
+	if _, err := os.Stat(o.Upper); !os.IsNotExist(err) {
+		t.Errorf("the scratch directory is still there: %v", err)
+	}
+
+	// The merged root serves as the next step's lower without surprises.
+	o2, err := Mount(lower, filepath.Join(tmp, "step2"))
+	must(t, err)
+	defer o2.Remove()
+	if diff := cmp.Diff(want, state(t, o2.Merged)); diff != "" {
+		t.Errorf("the next overlay shows something else (-first +second):\n%s", diff)
+	}
+}
