@@ -78,7 +78,7 @@ var kanikoFlags = []kanikoFlag{
 	{name: "skip-tls-verify-pull", status: supported},
 	{name: "skip-tls-verify-registry", status: supported},
 	{name: "skip-unused-stages", status: supported, note: "always on: stages the target does not need never run (BuildKit's behaviour)"},
-	{name: "snapshot-mode", status: supported, note: "full, redo and time are accepted; changes are always found from metadata (size, mode, owner, mtime, ctime, inode, xattrs), never by re-reading files"},
+	{name: "snapshot-mode", status: supported, note: "full, redo and time are accepted; files are never re-read to find changes: in chroot isolation each RUN runs on an overlayfs and its changes are what the upper directory holds; with --isolation=none or --no-overlay they are found from metadata (size, mode, owner, mtime, ctime, inode, xattrs)"},
 	{name: "tar-path", status: supported, note: "also spelled --tarPath"},
 	{name: "target", status: supported},
 	{name: "use-new-run", status: ignored, kind: "bool", note: "RUN already finds changes without re-reading files"},

@@ -43,6 +43,7 @@ type buildFlags struct {
 	secrets                          []string
 	pullRetry, extractRetry          int
 	keepWorkDir                      bool
+	noOverlay                        bool
 
 	// Kept for kaniko's sake, read only to warn that they change nothing.
 	ignoredBool     map[string]*bool
@@ -87,6 +88,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.workDir, "work-dir", "", "where to keep root filesystems and layers while building (default: the temp directory)")
 	fs.StringVar(&f.kanikoDir, "kaniko-dir", "", "kaniko's name for --work-dir")
 	fs.BoolVar(&f.keepWorkDir, "keep-work-dir", false, "leave the build's root filesystems and layers in the work directory")
+	fs.BoolVar(&f.noOverlay, "no-overlay", false, "find what each RUN changed by walking the stage's root instead of running it on an overlayfs (slower; for filesystems overlayfs cannot use)")
 	fs.StringVarP(&f.verbosity, "verbosity", "v", "info", "log level: panic, fatal, error, warn, info, debug or trace")
 	fs.StringVar(&f.logFormat, "log-format", "color", "diagnostics format: text, color (text) or json")
 	fs.BoolVar(&f.logTimestamp, "log-timestamp", false, "put a timestamp on every diagnostic line")

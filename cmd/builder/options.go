@@ -81,7 +81,7 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	bo = build.Options{
 		ContextDir: contextDir, Dockerfile: dockerfile, BuildArgs: args, Target: f.target,
 		Labels: labels, Platform: f.platform, WorkDir: f.workDirectory(), Format: build.Format(f.imageFormat),
-		Registry: pullReg, PullRetries: max(f.pullRetry, f.extractRetry), KeepWorkDir: f.keepWorkDir, CompressionLevel: level, Zstd: f.compression == "zstd", Reproducible: f.reproducible,
+		Registry: pullReg, PullRetries: max(f.pullRetry, f.extractRetry), KeepWorkDir: f.keepWorkDir, NoOverlay: f.noOverlay, CompressionLevel: level, Zstd: f.compression == "zstd", Reproducible: f.reproducible,
 	}
 	po = push.Options{
 		Destinations: f.destinations, NoPush: f.noPush, Registry: pushReg, Retries: f.pushRetry,

@@ -61,6 +61,8 @@ type builder struct {
 	cacheUnreadable bool // a read failed: the rest of the build does not try again
 	phases          Phases
 	now             time.Time
+	useOverlay      *bool // RUN on overlays; nil until the first RUN decides
+	steps           int   // overlays mounted so far, to name their directories
 }
 
 // Build runs the build described by opts.
@@ -145,7 +147,7 @@ func newBuilder(opts Options) (*builder, error) {
 	if b.work, err = os.MkdirTemp(opts.WorkDir, "builder-"); err != nil {
 		return nil, fmt.Errorf("creating the work directory: %w", err)
 	}
-	for _, d := range []string{"layers", "roots", "tmp"} {
+	for _, d := range []string{"layers", "roots", "tmp", "overlays"} {
 		if err := os.Mkdir(filepath.Join(b.work, d), 0o700); err != nil {
 			return nil, err
 		}

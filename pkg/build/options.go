@@ -83,6 +83,11 @@ type Options struct {
 	PullRetryWait time.Duration
 	// Registry says how base images are pulled.
 	Registry registry.Options
+	// NoOverlay finds what a RUN changed by walking the stage's whole root
+	// before and after it, even where the step could run on an overlayfs
+	// whose upper directory holds exactly its changes (the default when
+	// running as root with private roots).
+	NoOverlay bool
 	// Runner runs RUN commands; the default is chroot isolation, or
 	// isolation.None when Root is set.
 	Runner Runner

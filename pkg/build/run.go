@@ -18,17 +18,37 @@ import (
 
 // run executes RUN in the stage's root and turns what changed into a layer.
 func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.Writer) error {
-	secrets, secretEnv, err := b.secrets(c.Mounts)
-	if err != nil {
-		return err
-	}
 	root, err := b.rootfs(ctx, st)
 	if err != nil {
 		return err
 	}
-	before, err := b.snapshot(ctx, st)
+	spec, err := b.runSpec(st, c, root, out)
 	if err != nil {
 		return err
+	}
+	var changes []snapshot.Change
+	if b.overlays(ctx) {
+		changes, err = b.runOnOverlay(ctx, st, spec)
+	} else {
+		changes, err = b.runAndWalk(ctx, st, spec)
+	}
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	layer, err := b.layer(ctx, root, entriesOf(changes))
+	if err != nil {
+		return err
+	}
+	b.opts.Logger.Debug("RUN layer written", "stage", st.def.DisplayName(), "changes", len(changes), "took", time.Since(start))
+	return st.commit("RUN "+runCommandString(spec.Args, st), layer)
+}
+
+// runSpec describes the step's process.
+func (b *builder) runSpec(st *stage, c *dockerfile.Run, root string, out io.Writer) (*isolation.Spec, error) {
+	secrets, secretEnv, err := b.secrets(c.Mounts)
+	if err != nil {
+		return nil, err
 	}
 	args := c.Args
 	if c.Shell {
@@ -36,7 +56,7 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 	}
 	id, err := resolveUser(root, st.config.Config.User)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	spec := &isolation.Spec{
 		Root: root, Args: args, Env: b.runEnv(st, id), Dir: st.config.Config.WorkingDir,
@@ -47,28 +67,33 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 	if c.Script != nil {
 		spec.Files = map[string][]byte{c.Script.Name: []byte(c.Script.Data)}
 	}
+	return spec, nil
+}
+
+// runAndWalk runs the step in the root itself and finds its changes by
+// comparing the root's metadata before and after.
+func (b *builder) runAndWalk(ctx context.Context, st *stage, spec *isolation.Spec) ([]snapshot.Change, error) {
+	before, err := b.snapshot(ctx, st)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	if err := b.runner.Run(ctx, spec); err != nil {
 		st.tree = nil // a failed step may have changed files
-		return err
+		return nil, err
 	}
 	ran := time.Since(start)
 	b.phases["run"] += ran
-	after, err := snapshot.Walk(ctx, root, b.walkOptions())
+	after, err := snapshot.Walk(ctx, spec.Root, b.walkOptions())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	changes := snapshot.Diff(before, after)
 	st.tree = after
 	walked := time.Since(start) - ran
 	b.phases["snapshot"] += walked
-	layer, err := b.layer(ctx, root, entriesOf(changes))
-	if err != nil {
-		return err
-	}
-	b.opts.Logger.Debug("RUN finished", "stage", st.def.DisplayName(), "changes", len(changes),
-		"run", ran, "snapshot", walked, "layer", time.Since(start)-ran-walked)
-	return st.commit("RUN "+runCommandString(args, st), layer)
+	b.opts.Logger.Debug("RUN finished", "stage", st.def.DisplayName(), "changes", len(changes), "run", ran, "snapshot", walked)
+	return changes, nil
 }
 
 // runEnv is the step's environment: ENV and ARG values in scope, the proxy

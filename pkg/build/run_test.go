@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"log/slog"
 	"sort"
 	"strings"
 	"testing"
@@ -30,7 +31,18 @@ func busybox(t *testing.T, extra ...file) string {
 
 func amd(o *Options) { o.Platform = "linux/amd64" }
 
+// TestRunChanges checks the layers RUN makes, both ways of finding what
+// a step changed: the overlay's upper directory and the metadata walk.
 func TestRunChanges(t *testing.T) {
+	for _, mode := range []struct {
+		name      string
+		noOverlay bool
+	}{{"overlay", false}, {"walk", true}} {
+		t.Run(mode.name, func(t *testing.T) { testRunChanges(t, mode.noOverlay) })
+	}
+}
+
+func testRunChanges(t *testing.T, noOverlay bool) {
 	base := busybox(t,
 		file{name: "data/"}, file{name: "data/keep", body: "k"}, file{name: "data/old/"}, file{name: "data/old/a", body: "a"},
 		file{name: "swap", body: "file"}, file{name: "gone/"}, file{name: "gone/deep/"}, file{name: "gone/deep/f", body: "f"},
@@ -43,7 +55,17 @@ RUN ln /lower /hard && ln -s /lower /soft && chmod 4755 /lower
 RUN echo recreated > /lower.new && rm /data/keep && echo again > /data/keep
 RUN true
 `
-	res := mustBuildIn(t, df, map[string]string{}, amd)
+	var log bytes.Buffer
+	res := mustBuildIn(t, df, map[string]string{}, amd, func(o *Options) {
+		o.NoOverlay = noOverlay
+		o.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	if used := strings.Contains(log.String(), "overlay=true"); used == noOverlay {
+		if !noOverlay && strings.Contains(log.String(), "no overlayfs") {
+			t.Skip("overlayfs is not available here")
+		}
+		t.Fatalf("overlay used: %v, want %v", used, !noOverlay)
+	}
 	got := layerNames(t, res.Image, 2)
 	want := [][]string{
 		{"data/", "data/old/", "data/old/.wh..wh..opq", "data/old/b", ".wh.gone"},
