@@ -3,7 +3,6 @@ package isolation
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"syscall"
+
+	"github.com/buildcrew/builder/pkg/isolation/internal/stephelper"
 )
 
 // Chroot runs commands with chroot isolation: new mount, PID, UTS and IPC
@@ -58,12 +59,12 @@ type boundFile struct {
 	secret       bool // only removed afterwards, never kept
 }
 
-func (c *Chroot) prepare(spec *Spec, st *stubs) (*helperConfig, []boundFile, error) {
+func (c *Chroot) prepare(spec *Spec, st *stubs) (*stephelper.Config, []boundFile, error) {
 	hostname := spec.Hostname
 	if hostname == "" {
 		hostname = defaultHostname
 	}
-	cfg := &helperConfig{
+	cfg := &stephelper.Config{
 		Root: spec.Root, Args: spec.Args, Env: spec.Env, Dir: spec.Dir,
 		UID: spec.UID, GID: spec.GID, Groups: spec.Groups,
 		Hostname: hostname, NetNone: spec.Network == "none", Files: spec.Files, AllCaps: spec.Insecure,
@@ -112,7 +113,7 @@ func (c *Chroot) prepare(spec *Spec, st *stubs) (*helperConfig, []boundFile, err
 			return nil, nil, err
 		}
 		files = append(files, boundFile{copy: tmp, target: filepath.Join(spec.Root, f.rel), content: f.content, stub: !existed})
-		cfg.Binds = append(cfg.Binds, bind{Source: tmp, Target: f.rel})
+		cfg.Binds = append(cfg.Binds, stephelper.Bind{Source: tmp, Target: f.rel})
 	}
 	for _, sec := range spec.Secrets {
 		ok, err := st.ensure(sec.Target, false)
@@ -132,7 +133,7 @@ func (c *Chroot) prepare(spec *Spec, st *stubs) (*helperConfig, []boundFile, err
 			return nil, nil, fmt.Errorf("preparing a secret: %w", err)
 		}
 		files = append(files, boundFile{copy: src, secret: true})
-		cfg.Binds = append(cfg.Binds, bind{Source: src, Target: sec.Target, ReadOnly: true})
+		cfg.Binds = append(cfg.Binds, stephelper.Bind{Source: src, Target: sec.Target, ReadOnly: true})
 	}
 	return cfg, files, nil
 }
@@ -200,7 +201,7 @@ func exists(p string) bool {
 
 // runHelper starts this binary again as the namespace's init, hands it the
 // configuration on fd 3 and reads setup failures from fd 4.
-func runHelper(ctx context.Context, spec *Spec, cfg *helperConfig) error {
+func runHelper(ctx context.Context, spec *Spec, cfg *stephelper.Config) error {
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return err
@@ -215,7 +216,7 @@ func runHelper(ctx context.Context, spec *Spec, cfg *helperConfig) error {
 	defer errW.Close()
 
 	cmd := exec.CommandContext(ctx, "/proc/self/exe")
-	cmd.Args = []string{helperArg0}
+	cmd.Args = []string{stephelper.Arg0}
 	cmd.Env = []string{}
 	cmd.ExtraFiles = []*os.File{specR, errW}
 	cmd.Stdout, cmd.Stderr = spec.Stdout, spec.Stderr
@@ -233,7 +234,7 @@ func runHelper(ctx context.Context, spec *Spec, cfg *helperConfig) error {
 	}
 	specR.Close()
 	errW.Close()
-	if err := json.NewEncoder(specW).Encode(cfg); err != nil {
+	if _, err := specW.Write(cfg.Encode()); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return fmt.Errorf("configuring the isolation helper: %w", err)

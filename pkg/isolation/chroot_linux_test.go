@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/buildcrew/builder/pkg/isolation/internal/stephelper"
 )
 
 // busyboxRoot makes a root filesystem holding only a static busybox and the
@@ -67,7 +69,7 @@ func TestChrootRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
-	for _, want := range []string{helperArg0, "buildkitsandbox\n", "65534\n65533\n", "/dev/null\n", "from-pipes"} {
+	for _, want := range []string{stephelper.Arg0, "buildkitsandbox\n", "65534\n65533\n", "/dev/null\n", "from-pipes"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/buildcrew/builder/pkg/isolation/internal/stephelper"
 )
 
 // None runs commands directly in the builder's own container, at "/",
@@ -38,7 +40,7 @@ func (None) Run(ctx context.Context, spec *Spec) error {
 	}
 	name := spec.Args[0]
 	if !strings.Contains(name, "/") {
-		if name, err = lookPath(name, spec.Env); err != nil {
+		if name, err = stephelper.LookPath(name, spec.Env); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,8 @@ package isolation
 import (
 	"fmt"
 	"io"
+
+	"github.com/buildcrew/builder/pkg/isolation/internal/stephelper"
 )
 
 // Spec describes one command to run.
@@ -50,6 +52,6 @@ func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code
 func (e *ExitError) ExitCode() int { return e.Code }
 
 // PipesDir is where Spec.Files appear inside the root.
-const PipesDir = "/dev/pipes"
+const PipesDir = stephelper.PipesDir
 
 const defaultHostname = "buildkitsandbox"

@@ -1,0 +1,38 @@
+// Package stephelper is the first process of a RUN step's namespaces: the
+// builder starts its own binary again under the name Arg0, and this
+// package's init takes over. Every RUN pays for the package initializers
+// Go runs before this one, and Go runs, in import-path order, every one
+// that is ready before this package's imports are; so it imports only
+// os, syscall, runtime, errors and unsafe (no fmt, strings, strconv,
+// encoding/json, os/exec or path/filepath, each of which would let
+// dozens of the builder's other packages go first: about 5 ms a step).
+package stephelper
+
+// Arg0 is the argv[0] that turns the builder into the helper. Nothing
+// else starts a process with that name.
+const Arg0 = "builder-isolation-helper"
+
+// PipesDir is where Config.Files appear inside the root.
+const PipesDir = "/dev/pipes"
+
+// Config is what the builder hands the helper on fd 3.
+type Config struct {
+	Root     string
+	Args     []string
+	Env      []string
+	Dir      string
+	UID, GID uint32
+	Groups   []uint32
+	Hostname string
+	NetNone  bool
+	Mounts   []string // of "proc", "dev", "sys": the ones the root can take
+	Binds    []Bind
+	Files    map[string][]byte
+	AllCaps  bool // RUN --security=insecure keeps every capability
+}
+
+// Bind is a file or directory bound into the root.
+type Bind struct {
+	Source, Target string
+	ReadOnly       bool
+}
