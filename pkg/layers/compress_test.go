@@ -5,6 +5,7 @@ import (
 	stdgzip "compress/gzip"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"os"
 	"testing"
@@ -12,13 +13,30 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// TestCompressions stores a multi-block layer with each compression: the
-// tar comes back whole, gzip layers read with the standard library, and
-// storing again gives the same digest.
+// TestCompressions stores layers of one block (compressed in line), just
+// over it and of several blocks (compressed in parallel) with each
+// compression: the tar comes back whole, gzip layers read with the
+// standard library, and storing again gives the same digest.
 func TestCompressions(t *testing.T) {
-	payload := make([]byte, 3<<20+123) // several pgzip blocks
-	rand.Read(payload[:1<<20])
-	fill := func(w io.Writer) error { _, err := w.Write(payload); return err }
+	for _, size := range []int{3 << 10, gzipBlock, gzipBlock + 1, 3<<20 + 123} {
+		payload := make([]byte, size)
+		rand.Read(payload[:min(size, 1<<20)])
+		t.Run(fmt.Sprint(size), func(t *testing.T) { testCompressions(t, payload) })
+	}
+}
+
+func testCompressions(t *testing.T, payload []byte) {
+	// Written in pieces, as tar writes, so a piece crosses the block.
+	fill := func(w io.Writer) error {
+		for rest := payload; len(rest) > 0; {
+			n := min(len(rest), 100_000)
+			if _, err := w.Write(rest[:n]); err != nil {
+				return err
+			}
+			rest = rest[n:]
+		}
+		return nil
+	}
 	for name, c := range map[string]Compression{
 		"gzip": {}, "gzip fastest": {Level: 1}, "zstd": {Zstd: true}, "zstd best": {Zstd: true, Level: 9},
 	} {

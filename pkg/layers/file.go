@@ -37,9 +37,7 @@ type Compression struct {
 	Level int
 }
 
-// compressor wraps w in the chosen compression. gzip runs on every core
-// in 1 MiB blocks: the output depends on the block size only, not on the
-// number of cores, so layers stay reproducible.
+// compressor wraps w in the chosen compression (gzip: see gzipWriter).
 func (c Compression) compressor(w io.Writer) (io.WriteCloser, error) {
 	if c.Zstd {
 		level := zstd.SpeedDefault
@@ -60,14 +58,10 @@ func (c Compression) compressor(w io.Writer) (io.WriteCloser, error) {
 	if level == 0 {
 		level = pgzip.DefaultCompression
 	}
-	gz, err := pgzip.NewWriterLevel(w, level)
-	if err != nil {
-		return nil, err
+	if level < pgzip.HuffmanOnly || level > pgzip.BestCompression {
+		return nil, fmt.Errorf("gzip: invalid compression level: %d", level)
 	}
-	if err := gz.SetConcurrency(1<<20, 2*runtime.NumCPU()); err != nil {
-		return nil, err
-	}
-	return gz, nil
+	return newGzipWriter(w, level), nil
 }
 
 var _ v1.Layer = (*File)(nil)
