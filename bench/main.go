@@ -81,6 +81,7 @@ func run(runs int, workloads []string, out string) error {
 	fmt.Fprintf(&table, "Machine: %s, %d cores, %s; %d runs per tool, medians.\n\n", host, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"), runs)
 	fmt.Fprintln(&table, "| workload | builder | buildah | ratio | builder phases | builder RSS | buildah RSS |")
 	fmt.Fprintln(&table, "|---|---|---|---|---|---|---|")
+	perRun := ""
 	for _, w := range workloads {
 		dir := filepath.Join("bench", "workloads", w)
 		if w == "cache" {
@@ -104,9 +105,23 @@ func run(runs int, workloads []string, out string) error {
 			theirs = append(theirs, m)
 			fmt.Fprintf(os.Stderr, "%s run %d: builder %.2fs buildah %.2fs\n", w, i+1, ours[i].wall.Seconds(), theirs[i].wall.Seconds())
 		}
+		if w == "steps" {
+			var steps []time.Duration
+			for _, m := range ours {
+				steps = append(steps, m.runs...)
+			}
+			alone, err := e.commandAlone(layout, 30)
+			if err != nil {
+				return err
+			}
+			perRun = perRunLine(steps, alone)
+		}
 		o, t := median(ours), median(theirs)
 		fmt.Fprintf(&table, "| %s | %.2fs | %.2fs | %.2f | %s | %d MB | %d MB |\n", w, o.wall.Seconds(), t.wall.Seconds(),
 			o.wall.Seconds()/t.wall.Seconds(), o.phaseString(), o.rssMB, t.rssMB)
+	}
+	if perRun != "" {
+		fmt.Fprintf(&table, "\n%s", perRun)
 	}
 	fmt.Print(table.String())
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
@@ -121,6 +136,7 @@ type measure struct {
 	wall   time.Duration
 	rssMB  int64
 	phases map[string]float64
+	runs   []time.Duration // each RUN step that ran, whole
 }
 
 func (m measure) phaseString() string {
@@ -173,6 +189,7 @@ func (e *env) buildOurs(dir, ref string, extra []string) (measure, error) {
 		return m, err
 	}
 	m.phases = phases(stderr)
+	m.runs = runSteps(stderr)
 	return m, nil
 }
 

@@ -100,7 +100,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&f.reproducible, "reproducible", false, "strip timestamps: the config's, the history's and the new layers' files' (set to 1970-01-01)")
 	fs.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip or zstd (OCI format only)")
 	fs.IntVar(&f.compressionLevel, "compression-level", -1, "compression level, 1 (fastest) to 9 (smallest); -1 is the default")
-	fs.StringVar(&f.snapshotMode, "snapshot-mode", "full", "kaniko's snapshot modes (full, redo, time) are accepted: changes are always found by comparing file metadata")
+	fs.StringVar(&f.snapshotMode, "snapshot-mode", "full", "kaniko's snapshot modes (full, redo, time) are accepted; files are never re-read to find changes (an overlay's upper directory, or file metadata)")
 	fs.StringVar(&f.snapshotMode, "snapshotMode", "full", "deprecated spelling of --snapshot-mode")
 	fs.BoolVar(&f.skipUnusedStages, "skip-unused-stages", true, "always on: stages the target does not need never run")
 	fs.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (a bare id=ID reads the variable ID); repeatable")

@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/buildcrew/builder/pkg/dockerfile"
 )
@@ -22,8 +23,14 @@ func (b *builder) dispatch(ctx context.Context, st *stage, step *dockerfile.Step
 		st.step++
 		v = b.prog.vertex(fmt.Sprintf("[%s%d/%d] %s", st.prefix, st.step, st.total, step))
 	}
+	start := time.Now()
 	cached, err := b.step(ctx, st, ins, v)
 	err = step.Wrap(err)
+	if err == nil {
+		// The bench reads RUN's whole cost per step from this record.
+		b.opts.Logger.Debug("step finished", "stage", st.def.DisplayName(), "instruction", step.Keyword,
+			"cached", cached, "took", time.Since(start))
+	}
 	if v != nil {
 		switch {
 		case err != nil:
