@@ -115,7 +115,9 @@ func TestChangesAndMerge(t *testing.T) {
 	must(t, os.RemoveAll(filepath.Join(m, "d2"))) // a directory becomes a file
 	write(t, filepath.Join(m, "d2"), "now a file")
 	must(t, unix.Lsetxattr(filepath.Join(m, "attrs"), "user.k", []byte("v"), 0))
-	write(t, filepath.Join(m, "linked/one"), "changed") // breaks the lower link (index=off)
+	write(t, filepath.Join(m, "linked/one"), "changed")           // breaks the lower link (index=off)
+	must(t, os.MkdirAll(filepath.Join(m, "moved/deeper"), 0o755)) // a lower file moved into a new tree
+	must(t, os.Rename(filepath.Join(m, "lib/keep"), filepath.Join(m, "moved/deeper/keep")))
 	// A mount point made and removed, its directory's mtime put back, as
 	// the chroot runner does: nothing to report.
 	write(t, filepath.Join(m, "etc/stub"), "")
@@ -136,8 +138,12 @@ func TestChangesAndMerge(t *testing.T) {
 		{Path: "f", Kind: snapshot.Modified},
 		{Path: "f/in", Kind: snapshot.Added},
 		{Path: "lib", Kind: snapshot.Modified},
+		{Path: "lib/keep", Kind: snapshot.Deleted},
 		{Path: "lib/old", Kind: snapshot.Deleted},
 		{Path: "linked/one", Kind: snapshot.Modified},
+		{Path: "moved", Kind: snapshot.Added},
+		{Path: "moved/deeper", Kind: snapshot.Added},
+		{Path: "moved/deeper/keep", Kind: snapshot.Added},
 		{Path: "new", Kind: snapshot.Added},
 		{Path: "new/a", Kind: snapshot.Added},
 		{Path: "new/b", Kind: snapshot.Added},
