@@ -13,7 +13,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/buildcrew/builder/pkg/cache"
 	"github.com/buildcrew/builder/pkg/layers"
 	"github.com/buildcrew/builder/pkg/registry"
 )
@@ -112,11 +111,18 @@ func (b *builder) retryPull(ctx context.Context, what string, f func() error) er
 	return registry.Retry(ctx, b.opts.PullRetries, b.opts.PullRetryWait, notify, f)
 }
 
-// unpack extracts layers in order into dir, applying whiteouts.
-// Paths keep covers are left alone.
+// unpack extracts layers in order into dir, applying whiteouts, while
+// the later ones download (see prefetch). Paths keep covers are left
+// alone.
 func (b *builder) unpack(ctx context.Context, dir string, ls []v1.Layer, keep *layers.Ignore) error {
 	defer b.phases.add("extract", time.Now())
-	for i, l := range ls {
+	p := b.prefetch(ctx, ls)
+	defer p.close()
+	for i := range ls {
+		l, err := p.layer(ctx, i)
+		if err != nil {
+			return err
+		}
 		// Unpacking a layer again over a partial attempt gives the same
 		// result: entries replace what they find.
 		if err := b.retryPull(ctx, "unpacking a layer", func() error { return b.unpackLayer(ctx, dir, l, keep) }); err != nil {
@@ -127,13 +133,8 @@ func (b *builder) unpack(ctx context.Context, dir string, ls []v1.Layer, keep *l
 	return nil
 }
 
+// unpackLayer streams one layer into dir.
 func (b *builder) unpackLayer(ctx context.Context, dir string, l v1.Layer, keep *layers.Ignore) error {
-	// Only extraction reads through the base layer directory: the image
-	// keeps the registry's layers, which a push can mount across
-	// repositories instead of uploading.
-	if b.opts.BaseLayerDir != "" {
-		l = cache.LayerDir{Dir: b.opts.BaseLayerDir}.Wrap(l)
-	}
 	rc, err := l.Compressed()
 	if err != nil {
 		return err

@@ -63,6 +63,7 @@ type builder struct {
 	now             time.Time
 	useOverlay      *bool // RUN on overlays; nil until the first RUN decides
 	steps           int   // overlays mounted so far, to name their directories
+	downloads       int   // images whose layers were prefetched, to name their directories
 }
 
 // Build runs the build described by opts.

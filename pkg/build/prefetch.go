@@ -1,0 +1,152 @@
+package build
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/buildcrew/builder/pkg/cache"
+)
+
+// prefetchers is how many of a base's layers download at once while the
+// ones before them are unpacked.
+const prefetchers = 3
+
+// prefetch downloads an image's layers, all but the first, in the
+// background while the layers before them are unpacked: layers have to
+// be unpacked in order, but nothing stops them from arriving early. The
+// first layer streams straight into the extractor. With a base layer
+// directory the layers are downloaded there; otherwise into the work
+// directory, and deleted by close.
+type prefetch struct {
+	sources []v1.Layer      // what each layer is read from
+	ready   []chan struct{} // closed once its download is over, done or not
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	tmp     string // "" with a base layer directory
+}
+
+func (b *builder) prefetch(ctx context.Context, ls []v1.Layer) *prefetch {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &prefetch{sources: append([]v1.Layer(nil), ls...), ready: make([]chan struct{}, len(ls)), cancel: cancel}
+	if b.opts.BaseLayerDir != "" {
+		for i, l := range ls {
+			p.sources[i] = cache.LayerDir{Dir: b.opts.BaseLayerDir}.Wrap(l)
+		}
+	} else if len(ls) > 1 {
+		b.downloads++
+		p.tmp = filepath.Join(b.work, "downloads", strconv.Itoa(b.downloads))
+		if err := os.MkdirAll(p.tmp, 0o700); err != nil {
+			p.tmp = "" // then every layer streams in when its turn comes
+		}
+	}
+	sem := make(chan struct{}, prefetchers)
+	for i := range ls {
+		p.ready[i] = make(chan struct{})
+		if i == 0 || (p.tmp == "" && b.opts.BaseLayerDir == "") {
+			close(p.ready[i])
+			continue
+		}
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer close(p.ready[i])
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				return
+			}
+			p.fetch(ctx, i)
+		}()
+	}
+	return p
+}
+
+// fetch downloads layer i. A failure is left for the layer's own turn,
+// which reads it from the registry again, with retries.
+func (p *prefetch) fetch(ctx context.Context, i int) {
+	if p.tmp == "" {
+		// Through the base layer directory: reading it stores it there.
+		if rc, err := p.sources[i].Compressed(); err == nil {
+			rc.Close()
+		}
+		return
+	}
+	dest := filepath.Join(p.tmp, strconv.Itoa(i))
+	if err := downloadLayer(ctx, p.sources[i], dest); err == nil {
+		p.sources[i] = &downloadedLayer{Layer: p.sources[i], path: dest}
+	}
+}
+
+// downloadLayer copies l's compressed bytes to dest. The registry's
+// reader checks the digest at the end; only a complete, verified copy
+// gets the name dest.
+func downloadLayer(ctx context.Context, l v1.Layer, dest string) error {
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	f, err := os.Create(dest + ".part")
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, readerWithContext{ctx, rc})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(dest+".part", dest)
+	}
+	if err != nil {
+		os.Remove(dest + ".part")
+	}
+	return err
+}
+
+// layer returns what layer i is read from, once its download is over.
+func (p *prefetch) layer(ctx context.Context, i int) (v1.Layer, error) {
+	select {
+	case <-p.ready[i]:
+		return p.sources[i], nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// close stops the downloads still going and deletes what they wrote to
+// the work directory.
+func (p *prefetch) close() {
+	p.cancel()
+	p.wg.Wait()
+	if p.tmp != "" {
+		os.RemoveAll(p.tmp)
+	}
+}
+
+// downloadedLayer is a registry layer whose compressed bytes are on disk.
+type downloadedLayer struct {
+	v1.Layer
+	path string
+}
+
+func (d *downloadedLayer) Compressed() (io.ReadCloser, error) { return os.Open(d.path) }
+
+// readerWithContext stops a copy when ctx ends.
+type readerWithContext struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r readerWithContext) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}
