@@ -168,3 +168,48 @@ func TestChangesAndMerge(t *testing.T) {
 		t.Errorf("the next overlay shows something else (-first +second):\n%s", diff)
 	}
 }
+
+func TestClone(t *testing.T) {
+	tmp := t.TempDir()
+	src := filepath.Join(tmp, "src")
+	write(t, filepath.Join(src, "etc/conf"), "conf")
+	write(t, filepath.Join(src, "bin/tool"), "tool")
+	must(t, os.Symlink("tool", filepath.Join(src, "bin/alias")))
+	must(t, os.MkdirAll(filepath.Join(src, "empty"), 0o1777))
+	must(t, os.Chmod(filepath.Join(src, "empty"), 0o1777))
+	if os.Geteuid() == 0 {
+		must(t, os.Chown(filepath.Join(src, "etc"), 12, 34))
+	}
+	must(t, unix.Lsetxattr(filepath.Join(src, "etc"), "user.k", []byte("v"), 0))
+	past := time.Unix(1_000_000_000, 0)
+	must(t, filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		must(t, err)
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return nil
+		}
+		return os.Chtimes(p, past, past)
+	}))
+	want := state(t, src)
+	dst := filepath.Join(tmp, "dst")
+	must(t, Clone(t.Context(), src, dst))
+	got := state(t, dst)
+	// Every file is now linked from the other tree: drop what says so.
+	for i := range got {
+		got[i] = strings.Split(got[i], " linked-to=")[0]
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("clone (-src +dst):\n%s", diff)
+	}
+	a, err := os.Stat(filepath.Join(src, "etc/conf"))
+	must(t, err)
+	b, err := os.Stat(filepath.Join(dst, "etc/conf"))
+	must(t, err)
+	if !os.SameFile(a, b) {
+		t.Error("etc/conf was copied, not linked")
+	}
+	di, err := os.Stat(filepath.Join(dst, "etc"))
+	must(t, err)
+	if si, _ := os.Stat(filepath.Join(src, "etc")); os.SameFile(si, di) {
+		t.Error("a directory is shared")
+	}
+}
