@@ -154,11 +154,18 @@ func (b *builder) unpackLayer(ctx context.Context, dir string, l v1.Layer, keep 
 // externalRoot returns the unpacked root of an image that COPY --from
 // reads, unpacking it once per build.
 func (b *builder) externalRoot(ctx context.Context, ref string) (string, error) {
-	if root, ok := b.extRoots[ref]; ok {
+	p := b.platform
+	return b.imageRoot(ctx, ref, &p)
+}
+
+// imageRoot returns an image's unpacked files, for reading or cloning
+// only, unpacking them once per build and platform.
+func (b *builder) imageRoot(ctx context.Context, ref string, platform *v1.Platform) (string, error) {
+	key := ref + "|" + platform.String()
+	if root, ok := b.extRoots[key]; ok {
 		return root, nil
 	}
-	p := b.platform
-	img, err := b.pull(ctx, ref, &p)
+	img, err := b.pull(ctx, ref, platform)
 	if err != nil {
 		return "", err
 	}
@@ -169,6 +176,6 @@ func (b *builder) externalRoot(ctx context.Context, ref string) (string, error) 
 	if err := b.unpack(ctx, dir, img.layers, nil); err != nil {
 		return "", fmt.Errorf("%s: %w", ref, err)
 	}
-	b.extRoots[ref] = dir
+	b.extRoots[key] = dir
 	return dir, nil
 }

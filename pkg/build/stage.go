@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/buildcrew/builder/pkg/dockerfile"
+	"github.com/buildcrew/builder/pkg/overlay"
 	"github.com/buildcrew/builder/pkg/snapshot"
 )
 
@@ -183,14 +184,24 @@ func (b *builder) rootfs(ctx context.Context, st *stage) (string, error) {
 // privateRoot unpacks the stage's layers into a directory of its own.
 func (b *builder) privateRoot(ctx context.Context, st *stage) (string, error) {
 	dir := filepath.Join(b.work, "roots", "stage-"+strconv.Itoa(st.index))
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return "", err
-	}
-	start := time.Now()
-	if err := b.unpack(ctx, dir, st.layers, nil); err != nil {
+	tmpl, n, err := b.rootTemplate(ctx, st)
+	if err != nil {
 		return "", st.def.Wrap(err)
 	}
-	b.opts.Logger.Debug("unpacked the stage's layers", "stage", st.def.DisplayName(), "layers", len(st.layers), "took", time.Since(start))
+	start := time.Now()
+	if tmpl != "" {
+		if err := overlay.Clone(ctx, tmpl, dir); err != nil {
+			return "", st.def.Wrap(fmt.Errorf("making the stage's root: %w", err))
+		}
+		b.phases.add("extract", start)
+	} else if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := b.unpack(ctx, dir, st.layers[n:], nil); err != nil {
+		return "", st.def.Wrap(err)
+	}
+	b.opts.Logger.Debug("unpacked the stage's layers", "stage", st.def.DisplayName(), "layers", len(st.layers)-n,
+		"cloned", tmpl != "", "took", time.Since(start))
 	st.root = dir
 	return dir, nil
 }
