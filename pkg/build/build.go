@@ -30,12 +30,16 @@ type Result struct {
 	// Phases is where the build's time went.
 	Phases Phases
 	work   string
+	trash  *trash // what is still being deleted in the work directory
 }
 
 // Close removes the layers the image was built from. Use the image before.
 func (r *Result) Close() error {
 	if r == nil || r.work == "" {
 		return nil
+	}
+	if r.trash != nil {
+		r.trash.wait()
 	}
 	return os.RemoveAll(r.work)
 }
@@ -64,6 +68,7 @@ type builder struct {
 	useOverlay      *bool // RUN on overlays; nil until the first RUN decides
 	steps           int   // overlays mounted so far, to name their directories
 	downloads       int   // images whose layers were prefetched, to name their directories
+	trash           *trash
 }
 
 // Build runs the build described by opts.
@@ -94,7 +99,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		b.removeWork()
 		return nil, fmt.Errorf("computing the image digest: %w", err)
 	}
-	res := &Result{Image: img, Digest: digest, Target: b.df.Stages[b.plan.Target].DisplayName(), Phases: b.phases, work: b.work}
+	res := &Result{Image: img, Digest: digest, Target: b.df.Stages[b.plan.Target].DisplayName(), Phases: b.phases, work: b.work, trash: b.trash}
 	if opts.KeepWorkDir {
 		res.work = ""
 		b.opts.Logger.Info("keeping the work directory", "dir", b.work)
@@ -148,11 +153,12 @@ func newBuilder(opts Options) (*builder, error) {
 	if b.work, err = os.MkdirTemp(opts.WorkDir, "builder-"); err != nil {
 		return nil, fmt.Errorf("creating the work directory: %w", err)
 	}
-	for _, d := range []string{"layers", "roots", "tmp", "overlays"} {
+	for _, d := range []string{"layers", "roots", "tmp", "overlays", "trash"} {
 		if err := os.Mkdir(filepath.Join(b.work, d), 0o700); err != nil {
 			return nil, err
 		}
 	}
+	b.trash = newTrash(filepath.Join(b.work, "trash"))
 	b.runner = opts.Runner
 	switch {
 	case b.runner != nil:
@@ -194,6 +200,7 @@ func (b *builder) removeWork() {
 		b.opts.Logger.Info("keeping the work directory", "dir", b.work)
 		return
 	}
+	b.trash.wait()
 	os.RemoveAll(b.work)
 }
 
@@ -202,10 +209,12 @@ func (b *builder) removeRoots() {
 	if b.work == "" {
 		return
 	}
-	if err := os.RemoveAll(filepath.Join(b.work, "roots")); err != nil {
-		b.opts.Logger.Warn("removing root filesystems", "err", err)
+	// In the background: the image is ready and can be pushed meanwhile.
+	for _, d := range []string{"roots", "tmp"} {
+		if err := b.trash.discard(filepath.Join(b.work, d)); err != nil {
+			b.opts.Logger.Warn("removing root filesystems", "err", err)
+		}
 	}
-	os.RemoveAll(filepath.Join(b.work, "tmp"))
 }
 
 func (b *builder) warnUnusedArgs() {

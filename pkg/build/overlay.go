@@ -54,7 +54,7 @@ func (b *builder) runOnOverlay(ctx context.Context, st *stage, spec *isolation.S
 			// The root kept for a look shows what the failed step did.
 			st.tree = nil
 			if uerr := o.Unmount(); uerr == nil {
-				overlay.Merge(context.WithoutCancel(ctx), o.Upper, root)
+				overlay.Merge(context.WithoutCancel(ctx), o.Upper, root, b.trash.discard)
 			}
 		}
 		return nil, err
@@ -68,12 +68,14 @@ func (b *builder) runOnOverlay(ctx context.Context, st *stage, spec *isolation.S
 	if err != nil {
 		return nil, err
 	}
+	listed := time.Since(start) - ran
 	st.tree = nil // the root is about to change
-	if err := overlay.Merge(ctx, o.Upper, root); err != nil {
+	if err := overlay.Merge(ctx, o.Upper, root, b.trash.discard); err != nil {
 		return nil, err
 	}
 	merged := time.Since(start) - ran
 	b.phases["snapshot"] += merged
-	b.opts.Logger.Debug("RUN finished", "stage", st.def.DisplayName(), "changes", len(changes), "run", ran, "snapshot", merged, "overlay", true)
+	b.opts.Logger.Debug("RUN finished", "stage", st.def.DisplayName(), "changes", len(changes), "run", ran,
+		"snapshot", merged, "listing", listed, "overlay", true)
 	return changes, nil
 }

@@ -15,14 +15,34 @@ import (
 // replaces lower's in one rename, everything else is renamed into place
 // (hardlinks between new files stay links) and directories lower had take
 // the upper copy's metadata. Upper is left holding only directories.
-func Merge(ctx context.Context, upper, lower string) error {
-	if err := mergeDir(ctx, upper, lower); err != nil {
+//
+// removeDir takes away a directory of lower's that the step deleted or
+// replaced (nil: os.RemoveAll). Deleting a big tree costs as much as
+// making it; a caller can move it aside and delete it in the background.
+func Merge(ctx context.Context, upper, lower string, removeDir func(string) error) error {
+	if removeDir == nil {
+		removeDir = os.RemoveAll
+	}
+	m := &merger{removeDir: removeDir}
+	if err := m.dir(ctx, upper, lower); err != nil {
 		return fmt.Errorf("merging the step's changes: %w", err)
 	}
 	return nil
 }
 
-func mergeDir(ctx context.Context, upper, lower string) error {
+type merger struct {
+	removeDir func(string) error
+}
+
+// remove deletes low, which stat describes.
+func (m *merger) remove(low string, st *unix.Stat_t) error {
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return m.removeDir(low)
+	}
+	return os.Remove(low)
+}
+
+func (m *merger) dir(ctx context.Context, upper, lower string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -36,7 +56,7 @@ func mergeDir(ctx context.Context, upper, lower string) error {
 		return err
 	}
 	for _, name := range names {
-		if err := mergeEntry(ctx, filepath.Join(upper, name), filepath.Join(lower, name)); err != nil {
+		if err := m.entry(ctx, filepath.Join(upper, name), filepath.Join(lower, name)); err != nil {
 			return err
 		}
 	}
@@ -44,7 +64,7 @@ func mergeDir(ctx context.Context, upper, lower string) error {
 	return setDirMetadata(&st, upper, lower)
 }
 
-func mergeEntry(ctx context.Context, up, low string) error {
+func (m *merger) entry(ctx context.Context, up, low string) error {
 	var u, l unix.Stat_t
 	if err := unix.Lstat(up, &u); err != nil {
 		return &os.PathError{Op: "lstat", Path: up, Err: err}
@@ -57,13 +77,13 @@ func mergeEntry(ctx context.Context, up, low string) error {
 	lowerDir := exists && l.Mode&unix.S_IFMT == unix.S_IFDIR
 	if isWhiteout(&u) {
 		if exists {
-			return os.RemoveAll(low)
+			return m.remove(low, &l)
 		}
 		return nil
 	}
 	if u.Mode&unix.S_IFMT != unix.S_IFDIR {
 		if lowerDir {
-			if err := os.RemoveAll(low); err != nil {
+			if err := m.remove(low, &l); err != nil {
 				return err
 			}
 		}
@@ -77,14 +97,14 @@ func mergeEntry(ctx context.Context, up, low string) error {
 		return err
 	}
 	if lowerDir && !opaque {
-		return mergeDir(ctx, up, low)
+		return m.dir(ctx, up, low)
 	}
 	// Nothing of lower's survives here: the whole directory moves in one
 	// rename (a new tree of 20,000 files costs one rename, not 20,000).
 	// Nothing in it can be a whiteout, but copied-up files in it carry
 	// overlayfs's attributes.
 	if exists {
-		if err := os.RemoveAll(low); err != nil {
+		if err := m.remove(low, &l); err != nil {
 			return err
 		}
 	}

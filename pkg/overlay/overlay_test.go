@@ -151,7 +151,16 @@ func TestChangesAndMerge(t *testing.T) {
 	if diff := cmp.Diff(wantChanges, got); diff != "" {
 		t.Errorf("changes (-want +got):\n%s", diff)
 	}
-	must(t, Merge(t.Context(), o.Upper, lower))
+	var removed []string
+	must(t, Merge(t.Context(), o.Upper, lower, func(dir string) error {
+		rel, _ := filepath.Rel(lower, dir)
+		removed = append(removed, rel)
+		return os.RemoveAll(dir)
+	}))
+	// Directories go through the caller's remover; files are unlinked.
+	if diff := cmp.Diff([]string{"d2", "data"}, removed); diff != "" {
+		t.Errorf("directories removed (-want +got):\n%s", diff)
+	}
 	if diff := cmp.Diff(want, state(t, lower)); diff != "" {
 		t.Errorf("lower after the merge differs from what the overlay showed (-overlay +lower):\n%s", diff)
 	}

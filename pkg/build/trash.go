@@ -1,0 +1,57 @@
+package build
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+)
+
+// trash deletes directories in the background: removing a root of
+// thousands of files costs as much as making it, and only the end of the
+// build needs it done. A directory is renamed into the trash at once
+// (the same filesystem: the work directory) and deleted by a goroutine,
+// while the build goes on and pushes.
+type trash struct {
+	dir  string
+	mu   sync.Mutex
+	n    int
+	errs []error
+	wg   sync.WaitGroup
+}
+
+func newTrash(dir string) *trash { return &trash{dir: dir} }
+
+// discard takes p away now and deletes it later. Where it cannot be
+// moved, it is deleted in line.
+func (t *trash) discard(p string) error {
+	t.mu.Lock()
+	t.n++
+	aside := filepath.Join(t.dir, strconv.Itoa(t.n))
+	t.mu.Unlock()
+	if err := os.Rename(p, aside); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return os.RemoveAll(p)
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		if err := os.RemoveAll(aside); err != nil {
+			t.mu.Lock()
+			t.errs = append(t.errs, err)
+			t.mu.Unlock()
+		}
+	}()
+	return nil
+}
+
+// wait returns once everything discarded is deleted.
+func (t *trash) wait() error {
+	t.wg.Wait()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return errors.Join(t.errs...)
+}
