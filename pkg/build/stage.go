@@ -2,10 +2,12 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -190,12 +192,22 @@ func (b *builder) privateRoot(ctx context.Context, st *stage) (string, error) {
 	}
 	start := time.Now()
 	if tmpl != "" {
-		if err := overlay.Clone(ctx, tmpl, dir); err != nil {
+		err := overlay.Clone(ctx, tmpl, dir)
+		if errors.Is(err, syscall.EXDEV) {
+			// The base layer directory is on another filesystem: no hard
+			// links, unpack everything.
+			b.opts.Logger.Debug("cannot clone across filesystems", "from", tmpl)
+			os.RemoveAll(dir)
+			tmpl, n = "", 0
+		} else if err != nil {
 			return "", st.def.Wrap(fmt.Errorf("making the stage's root: %w", err))
 		}
 		b.phases.add("extract", start)
-	} else if err := os.Mkdir(dir, 0o755); err != nil {
-		return "", err
+	}
+	if tmpl == "" {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return "", err
+		}
 	}
 	if err := b.unpack(ctx, dir, st.layers[n:], nil); err != nil {
 		return "", st.def.Wrap(err)
