@@ -38,12 +38,22 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 	if bo.Logger, err = f.logger(stderr); err != nil {
 		return err
 	}
+	// Layers start going up as they are written; Publish sends the rest.
+	early, err := push.NewUploader(cmd.Context(), po)
+	if err != nil {
+		return err
+	}
+	bo.LayerDone = early.Add
 	res, err := build.Build(cmd.Context(), bo)
 	if err != nil {
+		early.Stop()
 		return err
 	}
 	defer res.Close()
 	pushStart := time.Now()
+	if n := early.Wait(); n > 0 {
+		bo.Logger.Debug("layers uploaded while building", "uploads", n)
+	}
 	names, err := push.Publish(cmd.Context(), res.Image, po)
 	if err != nil {
 		return err

@@ -25,6 +25,9 @@ func (st *stage) commit(createdBy string, layer v1.Layer) error {
 		}
 		st.layers = append(st.layers, layer)
 		st.config.RootFS.DiffIDs = append(st.config.RootFS.DiffIDs, diffID)
+		if st.onLayer != nil {
+			st.onLayer(layer)
+		}
 	}
 	st.config.History = append(st.config.History, h)
 	return nil

@@ -187,3 +187,39 @@ func TestPlatformIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestLayerDone hears of every layer of the result as it is written, and
+// of no layer of a stage the result only copies from.
+func TestLayerDone(t *testing.T) {
+	df := `FROM scratch AS a
+COPY f /f
+FROM a AS b
+COPY g /g
+FROM scratch AS other
+COPY h /h
+FROM b
+COPY --from=other /h /h
+`
+	var told []v1.Hash
+	res := mustBuildIn(t, df, map[string]string{"f": "f", "g": "g", "h": "h"}, func(o *Options) {
+		o.LayerDone = func(l v1.Layer) {
+			d, err := l.Digest()
+			if err != nil {
+				t.Error(err)
+			}
+			told = append(told, d)
+		}
+	})
+	ls, err := res.Image.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []v1.Hash
+	for _, l := range ls {
+		d, _ := l.Digest()
+		want = append(want, d)
+	}
+	if diff := cmp.Diff(want, told); diff != "" {
+		t.Errorf("layers told (-the result's +told):\n%s", diff)
+	}
+}

@@ -37,6 +37,7 @@ type stage struct {
 	now      v1.Time        // the time given to history entries
 	building bool           // set while its steps run, to catch cycles
 	key      string         // the cache key of its last step (of its base at first)
+	onLayer  func(v1.Layer) // told of each new layer, for stages the result is made of
 }
 
 // stage builds stage i, and first whatever it needs, once.
@@ -49,6 +50,9 @@ func (b *builder) stage(ctx context.Context, i int) (*stage, error) {
 	}
 	def := b.df.Stages[i]
 	st := &stage{index: i, def: def, building: true, now: v1.Time{Time: b.now}}
+	if b.inResult(i) {
+		st.onLayer = b.opts.LayerDone
+	}
 	b.stages[i] = st
 	if len(b.df.Stages) > 1 {
 		st.prefix = def.DisplayName() + " "
@@ -73,6 +77,19 @@ func (b *builder) stage(ctx context.Context, i int) (*stage, error) {
 	}
 	st.building = false
 	return st, nil
+}
+
+// inResult tells whether stage i's layers end up in the result: the
+// target's, and those of the stages it is built FROM.
+func (b *builder) inResult(i int) bool {
+	for t := b.plan.Target; ; t = b.plan.Bases[t].Stage {
+		if t == i {
+			return true
+		}
+		if b.plan.Bases[t].Kind != dockerfile.BaseStage {
+			return false
+		}
+	}
 }
 
 // setBase starts a stage from scratch, an earlier stage or an image.

@@ -1,0 +1,79 @@
+package push
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// TestUploaderSendsLayersEarly uploads an image's layers before it is
+// published: they land in every destination repository, no manifest
+// appears until Publish, and Publish then uploads only the config.
+func TestUploaderSendsLayersEarly(t *testing.T) {
+	host, rec := startRegistry(t)
+	img, err := random.Image(2048, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Destinations: []string{host + "/app:1", host + "/app:2", host + "/other:1"}}
+	u, err := NewUploader(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ls {
+		u.Add(l)
+	}
+	if n := u.Wait(); n != 4 {
+		t.Errorf("%d uploads succeeded, want 4 (2 layers, 2 repositories)", n)
+	}
+	for _, r := range rec.take() {
+		if strings.Contains(r, "/manifests/") && strings.HasPrefix(r, "PUT ") {
+			t.Errorf("a manifest went up before Publish: %s", r)
+		}
+	}
+	for _, repo := range []string{"app", "other"} {
+		for _, l := range ls {
+			d, _ := l.Digest()
+			ref, _ := name.NewDigest(host + "/" + repo + "@" + d.String())
+			if _, err := remote.Layer(ref); err != nil {
+				t.Errorf("%s lacks layer %s: %v", repo, d, err)
+			}
+		}
+	}
+	if _, err := Publish(context.Background(), img, opts); err != nil {
+		t.Fatal(err)
+	}
+	uploads := 0
+	for _, r := range rec.take() {
+		if strings.HasPrefix(r, "POST ") && strings.Contains(r, "/blobs/uploads/") {
+			uploads++
+		}
+	}
+	if uploads != 2 {
+		t.Errorf("Publish started %d blob uploads, want 2 (the config, per repository)", uploads)
+	}
+}
+
+func TestUploaderWithoutDestinations(t *testing.T) {
+	u, err := NewUploader(context.Background(), Options{NoPush: true, Destinations: []string{"example.com/app:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := random.Image(16, 1)
+	ls, _ := img.Layers()
+	u.Add(ls[0])
+	if n := u.Wait(); n != 0 {
+		t.Errorf("%d uploads with --no-push", n)
+	}
+	if _, err := NewUploader(context.Background(), Options{Destinations: []string{"Bad Ref"}}); err == nil {
+		t.Error("a malformed destination was accepted")
+	}
+}
