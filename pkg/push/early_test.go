@@ -57,8 +57,10 @@ func TestUploaderSendsLayersEarly(t *testing.T) {
 			uploads++
 		}
 	}
-	if uploads != 2 {
-		t.Errorf("Publish started %d blob uploads, want 2 (the config, per repository)", uploads)
+	// The config, once per repository at most (the second may be mounted
+	// from the first); no layer again.
+	if uploads == 0 || uploads > 2 {
+		t.Errorf("Publish started %d blob uploads, want 1 or 2 (the config only)", uploads)
 	}
 }
 
