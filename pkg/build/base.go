@@ -29,6 +29,8 @@ type baseImage struct {
 // index to the platform. Layers are fetched only when unpacked or pushed.
 func (b *builder) pull(ctx context.Context, ref string, platform *v1.Platform) (*baseImage, error) {
 	key := ref + "|" + platform.String()
+	b.pullMu.Lock()
+	defer b.pullMu.Unlock()
 	if img, ok := b.pulled[key]; ok {
 		return img, nil
 	}
@@ -36,7 +38,7 @@ func (b *builder) pull(ctx context.Context, ref string, platform *v1.Platform) (
 	if err != nil {
 		return nil, err
 	}
-	defer b.phases.add("pull", time.Now())
+	defer b.since("pull", time.Now())
 	v := b.prog.vertex("[internal] load metadata for " + r.Name())
 	img, err := b.fetch(ctx, r, platform)
 	if err != nil {
@@ -115,7 +117,7 @@ func (b *builder) retryPull(ctx context.Context, what string, f func() error) er
 // the later ones download (see prefetch). Paths keep covers are left
 // alone.
 func (b *builder) unpack(ctx context.Context, dir string, ls []v1.Layer, keep *layers.Ignore) error {
-	defer b.phases.add("extract", time.Now())
+	defer b.since("extract", time.Now())
 	p := b.prefetch(ctx, ls)
 	defer p.close()
 	for i := range ls {
@@ -162,6 +164,8 @@ func (b *builder) externalRoot(ctx context.Context, ref string) (string, error) 
 // only, unpacking them once per build and platform.
 func (b *builder) imageRoot(ctx context.Context, ref string, platform *v1.Platform) (string, error) {
 	key := ref + "|" + platform.String()
+	b.rootMu.Lock()
+	defer b.rootMu.Unlock()
 	if root, ok := b.extRoots[key]; ok {
 		return root, nil
 	}

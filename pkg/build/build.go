@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -62,13 +64,18 @@ type builder struct {
 	active          *stage            // the stage the shared Root holds
 	started         time.Time         // when the build began, for cache entries
 	cacheWrites     cacheWriter
-	cacheUnreadable bool // a read failed: the rest of the build does not try again
+	cacheUnreadable atomic.Bool // a read failed: the rest of the build does not try again
 	phases          Phases
 	now             time.Time
-	useOverlay      *bool // RUN on overlays; nil until the first RUN decides
-	steps           int   // overlays mounted so far, to name their directories
-	downloads       int   // images whose layers were prefetched, to name their directories
-	trash           *trash
+	// mu guards what stages building at once share: phases, used,
+	// useOverlay, steps and downloads.
+	mu         sync.Mutex
+	pullMu     sync.Mutex // one pull at a time: the second of an image finds it pulled
+	rootMu     sync.Mutex // one image unpacked for reading or cloning at a time, once
+	useOverlay *bool      // RUN on overlays; nil until the first RUN decides
+	steps      int        // overlays mounted so far, to name their directories
+	downloads  int        // images whose layers were prefetched, to name their directories
+	trash      *trash
 }
 
 // Build runs the build described by opts.
@@ -174,14 +181,10 @@ func newBuilder(opts Options) (*builder, error) {
 }
 
 func (b *builder) build(ctx context.Context) (v1.Image, error) {
-	var target *stage
-	for _, i := range b.plan.Needed {
-		st, err := b.stage(ctx, i)
-		if err != nil {
-			return nil, err
-		}
-		target = st
+	if err := b.buildStages(ctx); err != nil {
+		return nil, err
 	}
+	target := b.stages[b.plan.Target]
 	b.warnUnusedArgs()
 	v := b.prog.vertex("exporting to image")
 	img, err := b.image(target, true)

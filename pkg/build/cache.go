@@ -77,7 +77,7 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 	}
 	if cacheable && makesLayer(ins) {
 		hit, err := b.fromCache(ctx, st, ins, key)
-		b.phases.add("cache", start)
+		b.since("cache", start)
 		if err != nil || hit {
 			if hit {
 				st.key = key
@@ -102,7 +102,7 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 // fromCache applies a cached result instead of running the step. A stage
 // whose files are not unpacked stays so: the layer is only recorded.
 func (b *builder) fromCache(ctx context.Context, st *stage, ins dockerfile.Instruction, key string) (bool, error) {
-	if b.cacheUnreadable {
+	if b.cacheUnreadable.Load() {
 		return false, nil
 	}
 	e, err := b.opts.Cache.Get(ctx, key)
@@ -111,7 +111,7 @@ func (b *builder) fromCache(ctx context.Context, st *stage, ins dockerfile.Instr
 			return false, ctx.Err()
 		}
 		b.prog.warn("reading the cache failed, every later step runs: %v", err)
-		b.cacheUnreadable = true
+		b.cacheUnreadable.Store(true)
 		return false, nil
 	}
 	if e == nil {

@@ -64,7 +64,9 @@ func setEnv(env []string, key, val string) []string {
 func (b *builder) arg(st *stage, c *dockerfile.Arg) error {
 	var parts []string
 	for _, a := range c.Args {
+		b.mu.Lock()
 		b.used[a.Key] = true
+		b.mu.Unlock()
 		var val *string
 		if v, ok := b.opts.BuildArgs[a.Key]; ok {
 			val = &v

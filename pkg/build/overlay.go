@@ -16,6 +16,8 @@ import (
 // root, deciding at the first step: private roots only (a shared root is
 // the builder's own filesystem), not turned off, and a probe mount works.
 func (b *builder) overlays(ctx context.Context) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.useOverlay != nil {
 		return *b.useOverlay
 	}
@@ -40,8 +42,11 @@ func (b *builder) overlays(ctx context.Context) bool {
 // root as it was, unless the work directory is kept for a look.
 func (b *builder) runOnOverlay(ctx context.Context, st *stage, spec *isolation.Spec) ([]snapshot.Change, error) {
 	root := spec.Root
+	b.mu.Lock()
 	b.steps++
-	o, err := overlay.Mount(root, filepath.Join(b.work, "overlays", strconv.Itoa(b.steps)))
+	n := b.steps
+	b.mu.Unlock()
+	o, err := overlay.Mount(root, filepath.Join(b.work, "overlays", strconv.Itoa(n)))
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +65,7 @@ func (b *builder) runOnOverlay(ctx context.Context, st *stage, spec *isolation.S
 		return nil, err
 	}
 	ran := time.Since(start)
-	b.phases["run"] += ran
+	b.addPhase("run", ran)
 	if err := o.Unmount(); err != nil {
 		return nil, err
 	}
@@ -74,7 +79,7 @@ func (b *builder) runOnOverlay(ctx context.Context, st *stage, spec *isolation.S
 		return nil, err
 	}
 	merged := time.Since(start) - ran
-	b.phases["snapshot"] += merged
+	b.addPhase("snapshot", merged)
 	b.opts.Logger.Debug("RUN finished", "stage", st.def.DisplayName(), "changes", len(changes), "run", ran,
 		"snapshot", merged, "listing", listed, "overlay", true)
 	return changes, nil

@@ -11,9 +11,17 @@ import (
 // layers) and "cache" (computing keys and reading the cache).
 type Phases map[string]time.Duration
 
-// add counts the time since start towards phase.
-func (p Phases) add(phase string, start time.Time) {
-	p[phase] += time.Since(start)
+// addPhase counts d towards phase; stages building at once call it
+// together.
+func (b *builder) addPhase(phase string, d time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.phases[phase] += d
+}
+
+// since counts the time since start towards phase.
+func (b *builder) since(phase string, start time.Time) {
+	b.addPhase(phase, time.Since(start))
 }
 
 // Names lists the phases that took time, in a fixed order.

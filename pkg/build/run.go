@@ -83,7 +83,7 @@ func (b *builder) runAndWalk(ctx context.Context, st *stage, spec *isolation.Spe
 		return nil, err
 	}
 	ran := time.Since(start)
-	b.phases["run"] += ran
+	b.addPhase("run", ran)
 	after, err := snapshot.Walk(ctx, spec.Root, b.walkOptions())
 	if err != nil {
 		return nil, err
@@ -91,7 +91,7 @@ func (b *builder) runAndWalk(ctx context.Context, st *stage, spec *isolation.Spe
 	changes := snapshot.Diff(before, after)
 	st.tree = after
 	walked := time.Since(start) - ran
-	b.phases["snapshot"] += walked
+	b.addPhase("snapshot", walked)
 	b.opts.Logger.Debug("RUN finished", "stage", st.def.DisplayName(), "changes", len(changes), "run", ran, "snapshot", walked)
 	return changes, nil
 }
@@ -157,7 +157,7 @@ func (b *builder) layer(ctx context.Context, root string, entries []layers.Entry
 	if len(entries) == 0 {
 		return nil, nil
 	}
-	defer b.phases.add("layer", time.Now())
+	defer b.since("layer", time.Now())
 	f, err := layers.Store(ctx, filepath.Join(b.work, "layers"), layers.Compression{Zstd: b.opts.Zstd, Level: b.opts.CompressionLevel}, func(w io.Writer) error {
 		return layers.WriteTar(ctx, w, root, entries, b.tarOptions())
 	})

@@ -42,8 +42,11 @@ type stage struct {
 
 // stage builds stage i, and first whatever it needs, once.
 func (b *builder) stage(ctx context.Context, i int) (*stage, error) {
+	b.mu.Lock()
 	if st := b.stages[i]; st != nil {
-		if st.building {
+		building := st.building
+		b.mu.Unlock()
+		if building {
 			return nil, b.df.Stages[i].Wrap(errCycle)
 		}
 		return st, nil
@@ -54,6 +57,7 @@ func (b *builder) stage(ctx context.Context, i int) (*stage, error) {
 		st.onLayer = b.opts.LayerDone
 	}
 	b.stages[i] = st
+	b.mu.Unlock()
 	if len(b.df.Stages) > 1 {
 		st.prefix = def.DisplayName() + " "
 	}
@@ -75,7 +79,9 @@ func (b *builder) stage(ctx context.Context, i int) (*stage, error) {
 			return nil, err
 		}
 	}
+	b.mu.Lock()
 	st.building = false
+	b.mu.Unlock()
 	return st, nil
 }
 
@@ -219,7 +225,7 @@ func (b *builder) privateRoot(ctx context.Context, st *stage) (string, error) {
 		} else if err != nil {
 			return "", st.def.Wrap(fmt.Errorf("making the stage's root: %w", err))
 		}
-		b.phases.add("extract", start)
+		b.since("extract", start)
 	}
 	if tmpl == "" {
 		if err := os.Mkdir(dir, 0o755); err != nil {
@@ -242,7 +248,7 @@ func (b *builder) snapshot(ctx context.Context, st *stage) (*snapshot.Tree, erro
 		return st.tree, nil
 	}
 	start := time.Now()
-	defer b.phases.add("snapshot", start)
+	defer b.since("snapshot", start)
 	t, err := snapshot.Walk(ctx, st.root, b.walkOptions())
 	if err != nil {
 		return nil, err

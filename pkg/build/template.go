@@ -60,6 +60,8 @@ func (b *builder) rootTemplate(ctx context.Context, st *stage) (string, int, err
 // whole (unpacked aside, then renamed) and are never changed, so builds
 // sharing the directory can use them at once.
 func (b *builder) keptImageRoot(ctx context.Context, img *baseImage) (string, error) {
+	b.rootMu.Lock()
+	defer b.rootMu.Unlock()
 	roots := filepath.Join(b.opts.BaseLayerDir, "roots")
 	dir := filepath.Join(roots, img.digest.Algorithm+"-"+img.digest.Hex)
 	if _, err := os.Stat(dir); err == nil {
