@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -24,6 +25,7 @@ func TestUploaderSendsLayersEarly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	u.minSize = 0 // these layers are small
 	ls, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +63,25 @@ func TestUploaderSendsLayersEarly(t *testing.T) {
 	// from the first); no layer again.
 	if uploads == 0 || uploads > 2 {
 		t.Errorf("Publish started %d blob uploads, want 1 or 2 (the config only)", uploads)
+	}
+}
+
+// TestUploaderLeavesSmallLayers sends nothing early for a layer under a
+// MiB: Publish sends it with the rest.
+func TestUploaderLeavesSmallLayers(t *testing.T) {
+	host, _ := startRegistry(t)
+	u, err := NewUploader(context.Background(), Options{Destinations: []string{host + "/app:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, _ := random.Image(4096, 1)
+	big, _ := random.Image(2<<20, 1)
+	for _, img := range []v1.Image{small, big} {
+		ls, _ := img.Layers()
+		u.Add(ls[0])
+	}
+	if n := u.Wait(); n != 1 {
+		t.Errorf("%d layers sent early, want 1 (the big one)", n)
 	}
 }
 
