@@ -28,6 +28,7 @@ type fileWriters struct {
 	mu      sync.Mutex
 	err     error
 	workers sync.WaitGroup
+	buffers sync.Pool // of *bytes.Buffer, for this extraction only
 }
 
 type fileJob struct {
@@ -36,10 +37,9 @@ type fileJob struct {
 	data        *bytes.Buffer
 }
 
-var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
 func startWriters(x *extractor) *fileWriters {
 	w := &fileWriters{x: x, jobs: make(chan fileJob, 2*parallelWriters), pending: map[string]bool{}}
+	w.buffers.New = func() any { return new(bytes.Buffer) }
 	for range parallelWriters {
 		w.workers.Add(1)
 		go w.work()
@@ -55,8 +55,7 @@ func (w *fileWriters) work() {
 				w.fail(fmt.Errorf("extracting %s: %w", j.rel, err))
 			}
 		}
-		j.data.Reset()
-		bufferPool.Put(j.data)
+		w.buffers.Put(j.data)
 		w.wg.Done()
 	}
 }
@@ -80,9 +79,10 @@ func (w *fileWriters) write(rel, target string, h *tar.Header, r io.Reader) erro
 	if err := w.failed(); err != nil {
 		return err
 	}
-	buf := bufferPool.Get().(*bytes.Buffer)
+	buf := w.buffers.Get().(*bytes.Buffer)
+	buf.Reset() // whatever its last use left, a short read included
 	if _, err := io.CopyN(buf, r, h.Size); err != nil {
-		bufferPool.Put(buf)
+		w.buffers.Put(buf)
 		return fmt.Errorf("extracting %s: %w", rel, err)
 	}
 	w.pending[target] = true

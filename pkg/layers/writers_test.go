@@ -166,3 +166,20 @@ func TestExtractWrittenSeesTheFile(t *testing.T) {
 		t.Errorf("Written was told of files not yet written: %v", missing)
 	}
 }
+
+// TestExtractAfterShortRead extracts an archive cut in the middle of a
+// file, then a whole one: the second must not see bytes of the first.
+func TestExtractAfterShortRead(t *testing.T) {
+	whole := tarWithBodies(t, []*tar.Header{regWith("f", strings.Repeat("old", 1000))})
+	cut := whole[:512+100]
+	if err := Extract(t.Context(), t.TempDir(), bytes.NewReader(cut), ExtractOptions{}); err == nil {
+		t.Fatal("a cut archive extracted without an error")
+	}
+	root := t.TempDir()
+	extract(t, root, tarWithBodies(t, []*tar.Header{regWith("g", "new")}), ExtractOptions{})
+	data, err := os.ReadFile(filepath.Join(root, "g"))
+	must(t, err)
+	if string(data) != "new" {
+		t.Errorf("g holds %q, want %q", data, "new")
+	}
+}
