@@ -67,14 +67,12 @@ type builder struct {
 	cacheUnreadable atomic.Bool // a read failed: the rest of the build does not try again
 	phases          Phases
 	now             time.Time
-	// mu guards what stages building at once share: phases, used,
-	// useOverlay, steps and downloads.
+	// mu guards what stages building at once share: phases, used and
+	// useOverlay.
 	mu         sync.Mutex
 	pullMu     sync.Mutex // one pull at a time: the second of an image finds it pulled
 	rootMu     sync.Mutex // one image unpacked for reading or cloning at a time, once
 	useOverlay *bool      // RUN on overlays; nil until the first RUN decides
-	steps      int        // overlays mounted so far, to name their directories
-	downloads  int        // images whose layers were prefetched, to name their directories
 	trash      *trash
 }
 
@@ -160,7 +158,7 @@ func newBuilder(opts Options) (*builder, error) {
 	if b.work, err = os.MkdirTemp(opts.WorkDir, "builder-"); err != nil {
 		return nil, fmt.Errorf("creating the work directory: %w", err)
 	}
-	for _, d := range []string{"layers", "roots", "tmp", "overlays", "trash"} {
+	for _, d := range []string{"layers", "roots", "tmp", "overlays", "downloads", "trash"} {
 		if err := os.Mkdir(filepath.Join(b.work, d), 0o700); err != nil {
 			return nil, err
 		}

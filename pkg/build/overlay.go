@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/buildcrew/builder/pkg/isolation"
@@ -42,12 +41,13 @@ func (b *builder) overlays(ctx context.Context) bool {
 // root as it was, unless the work directory is kept for a look.
 func (b *builder) runOnOverlay(ctx context.Context, st *stage, spec *isolation.Spec) ([]snapshot.Change, error) {
 	root := spec.Root
-	b.mu.Lock()
-	b.steps++
-	n := b.steps
-	b.mu.Unlock()
-	o, err := overlay.Mount(root, filepath.Join(b.work, "overlays", strconv.Itoa(n)))
+	scratch, err := os.MkdirTemp(filepath.Join(b.work, "overlays"), "step-")
 	if err != nil {
+		return nil, err
+	}
+	o, err := overlay.Mount(root, scratch)
+	if err != nil {
+		os.Remove(scratch)
 		return nil, err
 	}
 	defer o.Remove()

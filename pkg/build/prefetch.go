@@ -39,13 +39,10 @@ func (b *builder) prefetch(ctx context.Context, ls []v1.Layer) *prefetch {
 			p.sources[i] = cache.LayerDir{Dir: b.opts.BaseLayerDir}.Wrap(l)
 		}
 	} else if len(ls) > 1 {
-		b.mu.Lock()
-		b.downloads++
-		p.tmp = filepath.Join(b.work, "downloads", strconv.Itoa(b.downloads))
-		b.mu.Unlock()
-		if err := os.MkdirAll(p.tmp, 0o700); err != nil {
-			p.tmp = "" // then every layer streams in when its turn comes
-		}
+		tmp, err := os.MkdirTemp(filepath.Join(b.work, "downloads"), "image-")
+		if err == nil {
+			p.tmp = tmp
+		} // else every layer streams in when its turn comes
 	}
 	sem := make(chan struct{}, prefetchers)
 	for i := range ls {

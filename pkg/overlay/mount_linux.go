@@ -17,9 +17,9 @@ import (
 // Overlay is one mounted overlay: Merged shows Lower with the step's
 // changes, which land in Upper.
 type Overlay struct {
-	Lower, Upper, Merged string
-	scratch              string
-	mounted              bool
+	Upper, Merged string
+	scratch       string
+	mounted       bool
 }
 
 // Options are tried in order. Copy-up must copy whole files and whole
@@ -32,21 +32,17 @@ var mountOptions = []string{
 	"index=off,redirect_dir=off,metacopy=off",
 }
 
-// Mount makes the scratch directory (which must not exist; it holds the
-// upper, work and merged directories) and mounts an overlay of lower there.
-// Scratch should be on lower's filesystem: Merge renames files from one to
-// the other.
+// Mount mounts an overlay of lower in scratch, an empty directory that
+// gets the upper, work and merged directories and belongs to the overlay
+// from then on (Remove deletes it). Scratch should be on lower's
+// filesystem: Merge renames files from one to the other.
 func Mount(lower, scratch string) (*Overlay, error) {
 	o := &Overlay{
-		Lower:   lower,
 		Upper:   filepath.Join(scratch, "upper"),
 		Merged:  filepath.Join(scratch, "merged"),
 		scratch: scratch,
 	}
 	work := filepath.Join(scratch, "work")
-	if err := os.Mkdir(scratch, 0o700); err != nil {
-		return nil, err
-	}
 	for _, d := range []string{o.Upper, work, o.Merged} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			o.Remove()
@@ -104,9 +100,9 @@ func Supported(dir string) error {
 	if err != nil {
 		return err
 	}
-	os.Remove(scratch)
 	lower := scratch + "-lower"
 	if err := os.Mkdir(lower, 0o755); err != nil {
+		os.Remove(scratch)
 		return err
 	}
 	defer os.Remove(lower)

@@ -99,7 +99,7 @@ func TestChangesAndMerge(t *testing.T) {
 		return os.Chtimes(p, past, past)
 	}))
 
-	o, err := Mount(lower, filepath.Join(tmp, "step"))
+	o, err := Mount(lower, t.TempDir())
 	must(t, err)
 	t.Cleanup(func() { o.Remove() })
 	m := o.Merged
@@ -170,7 +170,7 @@ func TestChangesAndMerge(t *testing.T) {
 	}
 
 	// The merged root serves as the next step's lower without surprises.
-	o2, err := Mount(lower, filepath.Join(tmp, "step2"))
+	o2, err := Mount(lower, t.TempDir())
 	must(t, err)
 	defer o2.Remove()
 	if diff := cmp.Diff(want, state(t, o2.Merged)); diff != "" {
