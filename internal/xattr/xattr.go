@@ -24,9 +24,9 @@ func HostOnly(name string) bool {
 	return false
 }
 
-// List returns p's attributes, leaving out host-only ones. A filesystem
-// without attribute support has none.
-func List(p string) (map[string][]byte, error) {
+// Names returns the names of all of p's attributes, host-only ones
+// included. A filesystem without attribute support has none.
+func Names(p string) ([]string, error) {
 	size, err := unix.Llistxattr(p, nil)
 	if err != nil {
 		if errors.Is(err, unix.ENOTSUP) {
@@ -42,9 +42,25 @@ func List(p string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, &os.PathError{Op: "llistxattr", Path: p, Err: err}
 	}
+	var names []string
+	for _, name := range strings.Split(string(buf[:n]), "\x00") {
+		if name != "" {
+			names = append(names, name)
+		}
+	}
+	return names, nil
+}
+
+// List returns p's attributes, leaving out host-only ones. A filesystem
+// without attribute support has none.
+func List(p string) (map[string][]byte, error) {
+	names, err := Names(p)
+	if err != nil {
+		return nil, err
+	}
 	var out map[string][]byte
-	for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
-		if name == "" || HostOnly(name) {
+	for _, name := range names {
+		if HostOnly(name) {
 			continue
 		}
 		val, err := Get(p, name)

@@ -109,19 +109,11 @@ func syncXattrs(src, dst string) error {
 // dropOverlayXattrs removes overlayfs's attributes from p: in a lower
 // directory an opaque mark would hide things from the next step's overlay.
 func dropOverlayXattrs(p string) error {
-	size, err := unix.Llistxattr(p, nil)
-	if err != nil || size == 0 {
-		if errors.Is(err, unix.ENOTSUP) {
-			return nil
-		}
-		return err
-	}
-	buf := make([]byte, size)
-	n, err := unix.Llistxattr(p, buf)
+	names, err := xattr.Names(p)
 	if err != nil {
 		return err
 	}
-	for _, name := range strings.Split(string(buf[:n]), "\x00") {
+	for _, name := range names {
 		if strings.HasPrefix(name, overlayXattr) {
 			if err := unix.Lremovexattr(p, name); err != nil && !errors.Is(err, unix.ENODATA) {
 				return &os.PathError{Op: "lremovexattr " + name, Path: p, Err: err}
