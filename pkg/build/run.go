@@ -18,6 +18,11 @@ import (
 
 // run executes RUN in the stage's root and turns what changed into a layer.
 func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.Writer) error {
+	// Before the root: a missing secret fails the step without unpacking.
+	secrets, secretEnv, err := b.secrets(c.Mounts)
+	if err != nil {
+		return err
+	}
 	root, err := b.rootfs(ctx, st)
 	if err != nil {
 		return err
@@ -26,6 +31,8 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 	if err != nil {
 		return err
 	}
+	spec.Secrets = secrets
+	spec.Env = append(spec.Env, secretEnv...)
 	var changes []snapshot.Change
 	if b.overlays(ctx) {
 		changes, err = b.runOnOverlay(ctx, st, spec)
@@ -44,12 +51,8 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 	return st.commit("RUN "+runCommandString(spec.Args, st), layer)
 }
 
-// runSpec describes the step's process.
+// runSpec describes the step's process, its secrets aside.
 func (b *builder) runSpec(st *stage, c *dockerfile.Run, root string, out io.Writer) (*isolation.Spec, error) {
-	secrets, secretEnv, err := b.secrets(c.Mounts)
-	if err != nil {
-		return nil, err
-	}
 	args := c.Args
 	if c.Shell {
 		args = st.withShell(args)
@@ -61,9 +64,8 @@ func (b *builder) runSpec(st *stage, c *dockerfile.Run, root string, out io.Writ
 	spec := &isolation.Spec{
 		Root: root, Args: args, Env: b.runEnv(st, id), Dir: st.config.Config.WorkingDir,
 		UID: id.uid, GID: id.gid, Groups: id.groups, Stdout: out, Stderr: out, Network: c.Network,
-		Insecure: c.Security == "insecure", Secrets: secrets,
+		Insecure: c.Security == "insecure",
 	}
-	spec.Env = append(spec.Env, secretEnv...)
 	if c.Script != nil {
 		spec.Files = map[string][]byte{c.Script.Name: []byte(c.Script.Data)}
 	}

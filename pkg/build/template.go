@@ -12,8 +12,9 @@ import (
 // rootTemplate finds an unpacked tree the stage's root can be cloned from
 // (see overlay.Clone) instead of unpacking its layers: its parent stage's
 // root, or its base image's, unpacked once for all the stages built on
-// it (and, with a base layer directory, for every later build too). It returns the tree and how many of the stage's layers it holds, or
-// "" when there is none to use: roots are only shared by hard links while
+// it (and, with a base layer directory, for every later build too). It
+// returns the tree and how many of the stage's layers it holds, or ""
+// when there is none to use: roots are only shared by hard links while
 // every RUN goes through an overlay, whose merge replaces files instead
 // of writing into them.
 func (b *builder) rootTemplate(ctx context.Context, st *stage) (string, int, error) {
