@@ -294,3 +294,24 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("the tar of the extracted tree differs:\n%v\n%v", headers(t, buf.Bytes()), headers(t, again.Bytes()))
 	}
 }
+
+// TestWhiteoutBelowAFifo checks that a whiteout "inside" a fifo does
+// nothing: removing a path below it would open the fifo and wait for a
+// writer forever.
+func TestWhiteoutBelowAFifo(t *testing.T) {
+	root := t.TempDir()
+	layer := tarOf(t, &tar.Header{Name: "p", Typeflag: tar.TypeFifo, Mode: 0o644}, reg("p/.wh.x"))
+	done := make(chan error, 1)
+	go func() {
+		done <- Extract(context.Background(), root, bytes.NewReader(layer), ExtractOptions{Whiteouts: true})
+	}()
+	select {
+	case err := <-done:
+		must(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the whiteout below a fifo still hangs after 10 s")
+	}
+	if diff := cmp.Diff([]string{"p"}, list(t, root)); diff != "" {
+		t.Errorf("tree (-want +got):\n%s", diff)
+	}
+}

@@ -20,6 +20,11 @@ func (x *extractor) whiteout(rel string) error {
 	if err != nil {
 		return fmt.Errorf("applying whiteout of %s: %w", rel, err)
 	}
+	if fi, err := os.Lstat(parent); err != nil || !fi.IsDir() {
+		// Nothing can be below a file; and removing a path "in" a fifo
+		// would open the fifo and wait forever for a writer.
+		return nil
+	}
 	x.forget()
 	if err := removeExcept(filepath.Join(parent, path.Base(rel)), rel, x.opts.Keep, false); err != nil {
 		return fmt.Errorf("applying whiteout of %s: %w", rel, err)
