@@ -77,7 +77,7 @@ func (cp *copier) mkdirAll(rel string) (string, error) {
 	if cp.owner != nil {
 		uid, gid = cp.owner.UID, cp.owner.GID
 	}
-	return layers.MkdirAll(cp.root, rel, func(host string) error {
+	return layers.MkdirAll(cp.root, rel, nil, func(host string) error {
 		if err := cp.chown(host, uid, gid); err != nil {
 			return err
 		}

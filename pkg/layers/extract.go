@@ -39,6 +39,11 @@ type ExtractOptions struct {
 	// Keep, when set, is left alone: no entry is written over an ignored
 	// path, and no whiteout or opaque marker removes one.
 	Keep *Ignore
+	// Outline, when set, makes an outline of the layers (see Outline):
+	// what they hold is noted there instead of written, but directories,
+	// symlinks and the files it keeps. A root extracted so must only have
+	// layers extracted over it the same way, with the same Outline.
+	Outline *Outline
 }
 
 // Extract unpacks the tar stream r into root. Every entry is resolved inside
@@ -139,13 +144,24 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 	target := filepath.Join(parent, base)
 	remains := false
 	if !x.fresh[parent] || x.made[target] {
-		if remains, err = x.clear(target, h.Typeflag == tar.TypeDir); err != nil {
+		if remains, err = x.clear(target, rel, h.Typeflag == tar.TypeDir); err != nil {
 			return fmt.Errorf("extracting %s: %w", rel, err)
 		}
 	}
 	x.made[target] = true
 	if h.Typeflag == tar.TypeDir && !remains {
 		x.fresh[target] = true
+	}
+	if o := x.opts.Outline; o != nil {
+		// The outline follows what the path now holds; a path reached
+		// through a symlink is noted where it resolved to.
+		at := hostRel(x.root, target)
+		o.remove(at)
+		if !o.writes(h, rel) && !x.linksOnDisk(h) {
+			o.add(at)
+			x.record(rel)
+			return nil
+		}
 	}
 	if h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA {
 		// Written wants the file in place when it is told: no handing out.
@@ -212,7 +228,7 @@ func (x *extractor) mkdirAll(rel string) (string, error) {
 	if _, err := x.mkdirAll(path.Dir(rel)); err != nil {
 		return "", err
 	}
-	host, made, err := EnsureDir(x.root, rel)
+	host, made, err := EnsureDir(x.root, rel, x.opts.Outline)
 	if err != nil {
 		return "", err
 	}
@@ -228,9 +244,10 @@ func (x *extractor) mkdirAll(rel string) (string, error) {
 	return host, nil
 }
 
-// clear removes what stands at target unless both it and the new entry are
-// directories, and tells whether a directory remains.
-func (x *extractor) clear(target string, isDir bool) (bool, error) {
+// clear removes what stands at target (rel in the archive) unless both it
+// and the new entry are directories, and tells whether a directory
+// remains.
+func (x *extractor) clear(target, rel string, isDir bool) (bool, error) {
 	if x.writers.busy(target) {
 		if err := x.writers.wait(); err != nil {
 			return false, err
@@ -250,6 +267,9 @@ func (x *extractor) clear(target string, isDir bool) (bool, error) {
 		return false, err
 	}
 	x.forget()
+	if fi.IsDir() && x.opts.Outline != nil {
+		x.opts.Outline.removeBelow(hostRel(x.root, target))
+	}
 	return false, os.RemoveAll(target)
 }
 
@@ -299,8 +319,20 @@ func (x *extractor) create(target string, h *tar.Header, r io.Reader) (bool, err
 	return true, nil
 }
 
-// linkSource resolves a hardlink's target inside the root.
-func (x *extractor) linkSource(name string) (string, error) {
+// linksOnDisk tells, in an outline, a hard link to be made for real: one
+// whose target is on disk (a symlink, a kept file) or is nowhere (the
+// link fails as in a full extraction), not one the outline left out.
+func (x *extractor) linksOnDisk(h *tar.Header) bool {
+	if h.Typeflag != tar.TypeLink {
+		return false
+	}
+	src, err := x.linkPath(h.Linkname)
+	return err != nil || !x.opts.Outline.Has(hostRel(x.root, src))
+}
+
+// linkPath is where a hardlink's target is inside the root, its parent
+// directories resolved.
+func (x *extractor) linkPath(name string) (string, error) {
 	rel := cleanRel(name)
 	if rel == "" {
 		return "", fmt.Errorf("hardlink to the root directory")
@@ -309,7 +341,15 @@ func (x *extractor) linkSource(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	src := filepath.Join(parent, path.Base(rel))
+	return filepath.Join(parent, path.Base(rel)), nil
+}
+
+// linkSource resolves a hardlink's target inside the root.
+func (x *extractor) linkSource(name string) (string, error) {
+	src, err := x.linkPath(name)
+	if err != nil {
+		return "", err
+	}
 	fi, err := os.Lstat(src)
 	if err != nil {
 		return "", fmt.Errorf("hardlink target %s: %w", name, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -13,7 +14,8 @@ import (
 // EnsureDir makes sure rel, whose parent exists, is a directory inside root:
 // it resolves rel's symlinks as if root were "/" and creates the directory
 // (mode 0755) when missing. It returns the host path and whether it made it.
-func EnsureDir(root, rel string) (string, bool, error) {
+// Where the outline o left out a file, it fails as it would on the file.
+func EnsureDir(root, rel string, o *Outline) (string, bool, error) {
 	host, err := securejoin.SecureJoin(root, rel)
 	if err != nil {
 		return "", false, err
@@ -23,6 +25,9 @@ func EnsureDir(root, rel string) (string, bool, error) {
 	case err == nil && !fi.IsDir():
 		return "", false, fmt.Errorf("/%s is not a directory", rel)
 	case errors.Is(err, os.ErrNotExist):
+		if o != nil && o.Has(hostRel(root, host)) {
+			return "", false, fmt.Errorf("/%s is not a directory", rel)
+		}
 		if err := os.Mkdir(host, 0o755); err != nil {
 			return "", false, err
 		}
@@ -35,8 +40,9 @@ func EnsureDir(root, rel string) (string, bool, error) {
 
 // MkdirAll makes the directory rel and its missing parents inside root,
 // calling made with the host path of each directory it creates, parents
-// first. It returns the directory's host path.
-func MkdirAll(root, rel string, made func(host string) error) (string, error) {
+// first. It returns the directory's host path. o, when not nil, is what
+// the root's outline left out (see EnsureDir).
+func MkdirAll(root, rel string, o *Outline, made func(host string) error) (string, error) {
 	rel = cleanRel(rel)
 	host, prefix := root, ""
 	if rel == "" {
@@ -44,7 +50,7 @@ func MkdirAll(root, rel string, made func(host string) error) (string, error) {
 	}
 	for _, part := range strings.Split(rel, "/") {
 		prefix = path.Join(prefix, part)
-		h, created, err := EnsureDir(root, prefix)
+		h, created, err := EnsureDir(root, prefix, o)
 		if err != nil {
 			return "", err
 		}
@@ -56,4 +62,14 @@ func MkdirAll(root, rel string, made func(host string) error) (string, error) {
 		host = h
 	}
 	return host, nil
+}
+
+// hostRel is a host path inside root as a path relative to it, "" for
+// the root itself.
+func hostRel(root, host string) string {
+	rel, err := filepath.Rel(root, host)
+	if err != nil || rel == "." {
+		return ""
+	}
+	return filepath.ToSlash(rel)
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 )
@@ -26,7 +27,15 @@ func (x *extractor) whiteout(rel string) error {
 		return nil
 	}
 	x.forget()
-	if err := removeExcept(filepath.Join(parent, path.Base(rel)), rel, x.opts.Keep, false); err != nil {
+	target := filepath.Join(parent, path.Base(rel))
+	if o := x.opts.Outline; o != nil {
+		at := hostRel(x.root, target)
+		o.remove(at)
+		if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
+			o.removeBelow(at)
+		}
+	}
+	if err := removeExcept(target, rel, x.opts.Keep, false); err != nil {
 		return fmt.Errorf("applying whiteout of %s: %w", rel, err)
 	}
 	return nil
@@ -40,6 +49,11 @@ func (x *extractor) opaque(rel string) error {
 		return fmt.Errorf("applying opaque marker of %s: %w", rel, err)
 	}
 	x.forget()
+	if o := x.opts.Outline; o != nil {
+		// What this archive left out stays: its paths are recorded.
+		at := hostRel(x.root, host)
+		o.pruneBelow(at, func(p string) bool { return x.created[path.Join(rel, strings.TrimPrefix(p, at+"/"))] })
+	}
 	if err := x.prune(host, rel); err != nil {
 		return fmt.Errorf("applying opaque marker of %s: %w", rel, err)
 	}
