@@ -29,7 +29,7 @@ import (
 
 func main() {
 	runs := flag.Int("runs", 3, "builds per tool and workload")
-	only := flag.String("workloads", "small,steps,manyfiles,bigcopy,multistage,manystages,biglayer,cache", "comma-separated workloads to run")
+	only := flag.String("workloads", "small,steps,manyfiles,bigcopy,multistage,manystages,biglayer,appimage,cache", "comma-separated workloads to run")
 	out := flag.String("out", "bench/results/latest.md", "where to write the results table")
 	flag.Parse()
 	if err := run(*runs, strings.Split(*only, ","), *out); err != nil {

@@ -114,9 +114,9 @@ func (b *builder) retryPull(ctx context.Context, what string, f func() error) er
 }
 
 // unpack extracts layers in order into dir, applying whiteouts, while
-// the later ones download (see prefetch). Paths keep covers are left
-// alone.
-func (b *builder) unpack(ctx context.Context, dir string, ls []v1.Layer, keep *layers.Ignore) error {
+// the later ones download (see prefetch). into tunes the extraction
+// (ignored paths, outlines); whiteouts always apply.
+func (b *builder) unpack(ctx context.Context, dir string, ls []v1.Layer, into layers.ExtractOptions) error {
 	defer b.since("extract", time.Now())
 	p := b.prefetch(ctx, ls)
 	defer p.close()
@@ -127,7 +127,7 @@ func (b *builder) unpack(ctx context.Context, dir string, ls []v1.Layer, keep *l
 		}
 		// Unpacking a layer again over a partial attempt gives the same
 		// result: entries replace what they find.
-		if err := b.retryPull(ctx, "unpacking a layer", func() error { return b.unpackLayer(ctx, dir, l, keep) }); err != nil {
+		if err := b.retryPull(ctx, "unpacking a layer", func() error { return b.unpackLayer(ctx, dir, l, into) }); err != nil {
 			d, _ := l.Digest()
 			return fmt.Errorf("unpacking layer %d (%s): %w", i+1, d, err)
 		}
@@ -136,7 +136,7 @@ func (b *builder) unpack(ctx context.Context, dir string, ls []v1.Layer, keep *l
 }
 
 // unpackLayer streams one layer into dir.
-func (b *builder) unpackLayer(ctx context.Context, dir string, l v1.Layer, keep *layers.Ignore) error {
+func (b *builder) unpackLayer(ctx context.Context, dir string, l v1.Layer, into layers.ExtractOptions) error {
 	rc, err := l.Compressed()
 	if err != nil {
 		return err
@@ -146,7 +146,8 @@ func (b *builder) unpackLayer(ctx context.Context, dir string, l v1.Layer, keep 
 	if err != nil {
 		return err
 	}
-	err = layers.Extract(ctx, dir, stream, layers.ExtractOptions{Whiteouts: true, Keep: keep})
+	into.Whiteouts = true
+	err = layers.Extract(ctx, dir, stream, into)
 	if ferr := stream.Finish(); err == nil {
 		err = ferr
 	}
@@ -177,7 +178,7 @@ func (b *builder) imageRoot(ctx context.Context, ref string, platform *v1.Platfo
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return "", err
 	}
-	if err := b.unpack(ctx, dir, img.layers, nil); err != nil {
+	if err := b.unpack(ctx, dir, img.layers, layers.ExtractOptions{}); err != nil {
 		return "", fmt.Errorf("%s: %w", ref, err)
 	}
 	b.extRoots[key] = dir

@@ -124,7 +124,7 @@ func (b *builder) fromCache(ctx context.Context, st *stage, ins dockerfile.Instr
 		st.now = v1.Time{Time: e.Created.UTC()}
 	}
 	if st.root != "" && e.Layer != nil {
-		if err := b.unpack(ctx, st.root, []v1.Layer{e.Layer}, b.keepFor(st)); err != nil {
+		if err := b.unpack(ctx, st.root, []v1.Layer{e.Layer}, layers.ExtractOptions{Keep: b.keepFor(st), Outline: st.outline}); err != nil {
 			return false, err
 		}
 		st.tree = nil

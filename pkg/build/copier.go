@@ -29,6 +29,7 @@ type copier struct {
 	excludes *patternmatcher.PatternMatcher // --exclude
 	links    map[[2]uint64]string           // source inode -> first copy
 	written  map[string]layers.Owner        // path in the root -> owner it should have
+	outline  *layers.Outline                // what the root left out, when it is an outline
 	isRoot   bool
 }
 
@@ -39,13 +40,21 @@ func newCopier(root string, src *source, owner *layers.Owner, mode *uint32) *cop
 	}
 }
 
+// rel is a host path inside the root relative to it.
+func (cp *copier) rel(host string) string {
+	rel, err := filepath.Rel(cp.root, host)
+	if err != nil {
+		return ""
+	}
+	return filepath.ToSlash(rel)
+}
+
 // record notes a written path, given as a host path inside the root, and
 // the owner it was given. The layer records that owner even where an
 // unprivileged build could not set it on disk.
 func (cp *copier) record(host string, uid, gid int) {
-	rel, err := filepath.Rel(cp.root, host)
-	if err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
-		cp.written[filepath.ToSlash(rel)] = layers.Owner{UID: uid, GID: gid}
+	if rel := cp.rel(host); rel != "" && rel != "." && !strings.HasPrefix(rel, "..") {
+		cp.written[rel] = layers.Owner{UID: uid, GID: gid}
 	}
 }
 
@@ -77,7 +86,7 @@ func (cp *copier) mkdirAll(rel string) (string, error) {
 	if cp.owner != nil {
 		uid, gid = cp.owner.UID, cp.owner.GID
 	}
-	return layers.MkdirAll(cp.root, rel, nil, func(host string) error {
+	return layers.MkdirAll(cp.root, rel, cp.outline, func(host string) error {
 		if err := cp.chown(host, uid, gid); err != nil {
 			return err
 		}
@@ -186,11 +195,13 @@ func (cp *copier) copyDir(srcHost, dst, rel, exclRel string, top bool, lazyParen
 		switch {
 		case err == nil && !dfi.IsDir():
 			return fmt.Errorf("cannot copy the directory %s onto a file", rel)
-		case errors.Is(err, os.ErrNotExist):
+		case errors.Is(err, os.ErrNotExist) && cp.outline.Holds(cp.root, cp.rel(dst)):
 			if err := os.Mkdir(dst, 0o700); err != nil {
 				return err
 			}
 			created = true
+		case errors.Is(err, os.ErrNotExist):
+			return fmt.Errorf("cannot copy the directory %s onto a file", rel) // one the outline left out
 		case err != nil:
 			return err
 		case !top:

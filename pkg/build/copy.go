@@ -24,7 +24,14 @@ func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error
 	if c.Parents {
 		return errors.New("COPY --parents is not supported yet")
 	}
-	root, err := b.rootfs(ctx, st)
+	var root string
+	var outline *layers.Outline
+	var err error
+	if c.Add {
+		root, err = b.rootfs(ctx, st) // archives unpack over the files
+	} else {
+		root, outline, err = b.writeRoot(ctx, st, c.Chown != "")
+	}
 	if err != nil {
 		return err
 	}
@@ -33,6 +40,7 @@ func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error
 		return err
 	}
 	cp := newCopier(root, src, nil, nil)
+	cp.outline = outline
 	if c.Chown != "" {
 		uid, gid, err := resolveChown(root, c.Chown)
 		if err != nil {

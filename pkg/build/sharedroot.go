@@ -50,7 +50,7 @@ func (b *builder) claimRoot(ctx context.Context, st *stage) (string, error) {
 	if err := layers.Clear(b.opts.Root, b.ignore); err != nil {
 		return "", st.def.Wrap(fmt.Errorf("emptying %s for the stage: %w", b.opts.Root, err))
 	}
-	if err := b.unpack(ctx, b.opts.Root, st.layers, b.ignore); err != nil {
+	if err := b.unpack(ctx, b.opts.Root, st.layers, layers.ExtractOptions{Keep: b.ignore}); err != nil {
 		return "", st.def.Wrap(err)
 	}
 	b.opts.Logger.Debug("unpacked the stage's layers at the root", "stage", st.def.DisplayName(), "root", b.opts.Root,
@@ -63,7 +63,9 @@ func (b *builder) claimRoot(ctx context.Context, st *stage) (string, error) {
 // Root that now holds another stage, the stage's layers are unpacked into
 // a private directory once.
 func (b *builder) readRoot(ctx context.Context, st *stage) (string, error) {
-	if st.root != "" {
+	st.readMu.Lock()
+	defer st.readMu.Unlock()
+	if st.root != "" && st.outline == nil {
 		return st.root, nil
 	}
 	if b.opts.Root != "" {

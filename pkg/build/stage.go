@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/buildcrew/builder/pkg/dockerfile"
+	"github.com/buildcrew/builder/pkg/layers"
 	"github.com/buildcrew/builder/pkg/overlay"
 	"github.com/buildcrew/builder/pkg/snapshot"
 )
@@ -29,15 +31,18 @@ type stage struct {
 	layers   []v1.Layer       // base layers, then this stage's
 	vars     *dockerfile.Vars // ENV and ARG values in scope
 	args     []dockerfile.ArgDecl
-	root     string         // the root filesystem; "" until needed
-	tree     *snapshot.Tree // the root's recorded state; nil when unknown
-	cmdSet   bool           // a CMD was given in this stage
-	step     int            // progress: steps shown so far
-	total    int            // progress: steps to show
-	now      v1.Time        // the time given to history entries
-	building bool           // set while its steps run, to catch cycles
-	key      string         // the cache key of its last step (of its base at first)
-	onLayer  func(v1.Layer) // told of each new layer, for stages the result is made of
+	root     string          // the root filesystem; "" until needed
+	outline  *layers.Outline // what root left out, while it is only an outline
+	tree     *snapshot.Tree  // the root's recorded state; nil when unknown
+	reads    bool            // a step reads the files of the root (RUN, ADD)
+	readMu   sync.Mutex      // one fills in the root for stages reading it at once
+	cmdSet   bool            // a CMD was given in this stage
+	step     int             // progress: steps shown so far
+	total    int             // progress: steps to show
+	now      v1.Time         // the time given to history entries
+	building bool            // set while its steps run, to catch cycles
+	key      string          // the cache key of its last step (of its base at first)
+	onLayer  func(v1.Layer)  // told of each new layer, for stages the result is made of
 }
 
 // stage builds stage i, and first whatever it needs, once.
@@ -69,6 +74,7 @@ func (b *builder) stage(ctx context.Context, i int) (*stage, error) {
 		return nil, err
 	}
 	st.total = countShown(steps)
+	st.reads = readsFiles(steps)
 	if base := b.plan.Bases[i]; base.Kind == dockerfile.BaseImage {
 		st.total++
 		st.step = 1
@@ -195,8 +201,13 @@ func countShown(steps []*dockerfile.Step) int {
 }
 
 // rootfs returns the stage's root filesystem, unpacking its layers the
-// first time a step needs files.
+// first time a step needs files, and filling in an outline.
 func (b *builder) rootfs(ctx context.Context, st *stage) (string, error) {
+	if st.outline != nil {
+		if err := b.dropOutline(st); err != nil {
+			return "", err
+		}
+	}
 	if st.root != "" {
 		return st.root, nil
 	}
@@ -232,7 +243,7 @@ func (b *builder) privateRoot(ctx context.Context, st *stage) (string, error) {
 			return "", err
 		}
 	}
-	if err := b.unpack(ctx, dir, st.layers[n:], nil); err != nil {
+	if err := b.unpack(ctx, dir, st.layers[n:], layers.ExtractOptions{}); err != nil {
 		return "", st.def.Wrap(err)
 	}
 	b.opts.Logger.Debug("unpacked the stage's layers", "stage", st.def.DisplayName(), "layers", len(st.layers)-n,

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/buildcrew/builder/pkg/dockerfile"
+	"github.com/buildcrew/builder/pkg/layers"
 )
 
 // rootTemplate finds an unpacked tree the stage's root can be cloned from
@@ -25,7 +26,7 @@ func (b *builder) rootTemplate(ctx context.Context, st *stage) (string, int, err
 	switch base.Kind {
 	case dockerfile.BaseStage:
 		parent := b.stages[base.Stage]
-		if parent != nil && !parent.building && parent.root != "" && len(parent.layers) <= len(st.layers) {
+		if parent != nil && !parent.building && parent.root != "" && parent.outline == nil && len(parent.layers) <= len(st.layers) {
 			return parent.root, len(parent.layers), nil
 		}
 	case dockerfile.BaseImage:
@@ -78,7 +79,7 @@ func (b *builder) keptImageRoot(ctx context.Context, img *baseImage) (string, er
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return "", err
 	}
-	if err := b.unpack(ctx, tmp, img.layers, nil); err != nil {
+	if err := b.unpack(ctx, tmp, img.layers, layers.ExtractOptions{}); err != nil {
 		os.RemoveAll(tmp)
 		return "", fmt.Errorf("%s: %w", img.ref, err)
 	}

@@ -17,7 +17,7 @@ func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir)
 		st.note("WORKDIR /")
 		return nil
 	}
-	root, err := b.rootfs(ctx, st)
+	root, outline, err := b.writeRoot(ctx, st, st.config.Config.User != "")
 	if err != nil {
 		return err
 	}
@@ -30,6 +30,7 @@ func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir)
 		}
 	}
 	cp := newCopier(root, nil, owner, nil)
+	cp.outline = outline
 	if _, err := cp.mkdirAll(wd); err != nil {
 		return err
 	}
