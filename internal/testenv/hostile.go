@@ -60,6 +60,11 @@ func HostileArchives() []Hostile {
 		{"symlink loop", []entry{symlink("a", "b"), symlink("b", "a"), file("a/x")}, nil},
 		{"character device", []entry{special("dev/evil", tar.TypeChar)}, nil},
 		{"block device", []entry{special("dev/sda-evil", tar.TypeBlock)}, nil},
+		// A directory entry reached through a symlink must not be
+		// remembered by its name: the next entry below that name would
+		// be opened through the symlink by the kernel, outside the root.
+		{"directory entry through a symlink, then below it", []entry{symlink("l", "../../../../../../../.."), directory("l/tmp"),
+			file("l/tmp/builder-hostile-escape")}, nil},
 		{"fifo through a symlink", []entry{symlink("l", "/tmp"), special("l/builder-hostile-fifo", tar.TypeFifo)}, nil},
 		{"absurd size", []entry{{name: "huge", typ: tar.TypeReg, body: "short", size: 1 << 40}}, nil},
 		{"very long name", []entry{file(strings.Repeat("n/", 2000) + "f")}, nil},

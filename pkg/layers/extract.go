@@ -193,7 +193,10 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 			return fmt.Errorf("extracting %s: %w", rel, err)
 		}
 	}
-	if h.Typeflag == tar.TypeDir {
+	if h.Typeflag == tar.TypeDir && target == filepath.Join(x.root, filepath.FromSlash(rel)) {
+		// Only a path that resolves to itself can be taken from the
+		// cache (see mkdirAll): one through a symlink, used as it is,
+		// would let the kernel follow the symlink out of the root.
 		x.dirs[rel] = true
 	}
 	x.record(rel)
