@@ -12,7 +12,15 @@ import (
 
 // hostOnly are attributes that describe the host, not the file: they are
 // never carried into a layer or a copy.
-var hostOnly = []string{"trusted.overlay.", "security.selinux"}
+var hostOnly = []string{"trusted.overlay.", "trusted.builder.", "security.selinux"}
+
+// Marks a layer directory in overlayfs's form carries (see
+// layers.ExtractOptions.OverlayForm): overlayfs's opaque directory, and
+// this builder's directory that only a path below it implied.
+const (
+	Opaque   = "trusted.overlay.opaque"
+	Implicit = "trusted.builder.implicit"
+)
 
 // HostOnly reports whether name is one of those attributes.
 func HostOnly(name string) bool {

@@ -39,6 +39,12 @@ type ExtractOptions struct {
 	// Keep, when set, is left alone: no entry is written over an ignored
 	// path, and no whiteout or opaque marker removes one.
 	Keep *Ignore
+	// OverlayForm keeps the archive as overlayfs keeps a layer, alone:
+	// whiteouts stay, as 0/0 character devices and the opaque attribute
+	// (xattr.Opaque), and the directories the archive only implies (a
+	// path below, no entry of their own) carry xattr.Implicit, for
+	// overlay.Stack to leave the metadata below them alone. Needs root.
+	OverlayForm bool
 	// Outline, when set, makes an outline of the layers (see Outline):
 	// what they hold is noted there instead of written, but directories,
 	// symlinks and the files it keeps. A root extracted so must only have
@@ -99,7 +105,7 @@ type dirTime struct {
 type extractor struct {
 	root    string
 	opts    ExtractOptions
-	created map[string]bool // paths the archive wrote
+	created map[string]bool // paths the archive wrote, symlinks resolved
 	parents map[string]bool // ancestors of paths the archive wrote
 	dirs    map[string]bool // directories known to exist, by relative path
 	times   []dirTime       // directory times, set once all entries are in
@@ -128,9 +134,12 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 	}
 	dir, base := path.Split(rel)
 	dir = strings.TrimSuffix(dir, "/")
-	if x.opts.Whiteouts && strings.HasPrefix(base, WhiteoutPrefix) {
+	if (x.opts.Whiteouts || x.opts.OverlayForm) && strings.HasPrefix(base, WhiteoutPrefix) {
 		if err := x.writers.wait(); err != nil {
 			return err
+		}
+		if x.opts.OverlayForm {
+			return x.markWhiteout(dir, base)
 		}
 		if base == OpaqueMarker {
 			return x.opaque(dir)
@@ -142,6 +151,17 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 		return fmt.Errorf("extracting %s: %w", rel, err)
 	}
 	target := filepath.Join(parent, base)
+	hides := false
+	if h.Typeflag == tar.TypeDir && x.opts.OverlayForm && x.made[target] {
+		// A directory in place of what this archive put here first (a
+		// file, a whiteout): that hid lower layers' directory, so must it.
+		if err := x.writers.wait(); err != nil {
+			return err
+		}
+		if fi, err := os.Lstat(target); err == nil && !fi.IsDir() {
+			hides = true
+		}
+	}
 	remains := false
 	if !x.fresh[parent] || x.made[target] {
 		if remains, err = x.clear(target, rel, h.Typeflag == tar.TypeDir); err != nil {
@@ -159,7 +179,7 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 		o.remove(at)
 		if !o.writes(h, rel) && !x.linksOnDisk(h) {
 			o.add(at)
-			x.record(rel)
+			x.record(target)
 			return nil
 		}
 	}
@@ -173,7 +193,7 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 		if err != nil {
 			return err
 		}
-		x.record(rel)
+		x.record(target)
 		return nil
 	}
 	if h.Typeflag == tar.TypeLink {
@@ -199,12 +219,26 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 		// would let the kernel follow the symlink out of the root.
 		x.dirs[rel] = true
 	}
-	x.record(rel)
+	if h.Typeflag == tar.TypeDir {
+		if x.opts.OverlayForm {
+			if err := unix.Lremovexattr(target, xattr.Implicit); err != nil && !errors.Is(err, unix.ENODATA) {
+				return fmt.Errorf("extracting %s: %w", rel, err)
+			}
+		}
+		if hides {
+			if err := xattr.Set(target, xattr.Opaque, []byte("y")); err != nil {
+				return fmt.Errorf("extracting %s: %w", rel, err)
+			}
+		}
+	}
+	x.record(target)
 	return nil
 }
 
-// record notes that the archive wrote rel.
-func (x *extractor) record(rel string) {
+// record notes that the archive wrote the host path p. Paths are noted
+// where they resolved to: an entry through a symlink wrote the target.
+func (x *extractor) record(p string) {
+	rel := hostRel(x.root, p)
 	x.created[rel] = true
 	for p := path.Dir(rel); p != "."; p = path.Dir(p) {
 		x.parents[p] = true
@@ -231,13 +265,25 @@ func (x *extractor) mkdirAll(rel string) (string, error) {
 	if _, err := x.mkdirAll(path.Dir(rel)); err != nil {
 		return "", err
 	}
+	if err := x.unmarkWhiteout(rel); err != nil {
+		return "", err
+	}
 	host, made, err := EnsureDir(x.root, rel, x.opts.Outline)
 	if err != nil {
 		return "", err
 	}
 	if made {
-		x.record(rel)
+		// Not an entry of the archive: the entries below it (if any, not
+		// only markers) record it as their parent.
+		if x.opts.Written != nil {
+			x.opts.Written(hostRel(x.root, host))
+		}
 		x.made[host], x.fresh[host] = true, true
+		if x.opts.OverlayForm {
+			if err := xattr.Set(host, xattr.Implicit, []byte("y")); err != nil {
+				return "", err
+			}
+		}
 	}
 	// Only a path that resolves to itself can be taken from the cache:
 	// one reached through a symlink must be resolved again each time.
@@ -424,7 +470,7 @@ func timespec(t time.Time) unix.Timespec {
 func (x *extractor) finish() error {
 	for _, d := range x.times {
 		err := unix.UtimesNanoAt(unix.AT_FDCWD, d.host, d.times, unix.AT_SYMLINK_NOFOLLOW)
-		if err != nil && !errors.Is(err, unix.ENOENT) {
+		if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR) { // removed since
 			return &os.PathError{Op: "utimes", Path: d.host, Err: err}
 		}
 	}

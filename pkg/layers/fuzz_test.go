@@ -5,9 +5,10 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"path"
 	"path/filepath"
 	"testing"
+
+	"github.com/buildcrew/builder/internal/testenv"
 )
 
 // FuzzExtract unpacks arbitrary bytes as a layer into a root inside a
@@ -54,10 +55,7 @@ func FuzzExtract(f *testing.F) {
 
 // FuzzOutline extracts two generated layers in full and as an outline:
 // whenever the full extraction works, the outline must agree with it (see
-// compareOutline). Each three bytes of the input make one entry from a
-// small set of names, so that entries meet each other often: a type
-// (directory, file, symlink, hard link, whiteout, opaque marker, fifo, or
-// the start of the second layer), a name and a link target.
+// compareOutline). The input is a testenv.LayerScript.
 func FuzzOutline(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1, 1, 0, 1, 3, 0, 7, 0, 0, 4, 1, 0, 1, 1, 0})
 	f.Add([]byte{0, 5, 0, 1, 6, 0, 1, 9, 0, 7, 0, 0, 3, 6, 9})
@@ -67,49 +65,8 @@ func FuzzOutline(f *testing.F) {
 		if len(prog) > 90 {
 			return
 		}
-		compareOutline(t, outlineLayers(t, prog))
+		compareOutline(t, testenv.LayerScript(prog))
 	})
-}
-
-var (
-	fuzzNames   = []string{"a", "a/b", "a/b/c", "b", "b/c", "etc", "etc/passwd", "l", "l/x", "etc/group"}
-	fuzzTargets = []string{"a", "a/b", "../b", "/etc", "etc/passwd", "b/c", "l", "."}
-)
-
-func outlineLayers(t *testing.T, prog []byte) [][]byte {
-	var out [][]*tar.Header
-	cur := []*tar.Header{}
-	for i := 0; i+2 < len(prog); i += 3 {
-		name := fuzzNames[int(prog[i+1])%len(fuzzNames)]
-		target := fuzzTargets[int(prog[i+2])%len(fuzzTargets)]
-		var h *tar.Header
-		switch prog[i] % 8 {
-		case 0:
-			h = dir(name + "/")
-		case 1:
-			h = reg(name)
-		case 2:
-			h = link(name, target, tar.TypeSymlink)
-		case 3:
-			h = link(name, fuzzNames[int(prog[i+2])%len(fuzzNames)], tar.TypeLink)
-		case 4:
-			dir, base := path.Split(name)
-			h = reg(dir + WhiteoutPrefix + base)
-		case 5:
-			h = reg(name + "/" + OpaqueMarker)
-		case 6:
-			h = &tar.Header{Name: name, Typeflag: tar.TypeFifo, Mode: 0o644}
-		case 7:
-			out, cur = append(out, cur), []*tar.Header{}
-			continue
-		}
-		cur = append(cur, h)
-	}
-	var ls [][]byte
-	for _, hs := range append(out, cur) {
-		ls = append(ls, tarOf(t, hs...))
-	}
-	return ls
 }
 
 // fuzzTar writes headers as a seed archive, each regular file one byte.

@@ -9,12 +9,15 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
+
+	"github.com/buildcrew/builder/internal/xattr"
 )
 
 // whiteout removes rel, which lower layers made, unless this archive wrote
 // it itself: a whiteout hides only what lies below it.
 func (x *extractor) whiteout(rel string) error {
-	if rel == "" || rel == "." || x.created[rel] || x.parents[rel] {
+	if rel == "" || rel == "." {
 		return nil
 	}
 	parent, err := securejoin.SecureJoin(x.root, path.Dir(rel))
@@ -26,8 +29,11 @@ func (x *extractor) whiteout(rel string) error {
 		// would open the fifo and wait forever for a writer.
 		return nil
 	}
-	x.forget()
 	target := filepath.Join(parent, path.Base(rel))
+	if x.wrote(target) {
+		return nil
+	}
+	x.forget()
 	if o := x.opts.Outline; o != nil {
 		at := hostRel(x.root, target)
 		o.remove(at)
@@ -41,6 +47,85 @@ func (x *extractor) whiteout(rel string) error {
 	return nil
 }
 
+// markWhiteout keeps a whiteout (base, in the directory dir) in
+// overlayfs's form: the opaque attribute on the directory, or a 0/0
+// character device in the deleted path's place, unless this archive made
+// that path itself.
+func (x *extractor) markWhiteout(dir, base string) error {
+	name := strings.TrimPrefix(base, WhiteoutPrefix)
+	if base != OpaqueMarker {
+		// As when whiteouts apply: nothing is below a non-directory.
+		parent, err := securejoin.SecureJoin(x.root, dir)
+		if err != nil {
+			return fmt.Errorf("keeping whiteout %s: %w", path.Join(dir, base), err)
+		}
+		fi, err := os.Lstat(parent)
+		if (err == nil && !fi.IsDir()) || (err != nil && !errors.Is(err, os.ErrNotExist)) {
+			return nil
+		}
+		// Where this layer's symlinks lead: lower layers may have it.
+		dir = hostRel(x.root, parent)
+		if x.wrote(filepath.Join(parent, name)) {
+			return nil
+		}
+	}
+	host, err := x.mkdirAll(dir)
+	if err != nil {
+		return fmt.Errorf("keeping whiteout %s: %w", path.Join(dir, base), err)
+	}
+	if base == OpaqueMarker {
+		if err := xattr.Set(host, xattr.Opaque, []byte("y")); err != nil {
+			return fmt.Errorf("keeping opaque marker of %s: %w", dir, err)
+		}
+		x.record(host) // the marker is the directory's, as in opaque
+		return nil
+	}
+	rel := path.Join(dir, name)
+	if name == "" || name == "." || name == ".." {
+		return nil
+	}
+	target := filepath.Join(host, name)
+	if _, err := x.clear(target, rel, false); err != nil {
+		return fmt.Errorf("keeping whiteout of %s: %w", rel, err)
+	}
+	if err := unix.Mknod(target, unix.S_IFCHR, 0); err != nil {
+		return fmt.Errorf("keeping whiteout of %s: %w", rel, err)
+	}
+	x.made[target] = true
+	return nil
+}
+
+// unmarkWhiteout makes a directory of a whiteout this archive kept in
+// overlayfs's form at rel, when a later entry puts a directory there: an
+// opaque one, as the whiteout hid what lower layers had.
+func (x *extractor) unmarkWhiteout(rel string) error {
+	if !x.opts.OverlayForm {
+		return nil
+	}
+	host, err := securejoin.SecureJoin(x.root, rel)
+	if err != nil || !x.made[host] {
+		return nil
+	}
+	var st unix.Stat_t
+	if unix.Lstat(host, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
+		return nil
+	}
+	if err := os.Remove(host); err != nil {
+		return err
+	}
+	if err := os.Mkdir(host, 0o755); err != nil {
+		return err
+	}
+	return xattr.Set(host, xattr.Opaque, []byte("y"))
+}
+
+// wrote tells whether this archive wrote the host path p or something
+// below it.
+func (x *extractor) wrote(p string) bool {
+	rel := hostRel(x.root, p)
+	return x.created[rel] || x.parents[rel]
+}
+
 // opaque empties the directory rel of everything lower layers put there,
 // keeping what this archive wrote, wherever the marker stands in the tar.
 func (x *extractor) opaque(rel string) error {
@@ -48,28 +133,30 @@ func (x *extractor) opaque(rel string) error {
 	if err != nil {
 		return fmt.Errorf("applying opaque marker of %s: %w", rel, err)
 	}
+	// The marker stands for its directory: this archive has it, and no
+	// later whiteout or opaque parent of this archive's removes it.
+	x.record(host)
 	x.forget()
 	if o := x.opts.Outline; o != nil {
 		// What this archive left out stays: its paths are recorded.
 		at := hostRel(x.root, host)
-		o.pruneBelow(at, func(p string) bool { return x.created[path.Join(rel, strings.TrimPrefix(p, at+"/"))] })
+		o.pruneBelow(at, func(p string) bool { return x.created[p] })
 	}
-	if err := x.prune(host, rel); err != nil {
+	if err := x.prune(host); err != nil {
 		return fmt.Errorf("applying opaque marker of %s: %w", rel, err)
 	}
 	return nil
 }
 
-func (x *extractor) prune(host, rel string) error {
+func (x *extractor) prune(host string) error {
 	names, err := readDirNames(host)
 	if err != nil {
 		return err
 	}
 	for _, name := range names {
-		childRel := path.Join(rel, name)
 		child := filepath.Join(host, name)
-		if !x.created[childRel] && !x.parents[childRel] {
-			if err := removeExcept(child, childRel, x.opts.Keep, false); err != nil {
+		if !x.wrote(child) {
+			if err := removeExcept(child, hostRel(x.root, child), x.opts.Keep, false); err != nil {
 				return err
 			}
 			continue
@@ -79,7 +166,7 @@ func (x *extractor) prune(host, rel string) error {
 			return err
 		}
 		if fi.IsDir() {
-			if err := x.prune(child, childRel); err != nil {
+			if err := x.prune(child); err != nil {
 				return err
 			}
 		}
