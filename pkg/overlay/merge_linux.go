@@ -51,28 +51,17 @@ func (m *merger) dir(ctx context.Context, upper, lower string) error {
 	if err := unix.Lstat(upper, &st); err != nil {
 		return &os.PathError{Op: "lstat", Path: upper, Err: err}
 	}
-	names, err := readNames(upper)
-	if err != nil {
+	if err := eachEntry(upper, lower, func(up, low string) error { return m.entry(ctx, up, low) }); err != nil {
 		return err
-	}
-	for _, name := range names {
-		if err := m.entry(ctx, filepath.Join(upper, name), filepath.Join(lower, name)); err != nil {
-			return err
-		}
 	}
 	// Last: moving entries in changed the lower directory's mtime.
 	return setDirMetadata(&st, upper, lower)
 }
 
 func (m *merger) entry(ctx context.Context, up, low string) error {
-	var u, l unix.Stat_t
-	if err := unix.Lstat(up, &u); err != nil {
-		return &os.PathError{Op: "lstat", Path: up, Err: err}
-	}
-	err := unix.Lstat(low, &l)
-	exists := err == nil
-	if err != nil && !errors.Is(err, unix.ENOENT) {
-		return &os.PathError{Op: "lstat", Path: low, Err: err}
+	u, l, exists, err := lstatPair(up, low)
+	if err != nil {
+		return err
 	}
 	lowerDir := exists && l.Mode&unix.S_IFMT == unix.S_IFDIR
 	if isWhiteout(&u) {
@@ -112,6 +101,33 @@ func (m *merger) entry(ctx context.Context, up, low string) error {
 		return err
 	}
 	return dropOverlayXattrsTree(ctx, low)
+}
+
+// eachEntry calls f with each entry of the directory upper and the same
+// name in lower.
+func eachEntry(upper, lower string, f func(up, low string) error) error {
+	names, err := readNames(upper)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := f(filepath.Join(upper, name), filepath.Join(lower, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lstatPair describes up, and low when it exists.
+func lstatPair(up, low string) (u, l unix.Stat_t, exists bool, err error) {
+	if err := unix.Lstat(up, &u); err != nil {
+		return u, l, false, &os.PathError{Op: "lstat", Path: up, Err: err}
+	}
+	err = unix.Lstat(low, &l)
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		return u, l, false, &os.PathError{Op: "lstat", Path: low, Err: err}
+	}
+	return u, l, err == nil, nil
 }
 
 // dropOverlayXattrsTree removes overlayfs's attributes from everything

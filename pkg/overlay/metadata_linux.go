@@ -23,7 +23,12 @@ func isWhiteout(st *unix.Stat_t) bool {
 
 // isOpaque tells a directory that hides everything below it.
 func isOpaque(p string) (bool, error) {
-	v, err := xattr.Get(p, overlayXattr+"opaque")
+	return hasMark(p, xattr.Opaque)
+}
+
+// hasMark tells whether p carries the attribute name set to "y".
+func hasMark(p, name string) (bool, error) {
+	v, err := xattr.Get(p, name)
 	if errors.Is(err, unix.ENODATA) || errors.Is(err, unix.ENOTSUP) {
 		return false, nil
 	}
