@@ -106,7 +106,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (a bare id=ID reads the variable ID); repeatable")
 	fs.BoolVar(&f.cache, "cache", false, "reuse the results of steps whose inputs did not change, kept in --cache-repo")
 	fs.StringVar(&f.cacheRepo, "cache-repo", "", "where cached steps live: a repository, or oci:DIR for a local OCI layout (default <first destination's repository>/cache)")
-	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep pulled base image layers in this directory, and (chroot isolation) the bases unpacked, for later builds to reuse")
+	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep pulled base image layers in this directory, and (chroot isolation) each layer unpacked, for later builds to reuse")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", 14*24*time.Hour, "how long cached steps stay valid")
 	fs.BoolVar(&f.noPushCache, "no-push-cache", false, "read the cache but write nothing to it")
 	f.registerIgnored(cmd)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/buildcrew/builder/pkg/dockerfile"
 	"github.com/buildcrew/builder/pkg/layers"
-	"github.com/buildcrew/builder/pkg/overlay"
 	"github.com/buildcrew/builder/pkg/snapshot"
 )
 
@@ -220,25 +219,28 @@ func (b *builder) rootfs(ctx context.Context, st *stage) (string, error) {
 // privateRoot unpacks the stage's layers into a directory of its own.
 func (b *builder) privateRoot(ctx context.Context, st *stage) (string, error) {
 	dir := filepath.Join(b.work, "roots", "stage-"+strconv.Itoa(st.index))
-	tmpl, n, err := b.rootTemplate(ctx, st)
+	tmpl, err := b.rootTemplate(ctx, st)
 	if err != nil {
 		return "", st.def.Wrap(err)
 	}
 	start := time.Now()
-	if tmpl != "" {
-		err := overlay.Clone(ctx, tmpl, dir)
+	n := 0
+	if tmpl != nil {
+		err := tmpl.make(ctx, dir, b.trash.discard)
 		if errors.Is(err, syscall.EXDEV) {
 			// The base layer directory is on another filesystem: no hard
 			// links, unpack everything.
-			b.opts.Logger.Debug("cannot clone across filesystems", "from", tmpl)
+			b.opts.Logger.Debug("cannot make the root from another filesystem", "err", err)
 			os.RemoveAll(dir)
-			tmpl, n = "", 0
+			tmpl = nil
 		} else if err != nil {
 			return "", st.def.Wrap(fmt.Errorf("making the stage's root: %w", err))
+		} else {
+			n = tmpl.layers
 		}
 		b.since("extract", start)
 	}
-	if tmpl == "" {
+	if tmpl == nil {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return "", err
 		}
@@ -247,7 +249,7 @@ func (b *builder) privateRoot(ctx context.Context, st *stage) (string, error) {
 		return "", st.def.Wrap(err)
 	}
 	b.opts.Logger.Debug("unpacked the stage's layers", "stage", st.def.DisplayName(), "layers", len(st.layers)-n,
-		"cloned", tmpl != "", "took", time.Since(start))
+		"cloned", tmpl != nil, "took", time.Since(start))
 	st.root = dir
 	return dir, nil
 }

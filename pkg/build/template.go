@@ -5,92 +5,154 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/buildcrew/builder/pkg/dockerfile"
 	"github.com/buildcrew/builder/pkg/layers"
+	"github.com/buildcrew/builder/pkg/overlay"
 )
 
-// rootTemplate finds an unpacked tree the stage's root can be cloned from
-// (see overlay.Clone) instead of unpacking its layers: its parent stage's
-// root, or its base image's, unpacked once for all the stages built on
-// it (and, with a base layer directory, for every later build too). It
-// returns the tree and how many of the stage's layers it holds, or ""
-// when there is none to use: roots are only shared by hard links while
-// every RUN goes through an overlay, whose merge replaces files instead
-// of writing into them.
-func (b *builder) rootTemplate(ctx context.Context, st *stage) (string, int, error) {
+// template is what a stage's root can be made from instead of unpacking
+// its layers: an unpacked tree to clone, or the image's layers unpacked
+// alone to stack (see overlay.Clone and overlay.Stack).
+type template struct {
+	clone  string   // a tree to clone
+	stack  []string // layer directories to stack, bottom first
+	layers int      // how many of the stage's layers it holds
+}
+
+// make makes dir the template's files.
+func (t *template) make(ctx context.Context, dir string, removeDir func(string) error) error {
+	if t.clone != "" {
+		return overlay.Clone(ctx, t.clone, dir)
+	}
+	return overlay.Stack(ctx, dir, t.stack, removeDir)
+}
+
+// rootTemplate finds what the stage's root can be made from instead of
+// unpacking its layers: its parent stage's root, its base image's layers
+// kept unpacked in the base layer directory, or its base image's root,
+// unpacked once for all the stages built on it. It returns nil when there
+// is none to use: roots are only shared by hard links while every RUN
+// goes through an overlay, whose merge replaces files instead of writing
+// into them.
+func (b *builder) rootTemplate(ctx context.Context, st *stage) (*template, error) {
 	if b.opts.Root != "" || !b.overlays(ctx) {
-		return "", 0, nil
+		return nil, nil
 	}
 	base := b.plan.Bases[st.index]
 	switch base.Kind {
 	case dockerfile.BaseStage:
 		parent := b.stages[base.Stage]
 		if parent != nil && !parent.building && parent.root != "" && parent.outline == nil && len(parent.layers) <= len(st.layers) {
-			return parent.root, len(parent.layers), nil
+			return &template{clone: parent.root, layers: len(parent.layers)}, nil
 		}
 	case dockerfile.BaseImage:
 		kept := b.opts.BaseLayerDir != ""
 		if !kept && b.imageUsers(st.index) < 2 {
-			return "", 0, nil // unpacked straight into the stage's root
+			return nil, nil // unpacked straight into the stage's root
 		}
 		platform, err := b.stagePlatform(st.index)
 		if err != nil {
-			return "", 0, err
+			return nil, err
 		}
 		img, err := b.pull(ctx, base.Image, platform)
 		if err != nil {
-			return "", 0, err
+			return nil, err
 		}
-		var root string
 		if kept {
-			root, err = b.keptImageRoot(ctx, img)
-		} else {
-			root, err = b.imageRoot(ctx, base.Image, platform)
+			dirs, err := b.keptLayers(ctx, img)
+			if err == nil {
+				return &template{stack: dirs, layers: len(img.layers)}, nil
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			// A layer that cannot stand alone (a hard link to a lower
+			// layer's file): the image is unpacked whole instead.
+			b.opts.Logger.Debug("cannot keep the image's layers apart", "image", img.ref, "err", err)
 		}
+		root, err := b.imageRoot(ctx, base.Image, platform)
 		if err != nil {
-			return "", 0, err
+			return nil, err
 		}
-		return root, len(img.layers), nil
+		return &template{clone: root, layers: len(img.layers)}, nil
 	}
-	return "", 0, nil
+	return nil, nil
 }
 
-// keptImageRoot returns the image's files unpacked in the base layer
-// directory, by manifest digest, for this build and the next ones to
-// clone: a base unpacked once is never unpacked again. Trees appear
-// whole (unpacked aside, then renamed) and are never changed, so builds
-// sharing the directory can use them at once.
-func (b *builder) keptImageRoot(ctx context.Context, img *baseImage) (string, error) {
+// keptLayers returns the image's layers unpacked alone, in overlayfs's
+// form, in the base layer directory by diff ID, unpacking those not there
+// yet: a layer unpacked once is never unpacked again, for this image or
+// any other that has it, in this build or a later one. Directories appear
+// whole (unpacked aside, then renamed) and never change, so builds
+// sharing the base layer directory can use them at once.
+func (b *builder) keptLayers(ctx context.Context, img *baseImage) ([]string, error) {
 	b.rootMu.Lock()
 	defer b.rootMu.Unlock()
-	roots := filepath.Join(b.opts.BaseLayerDir, "roots")
-	dir := filepath.Join(roots, img.digest.Algorithm+"-"+img.digest.Hex)
-	if _, err := os.Stat(dir); err == nil {
-		return dir, nil
+	store := filepath.Join(b.opts.BaseLayerDir, "unpacked")
+	if err := os.MkdirAll(store, 0o755); err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(roots, 0o755); err != nil {
-		return "", err
+	dirs := make([]string, len(img.layers))
+	var missing []v1.Layer
+	var at []int
+	for i, l := range img.layers {
+		id, err := l.DiffID()
+		if err != nil {
+			return nil, err
+		}
+		dirs[i] = filepath.Join(store, id.Algorithm+"-"+id.Hex)
+		if _, err := os.Stat(dirs[i]); err != nil {
+			missing, at = append(missing, l), append(at, i)
+		}
 	}
-	tmp, err := os.MkdirTemp(roots, ".unpacking-")
+	if len(missing) == 0 {
+		return dirs, nil
+	}
+	defer b.since("extract", time.Now())
+	p := b.prefetch(ctx, missing)
+	defer p.close()
+	for j, i := range at {
+		l, err := p.layer(ctx, j)
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		if err := b.keepLayer(ctx, store, dirs[i], l); err != nil {
+			return nil, fmt.Errorf("%s: layer %d: %w", img.ref, i+1, err)
+		}
+		b.opts.Logger.Debug("unpacked a layer to keep", "layer", filepath.Base(dirs[i]), "took", time.Since(start))
+	}
+	return dirs, nil
+}
+
+// keepLayer unpacks one layer alone into dir, aside first.
+func (b *builder) keepLayer(ctx context.Context, store, dir string, l v1.Layer) error {
+	tmp, err := os.MkdirTemp(store, ".unpacking-")
 	if err != nil {
-		return "", err
+		return err
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return "", err
+		return err
 	}
-	if err := b.unpack(ctx, tmp, img.layers, layers.ExtractOptions{}); err != nil {
+	err = b.retryPull(ctx, "unpacking a layer", func() error {
+		return b.unpackLayer(ctx, tmp, l, layers.ExtractOptions{OverlayForm: true})
+	})
+	if err != nil {
 		os.RemoveAll(tmp)
-		return "", fmt.Errorf("%s: %w", img.ref, err)
+		return err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		os.RemoveAll(tmp)
 		if _, serr := os.Stat(dir); serr != nil {
-			return "", err
+			return err
 		}
 		// Another build put it there first: the same files.
 	}
-	return dir, nil
+	return nil
 }
 
 // imageUsers counts the stages the build needs that start from the same

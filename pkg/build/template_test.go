@@ -1,12 +1,15 @@
 package build
 
 import (
+	"archive/tar"
 	"bytes"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // TestStagesShareRoots builds stages on one base image and on each other,
@@ -76,14 +79,83 @@ func TestBaseRootKeptAcrossBuilds(t *testing.T) {
 			t.Errorf("build %d: the step saw %q, want the base's file plus its own line", i+1, got)
 		}
 	}
-	roots, err := filepath.Glob(filepath.Join(kept, "roots", "sha256-*"))
-	if err != nil || len(roots) != 1 {
-		t.Fatalf("kept roots: %v %v", roots, err)
+	dirs, err := filepath.Glob(filepath.Join(kept, "unpacked", "sha256-*"))
+	if err != nil || len(dirs) != 2 {
+		t.Fatalf("kept layers: %v %v, want the base's two", dirs, err)
 	}
-	if data, err := os.ReadFile(filepath.Join(roots[0], "etc/shared")); err != nil || string(data) != "base\n" {
-		t.Errorf("the kept base's etc/shared: %q %v", data, err)
+	var shared, ls int
+	for _, d := range dirs {
+		if data, err := os.ReadFile(filepath.Join(d, "etc/shared")); err == nil {
+			shared++
+			if string(data) != "base\n" {
+				t.Errorf("the kept layer's etc/shared: %q", data)
+			}
+		}
+		if _, err := os.Lstat(filepath.Join(d, "bin/ls")); err == nil {
+			ls++
+		}
 	}
-	if _, err := os.Lstat(filepath.Join(roots[0], "bin/ls")); err != nil {
-		t.Errorf("a build's rm reached the kept base: %v", err)
+	if shared != 1 || ls != 1 {
+		t.Errorf("kept layers with etc/shared: %d, with bin/ls: %d; want 1 and 1 (a build's rm must not reach them)", shared, ls)
+	}
+}
+
+// TestKeptLayersSharedBetweenImages builds on one image, then on another
+// with the same first layers and one more: the second build unpacks only
+// the layer the first did not have, and its stage sees every layer's
+// files, whiteouts applied.
+func TestKeptLayersSharedBetweenImages(t *testing.T) {
+	needRoot(t)
+	host := testRegistry(t)
+	bb := busyboxLayer(t)
+	conf := layerOf(t, file{name: "etc/"}, file{name: "etc/app.conf", body: "v1\n"}, file{name: "etc/old", body: "old"})
+	pushImage(t, host+"/first:1", v1.Config{Env: []string{"PATH=/bin"}}, amd64, bb, conf)
+	pushImage(t, host+"/second:1", v1.Config{Env: []string{"PATH=/bin"}}, amd64, bb, conf,
+		layerOf(t, file{name: "etc/"}, file{name: "etc/.wh.old"}, file{name: "etc/app.conf", body: "v2\n"}))
+	kept := t.TempDir()
+	for i, ref := range []string{host + "/first:1", host + "/second:1"} {
+		var log bytes.Buffer
+		res := mustBuildIn(t, "FROM "+ref+"\nRUN cat /etc/app.conf > /saw && ls /etc >> /saw\n", map[string]string{}, amd, func(o *Options) {
+			o.BaseLayerDir = kept
+			o.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		})
+		if !strings.Contains(log.String(), "overlay=true") {
+			t.Skip("no overlayfs here: stage roots are unpacked, never stacked")
+		}
+		want := []int{2, 1}[i]
+		if n := strings.Count(log.String(), "unpacked a layer to keep"); n != want {
+			t.Errorf("build %d unpacked %d layers, want %d:\n%s", i+1, n, want, log.String())
+		}
+		// hosts and resolv.conf are the step's own (see isolation).
+		wantSaw := []string{"v1\napp.conf\ngroup\nhosts\nold\npasswd\nresolv.conf\n", "v2\napp.conf\ngroup\nhosts\npasswd\nresolv.conf\n"}[i]
+		if got := flatten(t, res.Image)["saw"].Body; got != wantSaw {
+			t.Errorf("build %d: the step saw %q, want %q", i+1, got, wantSaw)
+		}
+	}
+}
+
+// TestKeptLayersFallBack builds on an image whose second layer hard-links
+// a file of the first: that layer cannot be unpacked alone, so the image
+// is unpacked whole and the build goes on.
+func TestKeptLayersFallBack(t *testing.T) {
+	needRoot(t)
+	host := testRegistry(t)
+	ref := host + "/linked:1"
+	pushImage(t, ref, v1.Config{Env: []string{"PATH=/bin"}}, amd64, busyboxLayer(t),
+		layerOf(t, file{name: "etc/"}, file{name: "etc/tool", body: "tool\n"}),
+		layerOf(t, file{name: "etc/"}, file{name: "etc/tool-link", typ: tar.TypeLink, link: "etc/tool"}))
+	var log bytes.Buffer
+	res := mustBuildIn(t, "FROM "+ref+"\nRUN cat /etc/tool-link > /saw\n", map[string]string{}, amd, func(o *Options) {
+		o.BaseLayerDir = t.TempDir()
+		o.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	if !strings.Contains(log.String(), "overlay=true") {
+		t.Skip("no overlayfs here: stage roots are unpacked, never stacked")
+	}
+	if !strings.Contains(log.String(), "cannot keep the image's layers apart") {
+		t.Errorf("the image's layers were kept apart:\n%s", log.String())
+	}
+	if got := flatten(t, res.Image)["saw"].Body; got != "tool\n" {
+		t.Errorf("the step saw %q", got)
 	}
 }
