@@ -24,7 +24,7 @@ var userFiles = []string{"etc/passwd", "etc/group"}
 // the full root has them; an outline where they are links to files it left
 // out is filled in.
 func (b *builder) writeRoot(ctx context.Context, st *stage, users bool) (string, *layers.Outline, error) {
-	if st.root == "" && b.outlineFits(st) {
+	if st.root == "" && b.outlineFits(ctx, st) {
 		if err := b.outlineRoot(ctx, st); err != nil {
 			return "", nil, err
 		}
@@ -37,8 +37,10 @@ func (b *builder) writeRoot(ctx context.Context, st *stage, users bool) (string,
 }
 
 // outlineFits tells whether the stage is better served by an outline than
-// by its files: nothing reads them, and they are not at hand to clone.
-func (b *builder) outlineFits(st *stage) bool {
+// by its files: nothing reads them, and they are not at hand to clone or
+// stack. (An outline of Debian takes 0.8 s here, mostly reading the
+// layer; stacking its kept layer 0.2 s.)
+func (b *builder) outlineFits(ctx context.Context, st *stage) bool {
 	if b.opts.Root != "" || st.reads || len(st.layers) == 0 {
 		return false
 	}
@@ -49,9 +51,14 @@ func (b *builder) outlineFits(st *stage) bool {
 			}
 		}
 	}
-	if base := b.plan.Bases[st.index]; base.Kind == dockerfile.BaseStage {
+	switch base := b.plan.Bases[st.index]; base.Kind {
+	case dockerfile.BaseStage:
 		if p := b.stages[base.Stage]; p != nil && p.root != "" && p.outline == nil {
 			return false // the parent's files clone faster than an outline unpacks
+		}
+	case dockerfile.BaseImage:
+		if b.opts.BaseLayerDir != "" && b.overlays(ctx) {
+			return false // its layers are kept: stacked, now or from the next build on
 		}
 	}
 	return true
