@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/buildcrew/builder/pkg/overlay"
 )
 
 // outlineBase pushes a two-layer image whose files COPY and WORKDIR meet:
@@ -173,6 +175,34 @@ func TestOutlineNotForStagesOthersRead(t *testing.T) {
 	for p, want := range map[string]string{"copied/config": "base config\n", "copied/one.txt": "one"} {
 		if got := fs[p].Body; got != want {
 			t.Errorf("/%s = %q, want %q", p, got, want)
+		}
+	}
+}
+
+// TestOutlineNotWhereLayersAreKept checks that with a base layer directory
+// a COPY-only stage is stacked from the kept layers (faster from the
+// second build on) rather than outlined.
+func TestOutlineNotWhereLayersAreKept(t *testing.T) {
+	needRoot(t)
+	if err := overlay.Supported(t.TempDir()); err != nil {
+		t.Skipf("no overlayfs here: layers are not kept unpacked: %v", err)
+	}
+	base := outlineBase(t, plainPasswd)
+	kept := t.TempDir()
+	for i := range 2 {
+		var log bytes.Buffer
+		res := mustBuildIn(t, "FROM "+base+"\nCOPY one.txt /srv/\n", map[string]string{"one.txt": "one"}, amd, func(o *Options) {
+			o.BaseLayerDir = kept
+			o.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		})
+		if strings.Contains(log.String(), "unpacked an outline") {
+			t.Errorf("build %d outlined the base despite its kept layers", i+1)
+		}
+		if !strings.Contains(log.String(), "cloned=true") {
+			t.Errorf("build %d did not stack the kept layers:\n%s", i+1, log.String())
+		}
+		if got := flatten(t, res.Image)["srv/one.txt"].Body; got != "one" {
+			t.Errorf("build %d: /srv/one.txt = %q", i+1, got)
 		}
 	}
 }
