@@ -240,13 +240,15 @@ func (e *env) buildTheirs(dir, ref string, i int) (measure, error) {
 }
 
 // cacheRows builds the cache workload cold, fully cached and after a
-// change to a file its last COPY reads, with a local cache.
+// change to a file its last COPY reads, with a local step cache and a
+// base layer directory (--cache-dir), as a CI runner with a persistent
+// volume would.
 func (e *env) cacheRows(dir string) (string, error) {
 	ctx := filepath.Join(e.tmp, "cache-context")
 	if out, err := exec.Command("cp", "-a", dir, ctx).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("%v: %s", err, out)
 	}
-	cache := []string{"--cache", "--cache-repo", "oci:" + filepath.Join(e.tmp, "step-cache")}
+	cache := []string{"--cache", "--cache-repo", "oci:" + filepath.Join(e.tmp, "step-cache"), "--cache-dir", filepath.Join(e.tmp, "base-layers")}
 	ref := e.registry + "/bench/cache:ours"
 	cold, err := e.buildOurs(ctx, ref, cache)
 	if err != nil {
