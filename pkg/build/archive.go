@@ -35,7 +35,7 @@ func (b *builder) unpackArchive(ctx context.Context, cp *copier, file, dest stri
 	defer closer()
 	opts := layers.ExtractOptions{
 		Owner:   cp.owner,
-		Written: func(rel string) { cp.recordAsIs(filepath.Join(dir, filepath.FromSlash(rel))) },
+		Written: func(rel string, o layers.Owner) { cp.record(filepath.Join(dir, filepath.FromSlash(rel)), o.UID, o.GID) },
 	}
 	if err := layers.Extract(ctx, dir, r, opts); err != nil {
 		return true, fmt.Errorf("extracting %s: %w", path.Base(file), err)

@@ -34,8 +34,9 @@ type ExtractOptions struct {
 	Owner *Owner
 	// Written, when set, is called with every path the archive creates or
 	// replaces, relative to the root, including parent directories it had
-	// to create.
-	Written func(rel string)
+	// to create, and the owner the archive gives it (unprivileged, the
+	// files on disk cannot have it).
+	Written func(rel string, owner Owner)
 	// Keep, when set, is left alone: no entry is written over an ignored
 	// path, and no whiteout or opaque marker removes one.
 	Keep *Ignore
@@ -179,7 +180,7 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 		o.remove(at)
 		if !o.writes(h, rel) && !x.linksOnDisk(h) {
 			o.add(at)
-			x.record(target)
+			x.record(target, x.ownerOf(h))
 			return nil
 		}
 	}
@@ -193,7 +194,7 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 		if err != nil {
 			return err
 		}
-		x.record(target)
+		x.record(target, x.ownerOf(h))
 		return nil
 	}
 	if h.Typeflag == tar.TypeLink {
@@ -231,20 +232,21 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 			}
 		}
 	}
-	x.record(target)
+	x.record(target, x.ownerOf(h))
 	return nil
 }
 
-// record notes that the archive wrote the host path p. Paths are noted
-// where they resolved to: an entry through a symlink wrote the target.
-func (x *extractor) record(p string) {
+// record notes that the archive wrote the host path p, owned by owner.
+// Paths are noted where they resolved to: an entry through a symlink
+// wrote the target.
+func (x *extractor) record(p string, owner Owner) {
 	rel := hostRel(x.root, p)
 	x.created[rel] = true
 	for p := path.Dir(rel); p != "."; p = path.Dir(p) {
 		x.parents[p] = true
 	}
 	if x.opts.Written != nil {
-		x.opts.Written(rel)
+		x.opts.Written(rel, owner)
 	}
 }
 
@@ -276,7 +278,11 @@ func (x *extractor) mkdirAll(rel string) (string, error) {
 		// Not an entry of the archive: the entries below it (if any, not
 		// only markers) record it as their parent.
 		if x.opts.Written != nil {
-			x.opts.Written(hostRel(x.root, host))
+			var owner Owner // made as root's, or --chown's
+			if x.opts.Owner != nil {
+				owner = *x.opts.Owner
+			}
+			x.opts.Written(hostRel(x.root, host), owner)
 		}
 		x.made[host], x.fresh[host] = true, true
 		if x.opts.OverlayForm {
@@ -420,6 +426,12 @@ func (x *extractor) setMetadata(target string, h *tar.Header) error {
 		}
 	}
 	return x.setXattrsAndTimes(target, h)
+}
+
+// ownerOf is an entry's owner as an Owner.
+func (x *extractor) ownerOf(h *tar.Header) Owner {
+	uid, gid := x.owner(h)
+	return Owner{UID: uid, GID: gid}
 }
 
 // owner is who owns an entry once extracted.

@@ -204,11 +204,14 @@ func TestExtractMetadata(t *testing.T) {
 	h.Mode = 0o4750
 	h.ModTime = mtime
 	h.PAXRecords = map[string]string{paxXattr + "user.test": "value"}
+	h.Uid, h.Gid = 5, 6
 	d := dir("bin/")
 	d.ModTime = mtime
 	hard := link("bin/tool2", "bin/tool", tar.TypeLink)
 	var written []string
-	extract(t, root, tarOf(t, d, h, hard), ExtractOptions{Written: func(rel string) { written = append(written, rel) }})
+	extract(t, root, tarOf(t, d, h, hard), ExtractOptions{Written: func(rel string, o Owner) {
+		written = append(written, fmt.Sprintf("%s %d:%d", rel, o.UID, o.GID))
+	}})
 
 	fi, err := os.Stat(filepath.Join(root, "bin/tool"))
 	must(t, err)
@@ -235,7 +238,9 @@ func TestExtractMetadata(t *testing.T) {
 	if a.Ino != b.Ino {
 		t.Error("hardlink was not kept")
 	}
-	if diff := cmp.Diff([]string{"bin", "bin/tool", "bin/tool2"}, written); diff != "" {
+	// The owners the archive gives, whether or not the files could have
+	// them (unprivileged).
+	if diff := cmp.Diff([]string{"bin 0:0", "bin/tool 5:6", "bin/tool2 0:0"}, written); diff != "" {
 		t.Errorf("written (-want +got):\n%s", diff)
 	}
 }

@@ -77,7 +77,7 @@ func (x *extractor) markWhiteout(dir, base string) error {
 		if err := xattr.Set(host, xattr.Opaque, []byte("y")); err != nil {
 			return fmt.Errorf("keeping opaque marker of %s: %w", dir, err)
 		}
-		x.record(host) // the marker is the directory's, as in opaque
+		x.record(host, Owner{}) // the marker is the directory's, as in opaque
 		return nil
 	}
 	rel := path.Join(dir, name)
@@ -135,7 +135,7 @@ func (x *extractor) opaque(rel string) error {
 	}
 	// The marker stands for its directory: this archive has it, and no
 	// later whiteout or opaque parent of this archive's removes it.
-	x.record(host)
+	x.record(host, Owner{})
 	x.forget()
 	if o := x.opts.Outline; o != nil {
 		// What this archive left out stays: its paths are recorded.

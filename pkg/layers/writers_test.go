@@ -156,7 +156,7 @@ func TestExtractWrittenSeesTheFile(t *testing.T) {
 		hs = append(hs, regWith(fmt.Sprintf("f%d", i), "contents"))
 	}
 	var missing []string
-	opts := ExtractOptions{Written: func(rel string) {
+	opts := ExtractOptions{Written: func(rel string, _ Owner) {
 		if data, err := os.ReadFile(filepath.Join(root, rel)); err != nil || string(data) != "contents" {
 			missing = append(missing, rel)
 		}
