@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sys/unix"
+
+	"github.com/buildcrew/builder/internal/atomicfile"
 )
 
 // refName is the annotation an OCI layout names its images with.
@@ -124,7 +126,7 @@ func (l *Layout) init() error {
 	if _, err := os.Stat(marker); err == nil {
 		return nil
 	}
-	return writeAtomic(marker, []byte(`{"imageLayoutVersion":"1.0.0"}`))
+	return atomicfile.Write(marker, []byte(`{"imageLayoutVersion":"1.0.0"}`))
 }
 
 func (l *Layout) writeBlob(d v1.Hash, r io.Reader) error {
@@ -197,24 +199,7 @@ func (l *Layout) updateIndex(change func(*v1.IndexManifest)) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(l.Dir, "index.json"), data)
-}
-
-func writeAtomic(p string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
+	return atomicfile.Write(filepath.Join(l.Dir, "index.json"), data)
 }
 
 // knownDiffID is a layer whose diffID is known without reading it.

@@ -8,14 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/buildcrew/builder/internal/atomicfile"
 	"github.com/buildcrew/builder/pkg/registry"
 )
 
@@ -105,7 +104,7 @@ func Publish(ctx context.Context, img v1.Image, opts Options) ([]string, error) 
 		}
 	}
 	if opts.DigestFile != "" {
-		if err := writeFileAtomic(opts.DigestFile, []byte(digest.String())); err != nil {
+		if err := atomicfile.Write(opts.DigestFile, []byte(digest.String())); err != nil {
 			return nil, fmt.Errorf("writing the digest file: %w", err)
 		}
 	}
@@ -114,7 +113,7 @@ func Publish(ctx context.Context, img v1.Image, opts Options) ([]string, error) 
 		for _, n := range names {
 			data = append(data, n+"\n"...)
 		}
-		if err := writeFileAtomic(opts.ImageNameWithDigestFile, data); err != nil {
+		if err := atomicfile.Write(opts.ImageNameWithDigestFile, data); err != nil {
 			return nil, fmt.Errorf("writing the image name file: %w", err)
 		}
 	}
@@ -123,7 +122,7 @@ func Publish(ctx context.Context, img v1.Image, opts Options) ([]string, error) 
 		for _, r := range refs {
 			data = append(data, r.Name()+"@"+digest.String()+"\n"...)
 		}
-		if err := writeFileAtomic(opts.ImageNameTagWithDigestFile, data); err != nil {
+		if err := atomicfile.Write(opts.ImageNameTagWithDigestFile, data); err != nil {
 			return nil, fmt.Errorf("writing the image name and tag file: %w", err)
 		}
 	}
@@ -165,24 +164,4 @@ func refList(refs []name.Reference) string {
 		s += r.String()
 	}
 	return s
-}
-
-// writeFileAtomic writes data to a temporary file next to p and renames it.
-func writeFileAtomic(p string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
 }
