@@ -165,7 +165,7 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 	}
 	remains := false
 	if !x.fresh[parent] || x.made[target] {
-		if remains, err = x.clear(target, rel, h.Typeflag == tar.TypeDir); err != nil {
+		if remains, err = x.clear(target, h.Typeflag == tar.TypeDir); err != nil {
 			return fmt.Errorf("extracting %s: %w", rel, err)
 		}
 	}
@@ -299,10 +299,9 @@ func (x *extractor) mkdirAll(rel string) (string, error) {
 	return host, nil
 }
 
-// clear removes what stands at target (rel in the archive) unless both it
-// and the new entry are directories, and tells whether a directory
-// remains.
-func (x *extractor) clear(target, rel string, isDir bool) (bool, error) {
+// clear removes what stands at target unless both it and the new entry are
+// directories, and tells whether a directory remains.
+func (x *extractor) clear(target string, isDir bool) (bool, error) {
 	if x.writers.busy(target) {
 		if err := x.writers.wait(); err != nil {
 			return false, err

@@ -85,7 +85,7 @@ func (x *extractor) markWhiteout(dir, base string) error {
 		return nil
 	}
 	target := filepath.Join(host, name)
-	if _, err := x.clear(target, rel, false); err != nil {
+	if _, err := x.clear(target, false); err != nil {
 		return fmt.Errorf("keeping whiteout of %s: %w", rel, err)
 	}
 	if err := unix.Mknod(target, unix.S_IFCHR, 0); err != nil {
