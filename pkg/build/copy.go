@@ -24,14 +24,9 @@ func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error
 	if c.Parents {
 		return errors.New("COPY --parents is not supported yet")
 	}
-	var root string
-	var outline *layers.Outline
-	var err error
-	if c.Add {
-		root, err = b.rootfs(ctx, st) // archives unpack over the files
-	} else {
-		root, outline, err = b.writeRoot(ctx, st, c.Chown != "")
-	}
+	// A stage with an ADD reads its files (archives unpack over them):
+	// writeRoot gives it the full root, never an outline.
+	root, outline, err := b.writeRoot(ctx, st, c.Chown != "")
 	if err != nil {
 		return err
 	}
