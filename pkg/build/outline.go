@@ -3,8 +3,6 @@ package build
 import (
 	"context"
 	"os"
-	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/buildcrew/builder/pkg/dockerfile"
@@ -67,7 +65,7 @@ func (b *builder) outlineFits(ctx context.Context, st *stage) bool {
 // outlineRoot unpacks an outline of the stage's layers as its root.
 func (b *builder) outlineRoot(ctx context.Context, st *stage) error {
 	start := time.Now()
-	dir := filepath.Join(b.work, "roots", "stage-"+strconv.Itoa(st.index))
+	dir := b.rootDir(st)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return err
 	}

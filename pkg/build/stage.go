@@ -216,9 +216,14 @@ func (b *builder) rootfs(ctx context.Context, st *stage) (string, error) {
 	return b.privateRoot(ctx, st)
 }
 
+// rootDir is where the stage's private root, or its outline, lives.
+func (b *builder) rootDir(st *stage) string {
+	return filepath.Join(b.work, "roots", "stage-"+strconv.Itoa(st.index))
+}
+
 // privateRoot unpacks the stage's layers into a directory of its own.
 func (b *builder) privateRoot(ctx context.Context, st *stage) (string, error) {
-	dir := filepath.Join(b.work, "roots", "stage-"+strconv.Itoa(st.index))
+	dir := b.rootDir(st)
 	tmpl, err := b.rootTemplate(ctx, st)
 	if err != nil {
 		return "", st.def.Wrap(err)
