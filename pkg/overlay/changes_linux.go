@@ -113,6 +113,32 @@ func (c *changes) add(rel string, k snapshot.Kind) {
 	c.out = append(c.out, snapshot.Change{Path: rel, Kind: k})
 }
 
+// child is an entry of a directory, described without following it.
+type child struct {
+	name, path string
+	st         unix.Stat_t
+}
+
+// isDir tells a directory.
+func (c *child) isDir() bool { return c.st.Mode&unix.S_IFMT == unix.S_IFDIR }
+
+// readChildren lists a directory's entries, sorted, each described.
+func readChildren(dir string) ([]child, error) {
+	names, err := readNames(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]child, len(names))
+	for i, name := range names {
+		c := &out[i]
+		c.name, c.path = name, filepath.Join(dir, name)
+		if err := unix.Lstat(c.path, &c.st); err != nil {
+			return nil, &os.PathError{Op: "lstat", Path: c.path, Err: err}
+		}
+	}
+	return out, nil
+}
+
 // readNames lists a directory's entries, sorted.
 func readNames(dir string) ([]string, error) {
 	f, err := os.Open(dir)

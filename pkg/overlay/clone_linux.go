@@ -26,20 +26,16 @@ func Clone(ctx context.Context, src, dst string) error {
 	if err := os.Mkdir(dst, 0o700); err != nil {
 		return err
 	}
-	names, err := readNames(src)
+	children, err := readChildren(src)
 	if err != nil {
 		return err
 	}
-	for _, name := range names {
-		from, to := filepath.Join(src, name), filepath.Join(dst, name)
-		var child unix.Stat_t
-		if err := unix.Lstat(from, &child); err != nil {
-			return &os.PathError{Op: "lstat", Path: from, Err: err}
-		}
-		if child.Mode&unix.S_IFMT == unix.S_IFDIR {
-			err = Clone(ctx, from, to)
+	for _, c := range children {
+		to := filepath.Join(dst, c.name)
+		if c.isDir() {
+			err = Clone(ctx, c.path, to)
 		} else {
-			err = os.Link(from, to)
+			err = os.Link(c.path, to)
 		}
 		if err != nil {
 			return err

@@ -139,20 +139,15 @@ func dropOverlayXattrsTree(ctx context.Context, dir string) error {
 	if err := dropOverlayXattrs(dir); err != nil {
 		return err
 	}
-	names, err := readNames(dir)
+	children, err := readChildren(dir)
 	if err != nil {
 		return err
 	}
-	for _, name := range names {
-		p := filepath.Join(dir, name)
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return &os.PathError{Op: "lstat", Path: p, Err: err}
-		}
-		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			err = dropOverlayXattrsTree(ctx, p)
+	for _, c := range children {
+		if c.isDir() {
+			err = dropOverlayXattrsTree(ctx, c.path)
 		} else {
-			err = dropOverlayXattrs(p)
+			err = dropOverlayXattrs(c.path)
 		}
 		if err != nil {
 			return err

@@ -168,27 +168,22 @@ func holdsMoreThanWhiteouts(dir string) (bool, error) {
 	if opaque, err := isOpaque(dir); err != nil || opaque {
 		return opaque, err
 	}
-	names, err := readNames(dir)
+	children, err := readChildren(dir)
 	if err != nil {
 		return false, err
 	}
-	for _, name := range names {
-		p := filepath.Join(dir, name)
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return false, &os.PathError{Op: "lstat", Path: p, Err: err}
-		}
+	for _, c := range children {
 		switch {
-		case isWhiteout(&st):
+		case isWhiteout(&c.st):
 			continue
-		case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		case !c.isDir():
 			return true, nil
 		}
-		implicit, err := hasMark(p, xattr.Implicit)
+		implicit, err := hasMark(c.path, xattr.Implicit)
 		if err != nil || !implicit {
 			return true, err
 		}
-		if some, err := holdsMoreThanWhiteouts(p); err != nil || some {
+		if some, err := holdsMoreThanWhiteouts(c.path); err != nil || some {
 			return some, err
 		}
 	}
@@ -198,17 +193,12 @@ func holdsMoreThanWhiteouts(dir string) (bool, error) {
 // empty removes everything in the directory dir: an opaque layer
 // directory hides what lower layers put there.
 func (s *stacker) empty(dir string) error {
-	names, err := readNames(dir)
+	children, err := readChildren(dir)
 	if err != nil {
 		return err
 	}
-	for _, name := range names {
-		p := filepath.Join(dir, name)
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return &os.PathError{Op: "lstat", Path: p, Err: err}
-		}
-		if err := s.remove(p, &st); err != nil {
+	for _, c := range children {
+		if err := s.remove(c.path, &c.st); err != nil {
 			return err
 		}
 	}
