@@ -3,7 +3,6 @@ package build
 import (
 	"archive/tar"
 	"bytes"
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -52,8 +51,7 @@ func buildTwice(t *testing.T, df string, files map[string]string) (outlined, ful
 		}
 		res, err := buildIn(t, df, fs, amd, func(o *Options) {
 			o.Reproducible = true
-			o.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		})
+		}, debugTo(&log))
 		return res, err, strings.Contains(log.String(), "unpacked an outline")
 	}
 	outlined, oerr, oOutline = run(df)
@@ -165,9 +163,7 @@ func TestOutlineNotForStagesOthersRead(t *testing.T) {
 	base := outlineBase(t, plainPasswd)
 	var log bytes.Buffer
 	res := mustBuildIn(t, "FROM "+base+" AS a\nCOPY one.txt /srv/\nFROM "+base+"\nCOPY --from=a /srv/ /copied/\n",
-		map[string]string{"one.txt": "one"}, amd, func(o *Options) {
-			o.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		})
+		map[string]string{"one.txt": "one"}, amd, debugTo(&log))
 	if n := strings.Count(log.String(), "unpacked an outline"); n != 1 {
 		t.Errorf("%d outlines, want 1 (the last stage's)", n)
 	}
@@ -193,8 +189,7 @@ func TestOutlineNotWhereLayersAreKept(t *testing.T) {
 		var log bytes.Buffer
 		res := mustBuildIn(t, "FROM "+base+"\nCOPY one.txt /srv/\n", map[string]string{"one.txt": "one"}, amd, func(o *Options) {
 			o.BaseLayerDir = kept
-			o.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		})
+		}, debugTo(&log))
 		if strings.Contains(log.String(), "unpacked an outline") {
 			t.Errorf("build %d outlined the base despite its kept layers", i+1)
 		}

@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
-	"log/slog"
 	"sort"
 	"strings"
 	"testing"
@@ -58,8 +57,7 @@ RUN true
 	var log bytes.Buffer
 	res := mustBuildIn(t, df, map[string]string{}, amd, func(o *Options) {
 		o.NoOverlay = noOverlay
-		o.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	})
+	}, debugTo(&log))
 	if used := strings.Contains(log.String(), "overlay=true"); used == noOverlay {
 		if !noOverlay && strings.Contains(log.String(), "no overlayfs") {
 			t.Skip("overlayfs is not available here")

@@ -3,7 +3,6 @@ package build
 import (
 	"archive/tar"
 	"bytes"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,9 +30,7 @@ COPY --from=c /c-saw /c-saw
 RUN cat /etc/shared > /final-saw
 `
 	var log bytes.Buffer
-	res := mustBuildIn(t, df, map[string]string{}, amd, func(o *Options) {
-		o.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	})
+	res := mustBuildIn(t, df, map[string]string{}, amd, debugTo(&log))
 	if !strings.Contains(log.String(), "overlay=true") {
 		t.Skip("no overlayfs here: stage roots are unpacked, never cloned")
 	}
@@ -64,8 +61,7 @@ func TestBaseRootKeptAcrossBuilds(t *testing.T) {
 		var log bytes.Buffer
 		res := mustBuildIn(t, df, map[string]string{}, amd, func(o *Options) {
 			o.BaseLayerDir = kept
-			o.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		})
+		}, debugTo(&log))
 		if !strings.Contains(log.String(), "overlay=true") {
 			t.Skip("no overlayfs here: stage roots are unpacked, never cloned")
 		}
@@ -117,8 +113,7 @@ func TestKeptLayersSharedBetweenImages(t *testing.T) {
 		var log bytes.Buffer
 		res := mustBuildIn(t, "FROM "+ref+"\nRUN cat /etc/app.conf > /saw && ls /etc >> /saw\n", map[string]string{}, amd, func(o *Options) {
 			o.BaseLayerDir = kept
-			o.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		})
+		}, debugTo(&log))
 		if !strings.Contains(log.String(), "overlay=true") {
 			t.Skip("no overlayfs here: stage roots are unpacked, never stacked")
 		}
@@ -147,8 +142,7 @@ func TestKeptLayersFallBack(t *testing.T) {
 	var log bytes.Buffer
 	res := mustBuildIn(t, "FROM "+ref+"\nRUN cat /etc/tool-link > /saw\n", map[string]string{}, amd, func(o *Options) {
 		o.BaseLayerDir = t.TempDir()
-		o.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	})
+	}, debugTo(&log))
 	if !strings.Contains(log.String(), "overlay=true") {
 		t.Skip("no overlayfs here: stage roots are unpacked, never stacked")
 	}
