@@ -1,14 +1,12 @@
 package isolation
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"syscall"
 
@@ -25,41 +23,44 @@ type Chroot struct {
 	// TempDir holds the files a step sees as /etc/resolv.conf and
 	// /etc/hosts. It must exist.
 	TempDir string
+
+	seccomp seccompOnce
 }
 
 // Run runs spec.Args and waits for it. Cancelling ctx kills the whole
 // process tree of the step. A command that exits non-zero gives *ExitError.
-func (c *Chroot) Run(ctx context.Context, spec *Spec) error {
+func (c *Chroot) Run(ctx context.Context, spec *Spec) (err error) {
 	if len(spec.Args) == 0 {
 		return errors.New("no command to run")
 	}
+	var filter []byte
+	if !spec.Insecure {
+		if filter, err = c.filter(); err != nil {
+			return err
+		}
+	}
 	st := &stubs{root: spec.Root}
-	cfg, files, err := c.prepare(spec, st)
-	keep := map[string]bool{}
+	var copies []string
 	defer func() {
-		if rerr := st.remove(keep); rerr != nil && err == nil {
+		// The step's copies of hosts, resolv.conf and its secrets go,
+		// whatever happened: nothing the step wrote to them is kept
+		// (BuildKit binds them too and never puts them in a layer).
+		for _, p := range copies {
+			os.Remove(p)
+		}
+		if rerr := st.remove(); rerr != nil && err == nil {
 			err = fmt.Errorf("removing mount points: %w", rerr)
 		}
 	}()
+	cfg, err := c.prepare(spec, st, &copies)
 	if err != nil {
 		return err
 	}
-	if err := runHelper(ctx, spec, cfg); err != nil {
-		removeSecrets(files)
-		return err
-	}
-	return keepWrittenFiles(files, keep)
+	cfg.Seccomp = filter
+	return runHelper(ctx, spec, cfg)
 }
 
-// boundFile is a file bound over one of the root's for the step.
-type boundFile struct {
-	copy, target string // host paths: the step's copy, and the root's file
-	content      []byte
-	stub         bool
-	secret       bool // only removed afterwards, never kept
-}
-
-func (c *Chroot) prepare(spec *Spec, st *stubs) (*stephelper.Config, []boundFile, error) {
+func (c *Chroot) prepare(spec *Spec, st *stubs, copies *[]string) (*stephelper.Config, error) {
 	hostname := spec.Hostname
 	if hostname == "" {
 		hostname = defaultHostname
@@ -67,12 +68,12 @@ func (c *Chroot) prepare(spec *Spec, st *stubs) (*stephelper.Config, []boundFile
 	cfg := &stephelper.Config{
 		Root: spec.Root, Args: spec.Args, Env: spec.Env, Dir: spec.Dir,
 		UID: spec.UID, GID: spec.GID, Groups: spec.Groups,
-		Hostname: hostname, NetNone: spec.Network == "none", Files: spec.Files, AllCaps: spec.Insecure,
+		Hostname: hostname, NetNone: spec.Network == "none", Files: spec.Files, Insecure: spec.Insecure,
 	}
 	for _, m := range []string{"proc", "dev", "sys"} {
 		ok, err := st.ensure("/"+m, true)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if ok {
 			cfg.Mounts = append(cfg.Mounts, m)
@@ -80,13 +81,13 @@ func (c *Chroot) prepare(spec *Spec, st *stubs) (*stephelper.Config, []boundFile
 	}
 	resolv, err := os.ReadFile("/etc/resolv.conf")
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, nil, err
+		return nil, err
 	}
 	// The host's entries (a Pod's hostAliases among them), plus the step's
 	// own name.
 	hosts, err := os.ReadFile("/etc/hosts")
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, nil, err
+		return nil, err
 	}
 	if len(hosts) == 0 {
 		hosts = []byte("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
@@ -95,47 +96,43 @@ func (c *Chroot) prepare(spec *Spec, st *stubs) (*stephelper.Config, []boundFile
 		hosts = append(hosts, '\n')
 	}
 	hosts = append(hosts, fmt.Sprintf("127.0.0.1\t%s\n", hostname)...)
-	var files []boundFile
 	for _, f := range []struct {
 		rel     string
 		content []byte
 	}{{"/etc/resolv.conf", resolv}, {"/etc/hosts", hosts}} {
-		existed := exists(filepath.Join(spec.Root, f.rel))
 		ok, err := st.ensure(f.rel, false)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if !ok {
 			continue
 		}
 		tmp, err := privateCopy(c.TempDir, "etc-*", f.content, 0o644)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		files = append(files, boundFile{copy: tmp, target: filepath.Join(spec.Root, f.rel), content: f.content, stub: !existed})
+		*copies = append(*copies, tmp)
 		cfg.Binds = append(cfg.Binds, stephelper.Bind{Source: tmp, Target: f.rel})
 	}
 	for _, sec := range spec.Secrets {
 		ok, err := st.ensure(sec.Target, false)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if !ok {
-			return nil, nil, fmt.Errorf("cannot mount a secret at %s: something else is in the way", sec.Target)
+			return nil, fmt.Errorf("cannot mount a secret at %s: something else is in the way", sec.Target)
 		}
 		src, err := privateCopy(c.TempDir, "secret-*", sec.Data, os.FileMode(sec.Mode&0o777))
-		if err == nil {
-			if err = os.Chown(src, int(sec.UID), int(sec.GID)); err != nil {
-				os.Remove(src)
-			}
-		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("preparing a secret: %w", err)
+			return nil, fmt.Errorf("preparing a secret: %w", err)
 		}
-		files = append(files, boundFile{copy: src, secret: true})
+		*copies = append(*copies, src)
+		if err := os.Chown(src, int(sec.UID), int(sec.GID)); err != nil {
+			return nil, fmt.Errorf("preparing a secret: %w", err)
+		}
 		cfg.Binds = append(cfg.Binds, stephelper.Bind{Source: src, Target: sec.Target, ReadOnly: true})
 	}
-	return cfg, files, nil
+	return cfg, nil
 }
 
 // privateCopy writes data to a new file of the builder's, with mode, to
@@ -157,46 +154,6 @@ func privateCopy(dir, pattern string, data []byte, mode os.FileMode) (string, er
 		return "", err
 	}
 	return f.Name(), nil
-}
-
-// keepWrittenFiles copies into the root a bound file the step changed:
-// what a step writes to /etc/hosts is its own and belongs in its layer.
-func keepWrittenFiles(files []boundFile, keep map[string]bool) error {
-	for _, f := range files {
-		if f.secret {
-			os.Remove(f.copy)
-			continue
-		}
-		data, err := os.ReadFile(f.copy)
-		os.Remove(f.copy)
-		if err != nil {
-			return err
-		}
-		if bytes.Equal(data, f.content) {
-			continue
-		}
-		if err := os.WriteFile(f.target, data, 0o644); err != nil {
-			return fmt.Errorf("keeping what the step wrote to %s: %w", filepath.Base(f.target), err)
-		}
-		if f.stub {
-			keep[f.target] = true
-		}
-	}
-	return nil
-}
-
-// removeSecrets deletes the builder's copies of the step's secrets.
-func removeSecrets(files []boundFile) {
-	for _, f := range files {
-		if f.secret {
-			os.Remove(f.copy)
-		}
-	}
-}
-
-func exists(p string) bool {
-	_, err := os.Lstat(p)
-	return err == nil
 }
 
 // runHelper starts this binary again as the namespace's init, hands it the

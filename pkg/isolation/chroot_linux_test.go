@@ -36,7 +36,8 @@ func busyboxRoot(t *testing.T, dirs ...string) string {
 	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, app := range []string{"sh", "echo", "cat", "id", "ls", "sleep", "hostname", "touch"} {
+	for _, app := range []string{"sh", "echo", "cat", "id", "ls", "sleep", "hostname", "touch",
+		"mknod", "dd", "unshare", "mount", "rm", "ln", "mv", "mkdir", "stat", "readlink", "grep", "wc"} {
 		if err := os.Symlink("busybox", filepath.Join(root, "bin", app)); err != nil {
 			t.Fatal(err)
 		}
@@ -132,17 +133,28 @@ func TestChrootLeavesNoMountPoints(t *testing.T) {
 	}
 }
 
-func TestChrootKeepsWhatTheStepWrites(t *testing.T) {
+// TestChrootDiscardsBoundFiles: /etc/hosts and /etc/resolv.conf are the
+// step's own copies, as in BuildKit: what it writes there reaches neither
+// the root nor a layer, and an image's own files keep their content.
+func TestChrootDiscardsBoundFiles(t *testing.T) {
 	root := busyboxRoot(t)
-	if out, err := run(t, root, "echo '10.0.0.1 db' >> /etc/hosts", nil); err != nil {
+	if out, err := run(t, root, "echo '10.0.0.1 db' >> /etc/hosts; grep -q db /etc/hosts", nil); err != nil {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}
-	data, err := os.ReadFile(filepath.Join(root, "etc/hosts"))
-	if err != nil || !strings.Contains(string(data), "10.0.0.1 db") {
-		t.Errorf("etc/hosts = %q, %v", data, err)
+	for _, p := range []string{"etc/hosts", "etc/resolv.conf", "etc"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
+			t.Errorf("the stub %s was left in the root", p)
+		}
 	}
-	if _, err := os.Lstat(filepath.Join(root, "etc/resolv.conf")); err == nil {
-		t.Error("an untouched resolv.conf stub was left")
+	own := busyboxRoot(t, "etc")
+	if err := os.WriteFile(filepath.Join(own, "etc/hosts"), []byte("image's own\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, own, "echo '10.0.0.1 db' >> /etc/hosts", nil); err != nil {
+		t.Fatalf("Run: %v\n%s", err, out)
+	}
+	if data, err := os.ReadFile(filepath.Join(own, "etc/hosts")); err != nil || string(data) != "image's own\n" {
+		t.Errorf("etc/hosts = %q, %v", data, err)
 	}
 }
 

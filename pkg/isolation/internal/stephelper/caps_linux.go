@@ -10,21 +10,34 @@ import (
 // loading...) would reach the host: the step shares its network and kernel.
 // The numbers are linux/capability.h's (the syscall package has no names
 // for them).
-var defaultCaps = []int{
-	0,  // CAP_CHOWN
-	1,  // CAP_DAC_OVERRIDE
-	3,  // CAP_FOWNER
-	4,  // CAP_FSETID
-	5,  // CAP_KILL
-	6,  // CAP_SETGID
-	7,  // CAP_SETUID
-	8,  // CAP_SETPCAP
-	10, // CAP_NET_BIND_SERVICE
-	13, // CAP_NET_RAW
-	18, // CAP_SYS_CHROOT
-	27, // CAP_MKNOD
-	29, // CAP_AUDIT_WRITE
-	31, // CAP_SETFCAP
+var defaultCaps = []struct {
+	num  int
+	name string
+}{
+	{0, "CAP_CHOWN"},
+	{1, "CAP_DAC_OVERRIDE"},
+	{3, "CAP_FOWNER"},
+	{4, "CAP_FSETID"},
+	{5, "CAP_KILL"},
+	{6, "CAP_SETGID"},
+	{7, "CAP_SETUID"},
+	{8, "CAP_SETPCAP"},
+	{10, "CAP_NET_BIND_SERVICE"},
+	{13, "CAP_NET_RAW"},
+	{18, "CAP_SYS_CHROOT"},
+	{27, "CAP_MKNOD"},
+	{29, "CAP_AUDIT_WRITE"},
+	{31, "CAP_SETFCAP"},
+}
+
+// DefaultCapabilities names the capabilities a step keeps, as the
+// seccomp profile's rules name them.
+func DefaultCapabilities() []string {
+	names := make([]string, len(defaultCaps))
+	for i, c := range defaultCaps {
+		names[i] = c.name
+	}
+	return names
 }
 
 // capLastCap is the highest capability number this code knows of
@@ -38,7 +51,7 @@ const capLastCap = 40
 func dropCapabilities() error {
 	keep := map[int]bool{}
 	for _, c := range defaultCaps {
-		keep[c] = true
+		keep[c.num] = true
 	}
 	for c := 0; c <= lastCap(); c++ {
 		if keep[c] {

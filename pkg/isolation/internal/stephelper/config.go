@@ -33,7 +33,8 @@ func (c *Config) Encode() []byte {
 		e.str(name)
 		e.token(data)
 	}
-	e.bool(c.AllCaps)
+	e.bool(c.Insecure)
+	e.token(c.Seccomp)
 	return e.buf
 }
 
@@ -63,7 +64,10 @@ func Decode(data []byte) (*Config, error) {
 			c.Files[name] = d.token()
 		}
 	}
-	c.AllCaps = d.bool()
+	c.Insecure = d.bool()
+	if seccomp := d.token(); len(seccomp) > 0 {
+		c.Seccomp = seccomp
+	}
 	if d.err != nil {
 		return nil, d.err
 	}

@@ -14,7 +14,7 @@ func TestConfigRoundTrip(t *testing.T) {
 			Dir: "/app", UID: 1000, GID: 4294967295, Groups: []uint32{0, 27, 100}, Hostname: "buildkitsandbox",
 			NetNone: true, Mounts: []string{"proc", "dev", "sys"},
 			Binds: []Bind{{Source: "/tmp/etc-1", Target: "/etc/hosts"}, {Source: "/tmp/s", Target: "/run/secrets/x", ReadOnly: true}},
-			Files: map[string][]byte{"script": []byte("#!/bin/sh\n\x00binary\n"), "empty": {}}, AllCaps: true,
+			Files: map[string][]byte{"script": []byte("#!/bin/sh\n\x00binary\n"), "empty": {}}, Insecure: true, Seccomp: []byte{1, 2, 3, 4, 5, 6, 7, 8},
 		},
 	} {
 		got, err := Decode(c.Encode())

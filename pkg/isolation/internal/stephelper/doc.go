@@ -28,7 +28,13 @@ type Config struct {
 	Mounts   []string // of "proc", "dev", "sys": the ones the root can take
 	Binds    []Bind
 	Files    map[string][]byte
-	AllCaps  bool // RUN --security=insecure keeps every capability
+	// Insecure (RUN --security=insecure, when the builder's user allowed
+	// it) keeps every capability, device nodes in the root, and /proc and
+	// /sys as the kernel mounts them.
+	Insecure bool
+	// Seccomp is a classic BPF program (struct sock_filter, 8 bytes each)
+	// loaded before the command starts; empty loads none.
+	Seccomp []byte
 }
 
 // Bind is a file or directory bound into the root.

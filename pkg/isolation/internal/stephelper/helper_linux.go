@@ -41,10 +41,13 @@ func helperMain() int {
 	// The bounding set is per thread: drop on the thread that starts the
 	// command.
 	runtime.LockOSThread()
-	if !cfg.AllCaps {
+	if !cfg.Insecure {
 		if err := dropCapabilities(); err != nil {
 			return fail(err)
 		}
+	}
+	if err := closeInherited(); err != nil {
+		return fail(err)
 	}
 	pid, err := startCommand(cfg)
 	if err != nil {
@@ -83,6 +86,14 @@ func setupRoot(cfg *Config) error {
 	if err := syscall.Mount(root, root, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
 		return wrap("binding the root", err)
 	}
+	// No device node in the root opens: a step that keeps CAP_MKNOD (as in
+	// Docker) can make a block device's node, never read or write it.
+	// /dev's own nodes are bound in below.
+	if !cfg.Insecure {
+		if err := syscall.Mount("", root, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_NODEV, ""); err != nil {
+			return wrap("making the root nodev", err)
+		}
+	}
 	for _, m := range cfg.Mounts {
 		var err error
 		switch m {
@@ -94,6 +105,11 @@ func setupRoot(cfg *Config) error {
 			err = mountSys(join(root, "sys"))
 		}
 		if err != nil {
+			return err
+		}
+	}
+	if !cfg.Insecure {
+		if err := confineProc(root); err != nil {
 			return err
 		}
 	}
@@ -129,7 +145,9 @@ func mount(src, target, fstype string, flags uintptr, data string) error {
 // setupDev makes a small /dev on a tmpfs: the usual character devices bound
 // from the host, a private devpts, /dev/shm and the step's files.
 func setupDev(dev string, files map[string][]byte) error {
-	if err := mount("tmpfs", dev, "tmpfs", syscall.MS_NOSUID|syscall.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+	// nodev: a node made in /dev opens nothing; the bound ones below are
+	// mounts of their own and keep working.
+	if err := mount("tmpfs", dev, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
 		return err
 	}
 	for _, name := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
@@ -150,6 +168,9 @@ func setupDev(dev string, files map[string][]byte) error {
 		return err
 	}
 	if err := mount("shm", join(dev, "shm"), "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
+		return err
+	}
+	if err := mount("mqueue", join(dev, "mqueue"), "mqueue", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
 		return err
 	}
 	for name, target := range map[string]string{
@@ -252,6 +273,11 @@ func startCommand(cfg *Config) (int, error) {
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, wrap("creating the working directory "+dir, err)
+	}
+	// Last, on the thread that forks: the filter applies to everything
+	// the helper does from here on, and to the whole step.
+	if err := installSeccomp(cfg.Seccomp); err != nil {
+		return 0, err
 	}
 	pid, err := syscall.ForkExec(path, cfg.Args, &syscall.ProcAttr{
 		Dir: dir, Env: cfg.Env, Files: []uintptr{0, 1, 2},
