@@ -91,7 +91,7 @@ func (f *buildFlags) fetchContext(cmd *cobra.Command) (func(), error) {
 	if !local {
 		base := f.workDirectory()
 		if base != "" {
-			if err := os.MkdirAll(base, 0o755); err != nil {
+			if err := os.MkdirAll(base, 0o700); err != nil {
 				return nil, fmt.Errorf("creating the work directory: %w", err)
 			}
 		}

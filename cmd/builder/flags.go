@@ -44,6 +44,7 @@ type buildFlags struct {
 	pullRetry, extractRetry          int
 	keepWorkDir                      bool
 	noOverlay                        bool
+	allow                            []string
 
 	// Kept for kaniko's sake, read only to warn that they change nothing.
 	ignoredBool     map[string]*bool
@@ -104,6 +105,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.snapshotMode, "snapshotMode", "full", "deprecated spelling of --snapshot-mode")
 	fs.BoolVar(&f.skipUnusedStages, "skip-unused-stages", true, "always on: stages the target does not need never run")
 	fs.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (a bare id=ID reads the variable ID); repeatable")
+	fs.StringSliceVar(&f.allow, "allow", nil, "grant an entitlement, as buildx does: security.insecure lets RUN --security=insecure run with every capability and no seccomp filter (trusted Dockerfiles only)")
 	fs.BoolVar(&f.cache, "cache", false, "reuse the results of steps whose inputs did not change, kept in --cache-repo")
 	fs.StringVar(&f.cacheRepo, "cache-repo", "", "where cached steps live: a repository, or oci:DIR for a local OCI layout (default <first destination's repository>/cache)")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep pulled base image layers in this directory, and (chroot isolation) each layer unpacked, for later builds to reuse")

@@ -99,6 +99,16 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	if bo.Secrets, err = parseSecrets(f.secrets); err != nil {
 		return bo, po, err
 	}
+	for _, e := range f.allow {
+		switch e {
+		case "security.insecure":
+			bo.AllowInsecure = true
+		case "network.host":
+			// RUN shares the host's network unless it asks for none.
+		default:
+			return bo, po, fmt.Errorf("--allow %q: the entitlements are security.insecure and network.host", e)
+		}
+	}
 	// Check the destinations before spending a build on them.
 	for _, d := range f.destinations {
 		if _, err := pushReg.ParseReference(d); err != nil {

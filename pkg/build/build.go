@@ -152,7 +152,16 @@ func newBuilder(opts Options) (*builder, error) {
 	if b.plan, err = df.Plan(opts.Target, b.globals); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opts.WorkDir, 0o755); err != nil {
+	if !opts.AllowInsecure {
+		for _, i := range b.plan.Needed {
+			for _, step := range df.Stages[i].Steps {
+				if step.Insecure() {
+					return nil, step.Wrap(errInsecure)
+				}
+			}
+		}
+	}
+	if err := os.MkdirAll(opts.WorkDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the work directory: %w", err)
 	}
 	if b.work, err = os.MkdirTemp(opts.WorkDir, "builder-"); err != nil {
@@ -254,6 +263,9 @@ func argKeys(step *dockerfile.Step) []string {
 func toDFPlatform(p v1.Platform) dockerfile.Platform {
 	return dockerfile.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
 }
+
+// errInsecure is RUN --security=insecure in a build not allowed it.
+var errInsecure = errors.New("RUN --security=insecure is not allowed: the build was not granted the entitlement security.insecure")
 
 // errCycle reports a stage that needs itself.
 var errCycle = errors.New("the stages depend on each other in a cycle")

@@ -162,6 +162,35 @@ RUN rm /etc/motd && ls /out > /listing
 	})
 }
 
+// TestCacheSeesReincludedFiles: with `*` and `!src/**` in .dockerignore,
+// COPY . copies src/ (an ignored directory an exception brings back), so
+// a change there must miss the cache (it was served stale once).
+func TestCacheSeesReincludedFiles(t *testing.T) {
+	base := busybox(t)
+	dir := t.TempDir()
+	write(t, dir, "Dockerfile", "FROM "+base+"\nCOPY . /app\n")
+	write(t, dir, ".dockerignore", "*\n!src/**\n")
+	write(t, dir, "src/main.go", "package main // one\n")
+	write(t, dir, "other.txt", "ignored\n")
+	cb := &cachedBuild{t: t, dir: dir, cache: &cache.Layout{Dir: t.TempDir()}}
+	if fs := flatten(t, cb.build().Image); fs["app/src/main.go"].Body != "package main // one\n" {
+		t.Fatalf("app/src/main.go = %q", fs["app/src/main.go"].Body)
+	}
+	write(t, dir, "src/main.go", "package main // two\n")
+	res := cb.build()
+	if got := cachedSteps(cb.output); len(got) != 0 {
+		t.Errorf("cached %q after a re-included file changed", got)
+	}
+	if fs := flatten(t, res.Image); fs["app/src/main.go"].Body != "package main // two\n" {
+		t.Errorf("stale image: app/src/main.go = %q", fs["app/src/main.go"].Body)
+	}
+	write(t, dir, "other.txt", "still ignored, changed\n")
+	cb.build()
+	if got := cachedSteps(cb.output); len(got) != 1 {
+		t.Errorf("cached %q after an ignored file changed; want the COPY", got)
+	}
+}
+
 func TestCacheTTL(t *testing.T) {
 	base := busybox(t)
 	dir := t.TempDir()

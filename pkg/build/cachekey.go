@@ -185,11 +185,13 @@ func hashTree(ctx context.Context, k *keyHash, src *source, host, rel string) er
 			return err
 		}
 		for _, n := range names {
-			childRel := path.Join(rel, n)
-			if src.ignored(childRel) {
+			childRel, childHost := path.Join(rel, n), filepath.Join(host, n)
+			// An ignored directory may still hold files an exception
+			// ("!src/**") brings back, which COPY copies: hash those too.
+			if src.ignored(childRel) && !src.mayReinclude(childHost) {
 				continue
 			}
-			if err := hashTree(ctx, k, src, filepath.Join(host, n), childRel); err != nil {
+			if err := hashTree(ctx, k, src, childHost, childRel); err != nil {
 				return err
 			}
 		}

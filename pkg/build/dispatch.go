@@ -25,6 +25,9 @@ func (b *builder) dispatch(ctx context.Context, st *stage, step *dockerfile.Step
 	}
 	start := time.Now()
 	cached, err := b.step(ctx, st, ins, v)
+	if err == nil {
+		err = st.checkSize()
+	}
 	err = step.Wrap(err)
 	if err == nil {
 		// The bench reads RUN's whole cost per step from this record.

@@ -96,6 +96,20 @@ func (st *stage) user(c *dockerfile.User) {
 	st.note("USER " + c.User)
 }
 
+// checkSize refuses a stage whose variables and labels together pass
+// dockerfile.MaxVarsSize: they are in every RUN's environment and the
+// image's config.
+func (st *stage) checkSize() error {
+	n := st.vars.Size()
+	for k, v := range st.config.Config.Labels {
+		n += len(k) + len(v)
+	}
+	if n > dockerfile.MaxVarsSize {
+		return fmt.Errorf("the stage's ENV, ARG and LABEL values hold %d bytes, over %d: %w", n, dockerfile.MaxVarsSize, dockerfile.ErrTooLarge)
+	}
+	return nil
+}
+
 func (st *stage) label(c *dockerfile.Label) {
 	if st.config.Config.Labels == nil {
 		st.config.Config.Labels = map[string]string{}

@@ -96,6 +96,11 @@ type Options struct {
 	// whose upper directory holds exactly its changes (the default when
 	// running as root with private roots).
 	NoOverlay bool
+	// AllowInsecure lets RUN --security=insecure steps keep every
+	// capability, with no seccomp filter, device nodes and a writable
+	// /proc/sys: BuildKit's entitlement security.insecure. Without it such
+	// a step fails the build before anything runs.
+	AllowInsecure bool
 	// Runner runs RUN commands; the default is chroot isolation, or
 	// isolation.None when Root is set.
 	Runner Runner

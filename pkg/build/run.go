@@ -53,6 +53,9 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 
 // runSpec describes the step's process, its secrets aside.
 func (b *builder) runSpec(st *stage, c *dockerfile.Run, root string, out io.Writer) (*isolation.Spec, error) {
+	if c.Security == "insecure" && !b.opts.AllowInsecure {
+		return nil, errInsecure // from an ONBUILD trigger: the plan saw the rest
+	}
 	args := c.Args
 	if c.Shell {
 		args = st.withShell(args)

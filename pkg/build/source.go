@@ -29,6 +29,16 @@ type match struct {
 	host string // the host path, symlinks followed inside the root
 }
 
+// mayReinclude tells whether host, an ignored path, is a directory that
+// .dockerignore's exceptions could bring some of back.
+func (s *source) mayReinclude(host string) bool {
+	if s.ignore == nil || !s.ignore.Exclusions() {
+		return false
+	}
+	fi, err := os.Lstat(host)
+	return err == nil && fi.IsDir()
+}
+
 // ignored reports whether .dockerignore leaves rel out of the context.
 func (s *source) ignored(rel string) bool {
 	if s.ignore == nil || rel == "" {

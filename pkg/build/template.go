@@ -96,7 +96,13 @@ func (b *builder) keptLayers(ctx context.Context, img *baseImage) ([]string, err
 	b.rootMu.Lock()
 	defer b.rootMu.Unlock()
 	store := filepath.Join(b.opts.BaseLayerDir, "unpacked")
-	if err := os.MkdirAll(store, 0o755); err != nil {
+	// Kept layers hold images' setuid programs and device nodes as they
+	// are: no other user of this machine may reach them. A store an older
+	// builder made open is closed here.
+	if err := os.MkdirAll(store, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(store, 0o700); err != nil {
 		return nil, err
 	}
 	dirs := make([]string, len(img.layers))

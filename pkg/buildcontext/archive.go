@@ -16,7 +16,7 @@ import (
 // into dir with the same path-safety as image layers: nothing lands
 // outside dir.
 func untar(ctx context.Context, r io.Reader, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	in, closeIn, err := layers.Decompressor(r)

@@ -42,7 +42,7 @@ func (s *storedLayer) Compressed() (io.ReadCloser, error) {
 	if f, err := os.Open(p); err == nil {
 		return f, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return nil, fmt.Errorf("layer cache: %w", err)
 	}
 	rc, err := s.Layer.Compressed()

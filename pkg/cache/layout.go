@@ -119,7 +119,7 @@ func (l *Layout) Put(ctx context.Context, key string, e Entry) error {
 }
 
 func (l *Layout) init() error {
-	if err := os.MkdirAll(filepath.Join(l.Dir, "blobs", "sha256"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(l.Dir, "blobs", "sha256"), 0o700); err != nil {
 		return fmt.Errorf("creating the cache directory: %w", err)
 	}
 	marker := filepath.Join(l.Dir, "oci-layout")

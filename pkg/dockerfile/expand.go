@@ -25,8 +25,7 @@ func (s *Step) Expand(vars *Vars) (Instruction, error) {
 	if _, isArg := cmd.(*instructions.ArgCommand); !isArg {
 		if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
 			err := ex.Expand(func(word string) (string, error) {
-				out, _, err := lex.ProcessWord(word, vars)
-				return out, err
+				return processWord(lex, word, vars)
 			})
 			if err != nil {
 				return nil, s.Wrap(err)
@@ -37,8 +36,7 @@ func (s *Step) Expand(vars *Vars) (Instruction, error) {
 		raw := shell.NewLex('\\')
 		raw.SkipProcessQuotes = true
 		err := ex.ExpandRaw(func(word string) (string, error) {
-			out, _, err := raw.ProcessWord(word, vars)
-			return out, err
+			return processWord(raw, word, vars)
 		})
 		if err != nil {
 			return nil, s.Wrap(err)
@@ -59,9 +57,25 @@ func (s *Step) Expand(vars *Vars) (Instruction, error) {
 // Word expands one word against vars with the file's escape character, as
 // BuildKit expands ARG defaults, FROM names and --platform values.
 func (df *Dockerfile) Word(word string, vars *Vars) (string, error) {
-	out, _, err := shell.NewLex(df.escape).ProcessWord(word, vars)
+	out, err := processWord(shell.NewLex(df.escape), word, vars)
 	if err != nil {
-		return "", fmt.Errorf("expanding %q: %w", word, err)
+		return "", fmt.Errorf("expanding %q: %w", shorten(word), err)
 	}
 	return out, nil
+}
+
+// Insecure tells whether the step is RUN --security=insecure, which must
+// be refused unless the build was allowed it (BuildKit's entitlement
+// security.insecure). The flag takes no variables, so no expansion is
+// needed to know.
+func (s *Step) Insecure() bool {
+	if s.Keyword != "RUN" {
+		return false
+	}
+	parsed, err := instructions.ParseInstructionWithLinter(s.node, &linter.Linter{})
+	if err != nil {
+		return false // Expand reports the error when the step runs
+	}
+	rc, ok := parsed.(*instructions.RunCommand)
+	return ok && instructions.GetSecurity(rc) == "insecure"
 }

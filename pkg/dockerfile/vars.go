@@ -8,6 +8,9 @@ import "strings"
 type Vars struct {
 	keys []string
 	vals map[string]string
+	// longest bounds the longest value ever set (for expansion limits);
+	// size is what keys and values take together.
+	longest, size int
 }
 
 // VarsFromEnviron reads "KEY=VALUE" entries, such as an image's Env. An entry
@@ -26,10 +29,23 @@ func (v *Vars) Set(key, val string) {
 	if v.vals == nil {
 		v.vals = map[string]string{}
 	}
-	if _, ok := v.vals[key]; !ok {
+	if old, ok := v.vals[key]; ok {
+		v.size -= len(old)
+	} else {
 		v.keys = append(v.keys, key)
+		v.size += len(key)
 	}
 	v.vals[key] = val
+	v.size += len(val)
+	v.longest = max(v.longest, len(val))
+}
+
+// Size returns what the keys and values take together, in bytes.
+func (v *Vars) Size() int {
+	if v == nil {
+		return 0
+	}
+	return v.size
 }
 
 // Get returns the value of key and whether it is set.
