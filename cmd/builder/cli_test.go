@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -74,10 +75,14 @@ func TestOptions(t *testing.T) {
 		"--skip-tls-verify", "--image-format", "docker", "--custom-platform", "linux/arm64",
 		"--registry-mirror", "mirror.example/hub", "--registry-map", "ghcr.io=m1.example;quay.io=m2.example",
 		"--push-retry", "3", "--compression-level", "1", "--reproducible", "--kaniko-dir", "/tmp/k",
-		"--image-name-tag-with-digest-file", "/tmp/names")
+		"--image-name-tag-with-digest-file", "/tmp/names", "--allow", "network.host,security.insecure")
+	t.Setenv("DOCKER_CONFIG", "/work/ci/.docker")
 	bo, po, err := f.options()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !bo.AllowInsecure || !slices.Equal(bo.ExcludeFromContext, []string{"/work/ci/.docker"}) {
+		t.Errorf("allow insecure %v, excluded from the context %v", bo.AllowInsecure, bo.ExcludeFromContext)
 	}
 	if bo.ContextDir != ctxDir || bo.Dockerfile != filepath.Join(ctxDir, "Other.Dockerfile") {
 		t.Errorf("context %q dockerfile %q", bo.ContextDir, bo.Dockerfile)
@@ -128,6 +133,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--context", dir, "--no-push", "--label", "novalue"}, "--label \"novalue\": want KEY=VALUE"},
 		{[]string{"--context", dir, "--destination", "UPPER/Case:tag"}, "--destination: parsing reference"},
 		{[]string{"--context", dir}, "no --destination given"},
+		{[]string{"--context", dir, "--no-push", "--allow", "security.everything"}, "--allow \"security.everything\": the entitlements are"},
 		{[]string{"--context", dir, "--no-push", "-f", "missing"}, "--dockerfile missing: not found"},
 		{[]string{"--context", filepath.Join(dir, "nope"), "--no-push"}, "build context"},
 		{[]string{"--context", "tar://x.tar.gz", "--no-push"}, "--context tar://x.tar.gz: open x.tar.gz"},

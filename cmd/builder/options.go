@@ -99,6 +99,9 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	if bo.Secrets, err = parseSecrets(f.secrets); err != nil {
 		return bo, po, err
 	}
+	if dir := dockerConfigDir(); dir != "" {
+		bo.ExcludeFromContext = append(bo.ExcludeFromContext, dir)
+	}
 	for _, e := range f.allow {
 		switch e {
 		case "security.insecure":
@@ -302,4 +305,22 @@ func parseSecrets(values []string) (map[string][]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// dockerConfigDir is where the registry credentials are read from:
+// $DOCKER_CONFIG, or ~/.docker.
+func dockerConfigDir() string {
+	dir := os.Getenv("DOCKER_CONFIG")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		dir = filepath.Join(home, ".docker")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	return abs
 }

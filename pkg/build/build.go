@@ -113,7 +113,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 }
 
 func newBuilder(opts Options) (*builder, error) {
-	src, err := os.ReadFile(opts.Dockerfile)
+	src, err := readInContext(opts.ContextDir, opts.Dockerfile)
 	if err != nil {
 		return nil, fmt.Errorf("reading the Dockerfile: %w", err)
 	}
@@ -125,7 +125,7 @@ func newBuilder(opts Options) (*builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	bctx, err := openContext(opts.ContextDir, opts.Dockerfile)
+	bctx, inside, err := openContext(opts.ContextDir, opts.Dockerfile, opts.ExcludeFromContext)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +133,9 @@ func newBuilder(opts Options) (*builder, error) {
 		opts: opts, prog: &progress{w: opts.Progress}, df: df, bctx: bctx, platform: platform,
 		stages: make([]*stage, len(df.Stages)), pulled: map[string]*baseImage{},
 		extRoots: map[string]string{}, used: map[string]bool{}, now: time.Now().UTC(),
+	}
+	for _, p := range inside {
+		b.prog.warn("%s is inside the build context: it is left out of it, so no COPY can put it in the image", p)
 	}
 	b.started = b.now.Truncate(time.Second)
 	b.phases = Phases{}

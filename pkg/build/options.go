@@ -96,6 +96,11 @@ type Options struct {
 	// whose upper directory holds exactly its changes (the default when
 	// running as root with private roots).
 	NoOverlay bool
+	// ExcludeFromContext lists absolute paths that are left out of the
+	// context, as if .dockerignore named them last, with a warning when
+	// they are inside it: the registry credentials' directory
+	// (DOCKER_CONFIG) belongs here, so `COPY . /app` cannot push them.
+	ExcludeFromContext []string
 	// AllowInsecure lets RUN --security=insecure steps keep every
 	// capability, with no seccomp filter, device nodes and a writable
 	// /proc/sys: BuildKit's entitlement security.insecure. Without it such

@@ -7,9 +7,9 @@ package buildcontext
 import (
 	"context"
 	"fmt"
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -40,7 +40,12 @@ func Fetch(ctx context.Context, spec string, opts Options) (string, error) {
 	if opts.SubPath == "" {
 		return dir, nil
 	}
-	sub := filepath.Join(dir, filepath.Clean("/"+opts.SubPath))
+	// Symlinks on the way resolve inside the context: a fetched archive
+	// or repository cannot point the build at the host's directories.
+	sub, err := securejoin.SecureJoin(dir, opts.SubPath)
+	if err != nil {
+		return "", fmt.Errorf("--context-sub-path %s: %w", opts.SubPath, err)
+	}
 	fi, err := os.Stat(sub)
 	if err != nil {
 		return "", fmt.Errorf("--context-sub-path %s: %w", opts.SubPath, err)

@@ -204,3 +204,44 @@ func TestFetchGit(t *testing.T) {
 		t.Error("a missing branch was accepted")
 	}
 }
+
+// TestFetchSubPathStaysInside: a fetched archive whose sub path is a
+// symlink to a host directory gives that directory inside the context (or
+// nothing), never the host's.
+func TestFetchSubPathStaysInside(t *testing.T) {
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "host-file"), []byte("host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Name: "abs", Typeflag: tar.TypeSymlink, Linkname: host},
+		{Name: "up", Typeflag: tar.TypeSymlink, Linkname: "../../../../../../../.." + host},
+		{Name: "Dockerfile", Typeflag: tar.TypeReg, Mode: 0o644},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tw.Close()
+	archive := filepath.Join(t.TempDir(), "ctx.tar")
+	if err := os.WriteFile(archive, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"abs", "up", "abs/", "up/.."} {
+		dir := filepath.Join(t.TempDir(), "ctx")
+		got, err := Fetch(context.Background(), "tar://"+archive, Options{Dir: dir, SubPath: sub})
+		if err != nil {
+			continue
+		}
+		// Where the build would read: every link followed.
+		real, rerr := filepath.EvalSymlinks(got)
+		if rerr == nil && !strings.HasPrefix(real, dir+"/") && real != dir {
+			t.Errorf("sub path %s gave %s, which is %s, outside the context %s", sub, got, real, dir)
+		}
+		if _, err := os.Stat(filepath.Join(got, "host-file")); err == nil {
+			t.Errorf("sub path %s reached the host directory", sub)
+		}
+	}
+}

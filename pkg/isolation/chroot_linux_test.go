@@ -204,3 +204,37 @@ func processWithArg(arg string) bool {
 	}
 	return false
 }
+
+// TestChrootRemovesSecretCopiesOnFailure: the builder's private copy of a
+// secret goes whatever fails: the command, the helper's setup, or the
+// preparation of a later mount (it survived once with --keep-work-dir).
+func TestChrootRemovesSecretCopiesOnFailure(t *testing.T) {
+	root := busyboxRoot(t, "proc", "dev", "blocked/in-the-way")
+	for _, tc := range []struct {
+		name string
+		mod  func(*Spec)
+	}{
+		{"command missing", func(s *Spec) { s.Args = []string{"no-such-command"} }},
+		{"command fails", func(s *Spec) { s.Args = []string{"/bin/sh", "-c", "exit 3"} }},
+		{"a later secret cannot be placed", func(s *Spec) {
+			s.Secrets = append(s.Secrets, Secret{Target: "/blocked/in-the-way", Data: []byte("second"), Mode: 0o400})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			spec := &Spec{Root: root, Args: []string{"/bin/sh", "-c", "true"}, Env: []string{"PATH=/bin"},
+				Secrets: []Secret{{Target: "/run/secrets/token", Data: []byte("s3cr3t"), Mode: 0o400}}}
+			tc.mod(spec)
+			if err := (&Chroot{TempDir: tmp}).Run(context.Background(), spec); err == nil {
+				t.Fatal("Run succeeded")
+			}
+			left, _ := os.ReadDir(tmp)
+			for _, e := range left {
+				t.Errorf("left in the temp directory: %s", e.Name())
+			}
+			if _, err := os.Lstat(filepath.Join(root, "run")); err == nil {
+				t.Error("the secret's mount point was left in the root")
+			}
+		})
+	}
+}
