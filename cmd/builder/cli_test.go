@@ -75,11 +75,15 @@ func TestOptions(t *testing.T) {
 		"--skip-tls-verify", "--image-format", "docker", "--custom-platform", "linux/arm64",
 		"--registry-mirror", "mirror.example/hub", "--registry-map", "ghcr.io=m1.example;quay.io=m2.example",
 		"--push-retry", "3", "--compression-level", "1", "--reproducible", "--kaniko-dir", "/tmp/k",
-		"--image-name-tag-with-digest-file", "/tmp/names", "--allow", "network.host,security.insecure")
+		"--image-name-tag-with-digest-file", "/tmp/names", "--allow", "network.host,security.insecure",
+		"--memory", "512m", "--pids-limit", "200")
 	t.Setenv("DOCKER_CONFIG", "/work/ci/.docker")
 	bo, po, err := f.options()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if bo.Limits.Memory != 512<<20 || bo.Limits.Pids != 200 {
+		t.Errorf("limits %+v", bo.Limits)
 	}
 	if !bo.AllowInsecure || !slices.Equal(bo.ExcludeFromContext, []string{"/work/ci/.docker"}) {
 		t.Errorf("allow insecure %v, excluded from the context %v", bo.AllowInsecure, bo.ExcludeFromContext)
@@ -133,6 +137,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--context", dir, "--no-push", "--label", "novalue"}, "--label \"novalue\": want KEY=VALUE"},
 		{[]string{"--context", dir, "--destination", "UPPER/Case:tag"}, "--destination: parsing reference"},
 		{[]string{"--context", dir}, "no --destination given"},
+		{[]string{"--context", dir, "--no-push", "--memory", "lots"}, "--memory \"lots\": want a size"},
 		{[]string{"--context", dir, "--no-push", "--allow", "security.everything"}, "--allow \"security.everything\": the entitlements are"},
 		{[]string{"--context", dir, "--no-push", "-f", "missing"}, "--dockerfile missing: not found"},
 		{[]string{"--context", filepath.Join(dir, "nope"), "--no-push"}, "build context"},

@@ -45,6 +45,8 @@ type buildFlags struct {
 	keepWorkDir                      bool
 	noOverlay                        bool
 	allow                            []string
+	memory                           string
+	pidsLimit                        int64
 
 	// Kept for kaniko's sake, read only to warn that they change nothing.
 	ignoredBool     map[string]*bool
@@ -106,6 +108,8 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&f.skipUnusedStages, "skip-unused-stages", true, "always on: stages the target does not need never run")
 	fs.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (a bare id=ID reads the variable ID); repeatable")
 	fs.StringSliceVar(&f.allow, "allow", nil, "grant an entitlement, as buildx does: security.insecure lets RUN --security=insecure run with every capability and no seccomp filter (trusted Dockerfiles only)")
+	fs.StringVar(&f.memory, "memory", "", "the most memory one RUN step may use, e.g. 512m or 2g, as docker run's --memory (chroot isolation; a cgroup per step)")
+	fs.Int64Var(&f.pidsLimit, "pids-limit", 0, "the most processes and threads one RUN step may have at once, as docker run's --pids-limit (chroot isolation; a cgroup per step)")
 	fs.BoolVar(&f.cache, "cache", false, "reuse the results of steps whose inputs did not change, kept in --cache-repo")
 	fs.StringVar(&f.cacheRepo, "cache-repo", "", "where cached steps live: a repository, or oci:DIR for a local OCI layout (default <first destination's repository>/cache)")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep pulled base image layers in this directory, and (chroot isolation) each layer unpacked, for later builds to reuse")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	units "github.com/docker/go-units"
 	"io"
 	"log/slog"
 	"os"
@@ -98,6 +99,12 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	bo.CacheReadOnly, bo.BaseLayerDir = f.noPushCache, f.cacheDir
 	if bo.Secrets, err = parseSecrets(f.secrets); err != nil {
 		return bo, po, err
+	}
+	bo.Limits.Pids = f.pidsLimit
+	if f.memory != "" {
+		if bo.Limits.Memory, err = units.RAMInBytes(f.memory); err != nil || bo.Limits.Memory <= 0 {
+			return bo, po, fmt.Errorf("--memory %q: want a size such as 512m or 2g", f.memory)
+		}
 	}
 	if dir := dockerConfigDir(); dir != "" {
 		bo.ExcludeFromContext = append(bo.ExcludeFromContext, dir)

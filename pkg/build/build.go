@@ -182,7 +182,7 @@ func newBuilder(opts Options) (*builder, error) {
 	case opts.Root != "":
 		b.runner = isolation.None{}
 	default:
-		b.runner = &isolation.Chroot{TempDir: filepath.Join(b.work, "tmp")}
+		b.runner = &isolation.Chroot{TempDir: filepath.Join(b.work, "tmp"), Limits: opts.Limits}
 	}
 	if opts.Root != "" {
 		b.ignore = sharedIgnore(opts, b.work)

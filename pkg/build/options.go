@@ -101,6 +101,9 @@ type Options struct {
 	// they are inside it: the registry credentials' directory
 	// (DOCKER_CONFIG) belongs here, so `COPY . /app` cannot push them.
 	ExcludeFromContext []string
+	// Limits bound each RUN step's processes and memory (chroot
+	// isolation only: with Root set, the container's own limits apply).
+	Limits isolation.Limits
 	// AllowInsecure lets RUN --security=insecure steps keep every
 	// capability, with no seccomp filter, device nodes and a writable
 	// /proc/sys: BuildKit's entitlement security.insecure. Without it such
@@ -168,6 +171,9 @@ func (o *Options) normalize() error {
 	}
 	if o.WorkDir == "" {
 		o.WorkDir = os.TempDir()
+	}
+	if o.Root != "" && (o.Limits != isolation.Limits{}) {
+		return fmt.Errorf("limits on RUN steps need chroot isolation: a build at %s runs in its container's limits", o.Root)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -1,6 +1,7 @@
 package isolation
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -168,5 +169,49 @@ func TestChrootSymlinkSwapsStayInside(t *testing.T) {
 		if err != nil || !after.ModTime().Equal(before.ModTime()) {
 			t.Errorf("%q: the host directory was touched: %v", script, err)
 		}
+	}
+}
+
+// TestChrootPidsLimit: with a pids limit, a step that forks without end
+// stops at the limit (busybox's shell gives up at the first failed fork);
+// without one, the same 100 processes start.
+func TestChrootPidsLimit(t *testing.T) {
+	root := busyboxRoot(t, "proc", "dev")
+	script := `i=0; while [ $i -lt 100 ]; do sleep 1 & i=$((i+1)); done; echo all-started`
+	out, err := (func() (string, error) {
+		var buf strings.Builder
+		spec := &Spec{Root: root, Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/bin"}, Stdout: &buf, Stderr: &buf}
+		err := (&Chroot{TempDir: t.TempDir(), Limits: Limits{Pids: 20}}).Run(context.Background(), spec)
+		return buf.String(), err
+	})()
+	if err == nil || !strings.Contains(out, "can't fork") || strings.Contains(out, "all-started") {
+		t.Errorf("with --pids-limit 20: %v\n%s", err, out)
+	}
+	if out, err := run(t, root, script, nil); err != nil || !strings.Contains(out, "all-started") {
+		t.Errorf("without a limit: %v\n%s", err, out)
+	}
+	// The step's cgroup is gone afterwards.
+	h, err := readHierarchies()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir, ok := h.v1["pids"]; ok {
+		if left, _ := filepath.Glob(filepath.Join(dir, "builder-step-*")); len(left) > 0 {
+			t.Errorf("cgroups left: %v", left)
+		}
+	}
+}
+
+func TestChrootMemoryLimit(t *testing.T) {
+	root := busyboxRoot(t, "proc", "dev", "tmp")
+	var buf strings.Builder
+	// dd holds its whole block in memory.
+	spec := &Spec{Root: root, Args: []string{"/bin/sh", "-c", "dd if=/dev/zero of=/dev/null bs=256M count=1 && echo done"}, Env: []string{"PATH=/bin"}, Stdout: &buf, Stderr: &buf}
+	err := (&Chroot{TempDir: t.TempDir(), Limits: Limits{Memory: 64 << 20}}).Run(context.Background(), spec)
+	if err == nil || strings.Contains(buf.String(), "done") {
+		t.Errorf("a 256 MiB block under a 64 MiB limit: %v\n%s", err, buf.String())
+	}
+	if out, err := run(t, root, "dd if=/dev/zero of=/dev/null bs=256M count=1 && echo done", nil); err != nil || !strings.Contains(out, "done") {
+		t.Errorf("without a limit: %v\n%s", err, out)
 	}
 }

@@ -23,6 +23,8 @@ type Chroot struct {
 	// TempDir holds the files a step sees as /etc/resolv.conf and
 	// /etc/hosts. It must exist.
 	TempDir string
+	// Limits bound each step's processes and memory.
+	Limits Limits
 
 	seccomp seccompOnce
 }
@@ -57,7 +59,7 @@ func (c *Chroot) Run(ctx context.Context, spec *Spec) (err error) {
 		return err
 	}
 	cfg.Seccomp = filter
-	return runHelper(ctx, spec, cfg)
+	return runHelper(ctx, spec, cfg, c.Limits)
 }
 
 func (c *Chroot) prepare(spec *Spec, st *stubs, copies *[]string) (*stephelper.Config, error) {
@@ -158,7 +160,15 @@ func privateCopy(dir, pattern string, data []byte, mode os.FileMode) (string, er
 
 // runHelper starts this binary again as the namespace's init, hands it the
 // configuration on fd 3 and reads setup failures from fd 4.
-func runHelper(ctx context.Context, spec *Spec, cfg *stephelper.Config) error {
+func runHelper(ctx context.Context, spec *Spec, cfg *stephelper.Config, limits Limits) error {
+	var cg *stepCgroup
+	if !limits.none() {
+		var err error
+		if cg, err = newStepCgroup(limits); err != nil {
+			return err
+		}
+		defer cg.remove()
+	}
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return err
@@ -191,6 +201,15 @@ func runHelper(ctx context.Context, spec *Spec, cfg *stephelper.Config) error {
 	}
 	specR.Close()
 	errW.Close()
+	// Into the cgroup before the helper reads its configuration: it
+	// starts the command only after that.
+	if cg != nil {
+		if err := cg.add(cmd.Process.Pid); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return err
+		}
+	}
 	if _, err := specW.Write(cfg.Encode()); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()

@@ -22,13 +22,21 @@ var (
 
 // confineProc makes readOnlyPaths read-only and hides maskedPaths under
 // root: a directory behind an empty read-only tmpfs, a file behind
-// /dev/null. Paths the kernel does not have are left alone; each is
-// checked not to be a symlink (proc and sysfs are the kernel's, but a
-// root without them could hold anything).
-func confineProc(root string) error {
+// /dev/null. Only paths on the proc and sysfs the helper mounted count
+// (mounted names them): what is there is the kernel's, and paths it does
+// not have are left alone.
+func confineProc(root string, mounted []string) error {
+	on := func(rel string) bool {
+		for _, m := range mounted {
+			if len(rel) > len(m) && rel[:len(m)] == m && rel[len(m)] == '/' {
+				return true
+			}
+		}
+		return false
+	}
 	for _, rel := range readOnlyPaths {
 		p := join(root, rel)
-		if !isPlain(p) {
+		if !on(rel) || !isPlain(p) {
 			continue
 		}
 		if err := mount(p, p, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
@@ -42,7 +50,7 @@ func confineProc(root string) error {
 	for _, rel := range maskedPaths {
 		p := join(root, rel)
 		var st syscall.Stat_t
-		if err := syscall.Lstat(p, &st); err != nil || st.Mode&syscall.S_IFMT == syscall.S_IFLNK {
+		if !on(rel) || syscall.Lstat(p, &st) != nil || st.Mode&syscall.S_IFMT == syscall.S_IFLNK {
 			continue
 		}
 		var err error

@@ -109,7 +109,7 @@ func setupRoot(cfg *Config) error {
 		}
 	}
 	if !cfg.Insecure {
-		if err := confineProc(root); err != nil {
+		if err := confineProc(root, cfg.Mounts); err != nil {
 			return err
 		}
 	}
