@@ -94,6 +94,32 @@ func TestBaseRootKeptAcrossBuilds(t *testing.T) {
 	if shared != 1 || ls != 1 {
 		t.Errorf("kept layers with etc/shared: %d, with bin/ls: %d; want 1 and 1 (a build's rm must not reach them)", shared, ls)
 	}
+	// Kept layers hold setuid programs and device nodes as images have
+	// them: only the builder's user may reach them.
+	for _, d := range []string{"unpacked", "sha256"} {
+		fi, err := os.Stat(filepath.Join(kept, d))
+		if err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v, %v; want a 0700 directory", d, fi.Mode(), err)
+		}
+	}
+}
+
+// TestKeptLayerStoreIsClosed: a store an older builder left open to every
+// user is closed on its next use.
+func TestKeptLayerStoreIsClosed(t *testing.T) {
+	base := busybox(t)
+	kept := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(kept, "unpacked"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	mustBuildIn(t, "FROM "+base+"\nRUN true\n", map[string]string{}, amd, func(o *Options) { o.BaseLayerDir = kept }, debugTo(&log))
+	if !strings.Contains(log.String(), "overlay=true") {
+		t.Skip("no overlayfs here: no layers are kept unpacked")
+	}
+	if fi, err := os.Stat(filepath.Join(kept, "unpacked")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("unpacked: %v, %v; want 0700", fi.Mode(), err)
+	}
 }
 
 // TestKeptLayersSharedBetweenImages builds on one image, then on another

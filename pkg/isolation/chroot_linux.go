@@ -14,11 +14,14 @@ import (
 )
 
 // Chroot runs commands with chroot isolation: new mount, PID, UTS and IPC
-// namespaces (and network, for --network=none), /proc, a minimal /dev and a
-// read-only /sys mounted, the step's own resolv.conf and hosts bound in,
-// and the root pivoted to the stage's directory. It needs root (or
-// CAP_SYS_ADMIN). The helper is this same binary, started again: importing
-// the package installs it.
+// namespaces (and network, for --network=none), the root pivoted to the
+// stage's directory, inside Docker's default container boundary: its
+// capabilities and seccomp profile, /proc with runc's read-only and masked
+// paths, a read-only /sys, a small /dev, no device nodes anywhere else
+// (nodev), and no descriptor of the builder's. The step's own resolv.conf
+// and hosts are bound in read-only, as BuildKit binds them. It needs root (or
+// CAP_SYS_ADMIN). The helper is this same binary, started again:
+// importing the package installs it. See docs/security.md.
 type Chroot struct {
 	// TempDir holds the files a step sees as /etc/resolv.conf and
 	// /etc/hosts. It must exist.
@@ -45,8 +48,8 @@ func (c *Chroot) Run(ctx context.Context, spec *Spec) (err error) {
 	var copies []string
 	defer func() {
 		// The step's copies of hosts, resolv.conf and its secrets go,
-		// whatever happened: nothing the step wrote to them is kept
-		// (BuildKit binds them too and never puts them in a layer).
+		// whatever happened; they are bound read-only (as BuildKit binds
+		// them) and never reach a layer.
 		for _, p := range copies {
 			os.Remove(p)
 		}
@@ -114,7 +117,8 @@ func (c *Chroot) prepare(spec *Spec, st *stubs, copies *[]string) (*stephelper.C
 			return nil, err
 		}
 		*copies = append(*copies, tmp)
-		cfg.Binds = append(cfg.Binds, stephelper.Bind{Source: tmp, Target: f.rel})
+		// Read-only, as BuildKit binds them: a step's edit fails there too.
+		cfg.Binds = append(cfg.Binds, stephelper.Bind{Source: tmp, Target: f.rel, ReadOnly: true})
 	}
 	for _, sec := range spec.Secrets {
 		ok, err := st.ensure(sec.Target, false)

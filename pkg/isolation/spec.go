@@ -23,8 +23,10 @@ type Spec struct {
 	Stderr   io.Writer
 	Network  string // "", "default" or "host" share the host's network; "none" isolates it
 	Hostname string // defaults to "buildkitsandbox", as BuildKit's
-	// Insecure keeps every capability (RUN --security=insecure); otherwise
-	// the step gets Docker's default set.
+	// Insecure (RUN --security=insecure) keeps every capability, loads no
+	// seccomp filter and leaves /proc, /sys and device nodes as a
+	// privileged container has them; otherwise the step meets Docker's
+	// default boundary. The caller decides whether it is allowed.
 	Insecure bool
 	// Files are made in a tmpfs at /dev/pipes for the step only, e.g. a
 	// here-document script; the key is the file name, mode 0755.
