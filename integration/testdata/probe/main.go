@@ -70,10 +70,14 @@ func attack(name string, args []string, inherited []int) (string, error) {
 			return "", fmt.Errorf("%s does not hold the marker", arg(0))
 		}
 		return "read the marker from " + arg(0), nil
-	case "device": // PATH MAJOR MINOR: make a block device node and open it
+	case "device", "chardev": // PATH MAJOR MINOR: make a block (char) device node and open it
 		major, _ := strconv.Atoi(arg(1))
 		minor, _ := strconv.Atoi(arg(2))
-		if err := unix.Mknod(arg(0), unix.S_IFBLK|0o600, int(unix.Mkdev(uint32(major), uint32(minor)))); err != nil && err != unix.EEXIST {
+		kind := uint32(unix.S_IFBLK)
+		if name == "chardev" {
+			kind = unix.S_IFCHR
+		}
+		if err := unix.Mknod(arg(0), kind|0o600, int(unix.Mkdev(uint32(major), uint32(minor)))); err != nil && err != unix.EEXIST {
 			return "", fmt.Errorf("mknod: %w", err)
 		}
 		f, err := os.OpenFile(arg(0), os.O_RDWR, 0)
@@ -81,19 +85,7 @@ func attack(name string, args []string, inherited []int) (string, error) {
 			return "", err
 		}
 		f.Close()
-		return "opened block device " + arg(1) + ":" + arg(2), nil
-	case "chardev": // PATH MAJOR MINOR
-		major, _ := strconv.Atoi(arg(1))
-		minor, _ := strconv.Atoi(arg(2))
-		if err := unix.Mknod(arg(0), unix.S_IFCHR|0o600, int(unix.Mkdev(uint32(major), uint32(minor)))); err != nil && err != unix.EEXIST {
-			return "", fmt.Errorf("mknod: %w", err)
-		}
-		f, err := os.OpenFile(arg(0), os.O_RDONLY, 0)
-		if err != nil {
-			return "", err
-		}
-		f.Close()
-		return "opened char device " + arg(1) + ":" + arg(2), nil
+		return "opened device " + arg(1) + ":" + arg(2), nil
 	case "fds": // NAME: plant NAME through every inherited descriptor
 		if len(inherited) == 0 {
 			return "", fmt.Errorf("no descriptor above 2 was inherited")

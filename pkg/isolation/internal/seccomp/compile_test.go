@@ -48,13 +48,15 @@ func x86(name string, args ...uint64) call {
 	return c
 }
 
-func TestDefaultProfileDecides(t *testing.T) {
+// amd64Filter compiles Docker's default profile for dockerCaps as amd64's
+// (whatever machine the test runs on) into x/net/bpf's VM.
+func amd64Filter(t *testing.T) (*specs.LinuxSeccomp, *bpf.VM) {
+	t.Helper()
 	spec := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: dockerCaps}}}
 	p, err := profiles.GetDefaultProfile(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// amd64's profile, whatever machine the test runs on.
 	prog, err := compile(p, "amd64")
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +65,11 @@ func TestDefaultProfileDecides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, vm
+}
+
+func TestDefaultProfileDecides(t *testing.T) {
+	_, vm := amd64Filter(t)
 	const (
 		allow  = retAllow
 		eperm  = retErrno | 1
@@ -127,19 +134,7 @@ func TestDefaultProfileDecides(t *testing.T) {
 }
 
 func TestEveryAllowedCallIsReachable(t *testing.T) {
-	spec := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: dockerCaps}}}
-	p, err := profiles.GetDefaultProfile(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := compile(p, "amd64")
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm, err := bpf.NewVM(prog)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, vm := amd64Filter(t)
 	// Every system call the profile allows without conditions must come
 	// out allowed: the halving search may skip none.
 	n := 0
