@@ -82,11 +82,15 @@ func MakeDebian(layout string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	mirror, err := DebianMirror()
+	if err != nil {
+		return err
+	}
 	root := filepath.Join(tmp, "rootfs")
 	building := layout + ".building"
 	os.RemoveAll(building)
 	steps := [][]string{
-		{"debootstrap", "--variant=minbase", "bookworm", root, "http://deb.debian.org/debian"},
+		{"debootstrap", "--variant=minbase", "bookworm", root, mirror},
 		{"chroot", root, "apt-get", "clean"},
 		{"sh", "-c", "rm -rf " + root + "/var/lib/apt/lists/* " + root + "/dev/* " + root + "/var/log/*.log " + root + "/etc/resolv.conf"},
 		{"mkdir", "-p", filepath.Dir(layout)},
@@ -94,6 +98,47 @@ func MakeDebian(layout string) error {
 	steps = append(steps, UmociImage(building, root, "/bin/bash")...)
 	steps = append(steps, []string{"mv", building, layout})
 	return RunSteps(steps)
+}
+
+// DebianMirror is the Debian archive this machine's apt uses: the first
+// URIs entry ending in /debian of /etc/apt/sources.list.d/*.sources, or
+// the first such "deb" line of /etc/apt/sources.list.
+func DebianMirror() (string, error) {
+	files, _ := filepath.Glob("/etc/apt/sources.list.d/*.sources")
+	return debianMirror(append(files, "/etc/apt/sources.list"))
+}
+
+func debianMirror(files []string) (string, error) {
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			fields := strings.Fields(line)
+			var uris []string
+			switch {
+			case len(fields) > 1 && fields[0] == "URIs:":
+				uris = fields[1:]
+			case len(fields) > 2 && fields[0] == "deb":
+				uris = fields[1:2]
+				if strings.HasPrefix(uris[0], "[") { // deb [options] URI ...
+					for i, w := range fields {
+						if strings.HasSuffix(w, "]") && i+1 < len(fields) {
+							uris = fields[i+1 : i+2]
+							break
+						}
+					}
+				}
+			}
+			for _, u := range uris {
+				if strings.HasSuffix(strings.TrimSuffix(u, "/"), "/debian") {
+					return strings.TrimSuffix(u, "/"), nil
+				}
+			}
+		}
+	}
+	return "", errors.New("no Debian archive (a URI ending in /debian) in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list")
 }
 
 // DebianCacheDir is where the Debian base is kept between runs:
