@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,5 +126,34 @@ func TestAddURL(t *testing.T) {
 				t.Errorf("err = %v", err)
 			}
 		})
+	}
+}
+
+// TestAddURLRetries: ADD of a URL is retried like a base image's layers
+// (a server failing twice, then answering), but an answer another try
+// would not change (404) fails at once.
+func TestAddURLRetries(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		switch {
+		case r.URL.Path == "/gone":
+			http.NotFound(w, r)
+		case n <= 2:
+			http.Error(w, "try later", http.StatusServiceUnavailable)
+		default:
+			w.Write([]byte("third time\n"))
+		}
+	}))
+	defer srv.Close()
+	retries := func(o *Options) { o.PullRetries, o.PullRetryWait = 3, time.Millisecond }
+	res := mustBuildIn(t, "FROM scratch\nADD "+srv.URL+"/flaky /f\n", map[string]string{}, retries)
+	if got := flatten(t, res.Image)["f"].Body; got != "third time\n" || calls.Load() != 3 {
+		t.Errorf("f = %q after %d calls; want the third answer", got, calls.Load())
+	}
+	calls.Store(0)
+	_, err := buildIn(t, "FROM scratch\nADD "+srv.URL+"/gone /g\n", map[string]string{}, retries)
+	if err == nil || !strings.Contains(err.Error(), "404") || calls.Load() != 1 {
+		t.Errorf("err = %v after %d calls; want a 404 at the first", err, calls.Load())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -74,6 +75,7 @@ type builder struct {
 	rootMu     sync.Mutex // one image unpacked for reading or cloning at a time, once
 	useOverlay *bool      // RUN on overlays; nil until the first RUN decides
 	trash      *trash
+	downloads  *http.Client // ADD's URLs
 }
 
 // Build runs the build described by opts.
@@ -133,6 +135,7 @@ func newBuilder(opts Options) (*builder, error) {
 		opts: opts, prog: &progress{w: opts.Progress}, df: df, bctx: bctx, platform: platform,
 		stages: make([]*stage, len(df.Stages)), pulled: map[string]*baseImage{},
 		extRoots: map[string]string{}, used: map[string]bool{}, now: time.Now().UTC(),
+		downloads: newDownloadClient(),
 	}
 	for _, p := range inside {
 		b.prog.warn("%s is inside the build context: it is left out of it, so no COPY can put it in the image", p)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,18 +27,6 @@ func (b *builder) download(ctx context.Context, cp *copier, rawURL, dest, checks
 	if name == "." || name == "/" || name == "" {
 		name = "__unnamed__"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("downloading %s: %w", rawURL, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("downloading %s: %s", rawURL, resp.Status)
-	}
 	tmp, err := os.CreateTemp(filepath.Join(b.work, "tmp"), "download-*")
 	if err != nil {
 		return err
@@ -45,7 +34,30 @@ func (b *builder) download(ctx context.Context, cp *copier, rawURL, dest, checks
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), resp.Body); err != nil {
+	var lastModified string
+	var final error // an answer that another try would not change
+	// As base image layers are: retried with the build's pull retries.
+	err = b.retryPull(ctx, "downloading "+rawURL, func() error {
+		if err := tmp.Truncate(0); err != nil {
+			return err
+		}
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		h.Reset()
+		var err error
+		lastModified, err = fetch(ctx, b.downloads, rawURL, io.MultiWriter(tmp, h))
+		var se statusError
+		if errors.As(err, &se) && se.code < 500 && se.code != http.StatusTooManyRequests {
+			final = err
+			return nil
+		}
+		return err
+	})
+	if err == nil {
+		err = final
+	}
+	if err != nil {
 		return fmt.Errorf("downloading %s: %w", rawURL, err)
 	}
 	if checksum != "" {
@@ -59,7 +71,7 @@ func (b *builder) download(ctx context.Context, cp *copier, rawURL, dest, checks
 		return err
 	}
 	mtime := time.Now()
-	if lm := resp.Header.Get("Last-Modified"); lm != "" {
+	if lm := lastModified; lm != "" {
 		if t, err := http.ParseTime(lm); err == nil {
 			mtime = t
 		}
@@ -69,4 +81,42 @@ func (b *builder) download(ctx context.Context, cp *copier, rawURL, dest, checks
 		return err
 	}
 	return cp.writeFile(target, tmp, 0o600, mtime)
+}
+
+// newDownloadClient is the client ADD's URLs are fetched with: the
+// environment's proxy settings (as http.DefaultTransport's), and a bound
+// on the wait for an answer, so a server that accepts and says nothing
+// fails the step.
+func newDownloadClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = 2 * time.Minute
+	return &http.Client{Transport: t}
+}
+
+// statusError is a server's answer other than 200 OK.
+type statusError struct {
+	code   int
+	status string
+}
+
+func (e statusError) Error() string { return e.status }
+
+// fetch writes what rawURL serves to w and returns its Last-Modified.
+func fetch(ctx context.Context, client *http.Client, rawURL string, w io.Writer) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", statusError{code: resp.StatusCode, status: resp.Status}
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return "", err
+	}
+	return resp.Header.Get("Last-Modified"), nil
 }
