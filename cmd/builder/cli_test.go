@@ -141,7 +141,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--context", dir, "--no-push", "--allow", "security.everything"}, "--allow \"security.everything\": the entitlements are"},
 		{[]string{"--context", dir, "--no-push", "-f", "missing"}, "--dockerfile missing: not found"},
 		{[]string{"--context", filepath.Join(dir, "nope"), "--no-push"}, "build context"},
-		{[]string{"--context", "tar://x.tar.gz", "--no-push"}, "--context tar://x.tar.gz: open x.tar.gz"},
+		{[]string{"--context", "tar://x.tar.gz", "--no-push"}, "context tar://x.tar.gz: open x.tar.gz"},
 		{[]string{"--context", "s3://bucket/x.tar.gz", "--no-push"}, "s3:// are not supported"},
 		{[]string{"--context", dir, "--no-push", "--bucket", "b"}, "--bucket: cloud storage contexts are not supported"},
 		{[]string{"--context", dir, "--no-push", "--compression", "lz4"}, "use gzip or zstd"},

@@ -59,7 +59,7 @@ func (b *builder) pull(ctx context.Context, ref string, platform *v1.Platform) (
 		return nil, fmt.Errorf("image %s has %d layers but its config lists %d", ref, len(ls), len(cfg.RootFS.DiffIDs))
 	}
 	if cfg.OS != "" && cfg.Architecture != "" && (cfg.OS != platform.OS || cfg.Architecture != platform.Architecture) {
-		b.prog.warn("the base image %s is for %s/%s, not for the requested %s", ref, cfg.OS, cfg.Architecture, platform)
+		b.warn("the base image %s is for %s/%s, not for the requested %s", ref, cfg.OS, cfg.Architecture, platform)
 	}
 	digest, err := img.Digest()
 	if err != nil {
@@ -108,7 +108,7 @@ func (b *builder) fetch(ctx context.Context, r name.Reference, platform *v1.Plat
 // retryPull runs f with the build's pull retries, warning of each retry.
 func (b *builder) retryPull(ctx context.Context, what string, f func() error) error {
 	notify := func(attempt int, next time.Duration, err error) {
-		b.prog.warn("%s failed, retrying in %s (%d of %d): %v", what, next, attempt, b.opts.PullRetries, err)
+		b.warn("%s failed, retrying in %s (%d of %d): %v", what, next, attempt, b.opts.PullRetries, err)
 	}
 	return registry.Retry(ctx, b.opts.PullRetries, b.opts.PullRetryWait, notify, f)
 }

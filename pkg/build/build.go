@@ -1,8 +1,13 @@
-// Package build builds a Dockerfile into an image without a daemon: each
-// stage's base is unpacked into a root directory, RUN steps execute there
-// through a Runner, their changes are found by comparing file metadata, and
-// each change becomes an OCI layer. The result is a go-containerregistry
-// v1.Image, ready for the push package, remote.Write or layout.Write.
+// Package build builds a Dockerfile into an image without a daemon. Each
+// stage gets a root filesystem from one provisioner chosen per build
+// (roots: a private directory per stage, made by cloning, stacking kept
+// layers, an outline or unpacking; or one shared directory, the builder's
+// own "/" in a container); steps run through one dispatch switch; RUN
+// executes through a Runner, on an overlayfs whose upper directory holds
+// its changes, or in the root itself with changes found by comparing file
+// metadata; each change becomes an OCI layer. The result is a
+// go-containerregistry v1.Image, ready for the push package, remote.Write
+// or layout.Write.
 package build
 
 import (
@@ -20,7 +25,6 @@ import (
 
 	"github.com/buildcrew/builder/pkg/dockerfile"
 	"github.com/buildcrew/builder/pkg/isolation"
-	"github.com/buildcrew/builder/pkg/layers"
 )
 
 // Result is a built image. Its layers live in the build's work directory
@@ -61,8 +65,7 @@ type builder struct {
 	pulled          map[string]*baseImage
 	extRoots        map[string]string // roots of external images read by COPY --from
 	used            map[string]bool   // build args some ARG declared
-	ignore          *layers.Ignore    // what a shared Root keeps; nil with private roots
-	active          *stage            // the stage the shared Root holds
+	roots           roots             // how stages get their root filesystems
 	started         time.Time         // when the build began, for cache entries
 	cacheWrites     cacheWriter
 	cacheUnreadable atomic.Bool // a read failed: the rest of the build does not try again
@@ -89,12 +92,13 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	img, err := b.build(ctx)
 	for _, w := range b.cacheWrites.wait() {
-		b.prog.warn("writing the cache: %s", w)
+		b.warn("writing the cache: %s", w)
 	}
 	if !opts.KeepWorkDir {
 		b.removeRoots()
 	}
-	if cerr := b.cleanup(); cerr != nil && err == nil {
+	// Asked for whatever happened: a cancelled build is emptied too.
+	if cerr := b.roots.close(context.WithoutCancel(ctx)); cerr != nil && err == nil {
 		err = cerr
 	}
 	if err != nil {
@@ -138,7 +142,7 @@ func newBuilder(opts Options) (*builder, error) {
 		downloads: newDownloadClient(),
 	}
 	for _, p := range inside {
-		b.prog.warn("%s is inside the build context: it is left out of it, so no COPY can put it in the image", p)
+		b.warn("%s is inside the build context: it is left out of it, so no COPY can put it in the image", p)
 	}
 	b.started = b.now.Truncate(time.Second)
 	b.phases = Phases{}
@@ -187,8 +191,9 @@ func newBuilder(opts Options) (*builder, error) {
 	default:
 		b.runner = &isolation.Chroot{TempDir: filepath.Join(b.work, "tmp"), Limits: opts.Limits}
 	}
+	b.roots = &privateRoots{b: b}
 	if opts.Root != "" {
-		b.ignore = sharedIgnore(opts, b.work)
+		b.roots = newSharedRoot(b, opts)
 	}
 	return b, nil
 }
@@ -228,7 +233,7 @@ func (b *builder) removeRoots() {
 	// In the background: the image is ready and can be pushed meanwhile.
 	for _, d := range []string{"roots", "tmp"} {
 		if err := b.trash.discard(filepath.Join(b.work, d)); err != nil {
-			b.opts.Logger.Warn("removing root filesystems", "err", err)
+			b.warn("removing root filesystems: %v", err)
 		}
 	}
 }
@@ -241,7 +246,7 @@ func (b *builder) warnUnusedArgs() {
 		}
 	}
 	if len(unused) > 0 {
-		b.prog.warn("One or more build-args %v were not consumed", unused)
+		b.warn("One or more build-args %v were not consumed", unused)
 	}
 }
 
@@ -268,6 +273,16 @@ func argKeys(step *dockerfile.Step) []string {
 
 func toDFPlatform(p v1.Platform) dockerfile.Platform {
 	return dockerfile.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
+}
+
+// warn is the library's one channel for warnings: the progress output
+// (as BuildKit's "[Warning]" lines) when there is one, else the logger.
+func (b *builder) warn(format string, args ...any) {
+	if b.opts.Progress != nil {
+		b.prog.warn(format, args...)
+		return
+	}
+	b.opts.Logger.Warn(fmt.Sprintf(format, args...))
 }
 
 // errInsecure is RUN --security=insecure in a build not allowed it.

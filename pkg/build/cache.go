@@ -110,7 +110,7 @@ func (b *builder) fromCache(ctx context.Context, st *stage, ins dockerfile.Instr
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
-		b.prog.warn("reading the cache failed, every later step runs: %v", err)
+		b.warn("reading the cache failed, every later step runs: %v", err)
 		b.cacheUnreadable.Store(true)
 		return false, nil
 	}
@@ -123,11 +123,13 @@ func (b *builder) fromCache(ctx context.Context, st *stage, ins dockerfile.Instr
 	if !b.opts.Reproducible {
 		st.now = v1.Time{Time: e.Created.UTC()}
 	}
-	if st.root != "" && e.Layer != nil {
-		if err := b.unpack(ctx, st.root, []v1.Layer{e.Layer}, layers.ExtractOptions{Keep: b.keepFor(st), Outline: st.outline}); err != nil {
+	if st.fs != nil && e.Layer != nil {
+		// Into a live root: extraction replaces files, never writes into
+		// them, so a root sharing files stays safe.
+		if err := b.unpack(ctx, st.fs.dir, []v1.Layer{e.Layer}, layers.ExtractOptions{Keep: st.fs.others, Outline: st.fs.outline}); err != nil {
 			return false, err
 		}
-		st.tree = nil
+		st.fs.changed()
 	}
 	return true, st.commit(e.CreatedBy, e.Layer)
 }
@@ -144,12 +146,4 @@ func (b *builder) toCache(ctx context.Context, st *stage, key string) {
 		e.Layer = st.layers[len(st.layers)-1]
 	}
 	b.cacheWrites.put(ctx, b.opts.Cache, key, e)
-}
-
-// keepFor is what unpacking into the stage's root must leave alone.
-func (b *builder) keepFor(st *stage) *layers.Ignore {
-	if b.opts.Root != "" && st.root == b.opts.Root {
-		return b.ignore
-	}
-	return nil
 }

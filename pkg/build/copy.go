@@ -25,17 +25,18 @@ func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error
 		return errors.New("COPY --parents is not supported yet")
 	}
 	// A stage with an ADD reads its files (archives unpack over them):
-	// writeRoot gives it the full root, never an outline.
-	root, outline, err := b.writeRoot(ctx, st, c.Chown != "")
+	// roots.write gives it the full root, never an outline.
+	fs, err := b.roots.write(ctx, st, c.Chown != "")
 	if err != nil {
 		return err
 	}
+	root := fs.dir
 	src, err := b.copySource(ctx, st, c)
 	if err != nil {
 		return err
 	}
 	cp := newCopier(root, src, nil, nil)
-	cp.outline = outline
+	cp.outline = fs.outline
 	if c.Chown != "" {
 		uid, gid, err := resolveChown(root, c.Chown)
 		if err != nil {
@@ -60,7 +61,7 @@ func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error
 	if err := b.copyAll(ctx, cp, c, dest); err != nil {
 		return err
 	}
-	st.tree = nil // the recorded state no longer matches the root
+	st.fs.changed() // the recorded state no longer matches the root
 	layer, err := b.layer(ctx, root, cp.entries())
 	if err != nil {
 		return err
@@ -87,7 +88,7 @@ func (b *builder) copySource(ctx context.Context, st *stage, c *dockerfile.Copy)
 		if err != nil {
 			return nil, err
 		}
-		root, err := b.readRoot(ctx, other)
+		root, err := b.roots.read(ctx, other)
 		if err != nil {
 			return nil, err
 		}

@@ -68,7 +68,7 @@ func layerMediaType(l v1.Layer, f Format) (types.MediaType, error) {
 		return types.OCIUncompressedLayer, nil
 	case types.OCILayerZStd:
 		if f == Docker {
-			return "", fmt.Errorf("a zstd layer cannot be part of a Docker format image: use --image-format oci")
+			return "", fmt.Errorf("a zstd layer cannot be part of a Docker format image: build in the OCI format")
 		}
 	}
 	return mt, nil

@@ -25,8 +25,8 @@ const (
 	Docker Format = "docker" // Docker image manifest v2 schema 2
 )
 
-// Runner runs one RUN command in a root filesystem. isolation.Chroot is the
-// default; a later mode runs commands directly in the builder's container.
+// Runner runs one RUN command in a root filesystem: isolation.Chroot (the
+// default), or isolation.None, directly in the builder's own container.
 type Runner interface {
 	Run(ctx context.Context, spec *isolation.Spec) error
 }
@@ -124,9 +124,10 @@ type Options struct {
 	// Cleanup empties Root again (but Ignore) when the build ends.
 	Cleanup bool
 	// Progress, when set, receives BuildKit-style plain progress: numbered
-	// steps, their output, DONE or ERROR.
+	// steps, their output, DONE or ERROR, and the build's warnings.
 	Progress io.Writer
-	// Logger, when set, receives diagnostics; the library is silent otherwise.
+	// Logger, when set, receives diagnostics, and the build's warnings
+	// when there is no Progress; the library is silent otherwise.
 	Logger *slog.Logger
 }
 

@@ -22,7 +22,7 @@ func (b *builder) overlays(ctx context.Context) bool {
 	}
 	use := false
 	switch {
-	case b.opts.Root != "" || b.opts.NoOverlay:
+	case b.roots.exclusive() || b.opts.NoOverlay:
 	case os.Geteuid() != 0:
 		b.opts.Logger.Debug("RUN changes are found by walking the root: overlay mounts need root")
 	default:
@@ -57,7 +57,7 @@ func (b *builder) runOnOverlay(ctx context.Context, st *stage, spec *isolation.S
 	if err := b.runner.Run(ctx, &onOverlay); err != nil {
 		if b.opts.KeepWorkDir {
 			// The root kept for a look shows what the failed step did.
-			st.tree = nil
+			st.fs.changed()
 			if uerr := o.Unmount(); uerr == nil {
 				overlay.Merge(context.WithoutCancel(ctx), o.Upper, root, b.trash.discard)
 			}
@@ -74,7 +74,7 @@ func (b *builder) runOnOverlay(ctx context.Context, st *stage, spec *isolation.S
 		return nil, err
 	}
 	listed := time.Since(start) - ran
-	st.tree = nil // the root is about to change
+	st.fs.changed() // the root is about to change
 	if err := overlay.Merge(ctx, o.Upper, root, b.trash.discard); err != nil {
 		return nil, err
 	}

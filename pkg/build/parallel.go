@@ -13,7 +13,7 @@ import (
 // shared Root there is one filesystem, and stages build one at a time.
 func (b *builder) buildStages(parent context.Context) error {
 	ctx := parent
-	if b.opts.Root != "" || len(b.plan.Needed) == 1 {
+	if b.roots.exclusive() || len(b.plan.Needed) == 1 {
 		for _, i := range b.plan.Needed {
 			if _, err := b.stage(ctx, i); err != nil {
 				return err

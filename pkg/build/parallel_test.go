@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/buildcrew/builder/pkg/isolation"
 )
@@ -81,5 +84,36 @@ COPY --from=failing /bin/sh /y
 	}
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("the build took %s: the slow stage was not stopped", d)
+	}
+}
+
+// TestTriggerWaitsForAStageBuildingElsewhere: an ONBUILD trigger's COPY
+// --from names a stage the plan did not know this one needs, so both
+// start at once; the trigger waits for it (it was reported as a cycle).
+// A trigger naming its own stage fails, as one naming a later stage.
+func TestTriggerWaitsForAStageBuildingElsewhere(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("stages build one at a time on one core")
+	}
+	needRoot(t)
+	host := testRegistry(t)
+	base := host + "/onbuild:1"
+	pushImage(t, base, v1.Config{Env: []string{"PATH=/bin"}, OnBuild: []string{"COPY --from=slow /made /made"}}, amd64, busyboxLayer(t))
+	bb := busybox(t)
+	df := "FROM " + bb + " AS slow\nRUN sleep 1 && echo made > /made\nFROM " + base + " AS user\nRUN cat /made\n"
+	res, err := buildIn(t, df, map[string]string{}, amd)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	if got := flatten(t, res.Image)["made"].Body; got != "made\n" {
+		t.Errorf("made = %q", got)
+	}
+	res.Close()
+
+	self := host + "/onbuild:self"
+	pushImage(t, self, v1.Config{Env: []string{"PATH=/bin"}, OnBuild: []string{"COPY --from=me /bin/sh /sh"}}, amd64, busyboxLayer(t))
+	_, err = buildIn(t, "FROM "+self+" AS me\nRUN true\n", map[string]string{}, amd)
+	if err == nil || !strings.Contains(err.Error(), `cannot copy from stage "me"`) {
+		t.Errorf("a trigger copying from its own stage: err = %v", err)
 	}
 }

@@ -23,10 +23,11 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 	if err != nil {
 		return err
 	}
-	root, err := b.rootfs(ctx, st)
+	fs, err := b.roots.full(ctx, st)
 	if err != nil {
 		return err
 	}
+	root := fs.dir
 	spec, err := b.runSpec(st, c, root, out)
 	if err != nil {
 		return err
@@ -84,17 +85,17 @@ func (b *builder) runAndWalk(ctx context.Context, st *stage, spec *isolation.Spe
 	}
 	start := time.Now()
 	if err := b.runner.Run(ctx, spec); err != nil {
-		st.tree = nil // a failed step may have changed files
+		st.fs.changed() // a failed step may have changed files
 		return nil, err
 	}
 	ran := time.Since(start)
 	b.addPhase("run", ran)
-	after, err := snapshot.Walk(ctx, spec.Root, b.walkOptions())
+	after, err := snapshot.Walk(ctx, spec.Root, walkOptions(st.fs))
 	if err != nil {
 		return nil, err
 	}
 	changes := snapshot.Diff(before, after)
-	st.tree = after
+	st.fs.tree = after
 	walked := time.Since(start) - ran
 	b.addPhase("snapshot", walked)
 	b.opts.Logger.Debug("RUN finished", "stage", st.def.DisplayName(), "changes", len(changes), "run", ran, "snapshot", walked)

@@ -2,20 +2,14 @@ package build
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
+	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/buildcrew/builder/pkg/dockerfile"
-	"github.com/buildcrew/builder/pkg/layers"
-	"github.com/buildcrew/builder/pkg/snapshot"
 )
 
 // defaultPath is the PATH BuildKit gives an image that sets none.
@@ -23,54 +17,84 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // stage is the state of one stage while it builds and once it is built.
 type stage struct {
-	index    int
-	def      *dockerfile.Stage
-	prefix   string           // "name " before the step numbers in progress lines
-	config   *v1.ConfigFile   // the image config being built
-	layers   []v1.Layer       // base layers, then this stage's
-	vars     *dockerfile.Vars // ENV and ARG values in scope
-	args     []dockerfile.ArgDecl
-	root     string          // the root filesystem; "" until needed
-	outline  *layers.Outline // what root left out, while it is only an outline
-	tree     *snapshot.Tree  // the root's recorded state; nil when unknown
-	reads    bool            // a step reads the files of the root (RUN, ADD)
-	readMu   sync.Mutex      // one fills in the root for stages reading it at once
-	cmdSet   bool            // a CMD was given in this stage
-	step     int             // progress: steps shown so far
-	total    int             // progress: steps to show
-	now      v1.Time         // the time given to history entries
-	building bool            // set while its steps run, to catch cycles
-	key      string          // the cache key of its last step (of its base at first)
-	onLayer  func(v1.Layer)  // told of each new layer, for stages the result is made of
+	index   int
+	def     *dockerfile.Stage
+	prefix  string           // "name " before the step numbers in progress lines
+	config  *v1.ConfigFile   // the image config being built
+	layers  []v1.Layer       // base layers, then this stage's
+	vars    *dockerfile.Vars // ENV and ARG values in scope
+	args    []dockerfile.ArgDecl
+	fs      *rootfs        // the root filesystem; nil until needed
+	reads   bool           // a step reads the files of the root (RUN, ADD)
+	readMu  sync.Mutex     // one fills in the root for stages reading it at once
+	cmdSet  bool           // a CMD was given in this stage
+	step    int            // progress: steps shown so far
+	total   int            // progress: steps to show
+	now     v1.Time        // the time given to history entries
+	done    chan struct{}  // closed when the stage is built, or failed
+	err     error          // why it failed, once done
+	key     string         // the cache key of its last step (of its base at first)
+	onLayer func(v1.Layer) // told of each new layer, for stages the result is made of
 }
 
-// stage builds stage i, and first whatever it needs, once.
+// stage builds stage i, and first whatever it needs, once. A stage that
+// is building elsewhere (stages build at once) is waited for; one that is
+// building further up this very chain (an ONBUILD trigger's COPY --from
+// naming its own stage, which Plan cannot see) is a cycle.
 func (b *builder) stage(ctx context.Context, i int) (*stage, error) {
 	b.mu.Lock()
 	if st := b.stages[i]; st != nil {
-		building := st.building
 		b.mu.Unlock()
-		if building {
+		if inChain(ctx, i) {
 			return nil, b.df.Stages[i].Wrap(errCycle)
+		}
+		select {
+		case <-st.done:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+		if st.err != nil {
+			return nil, st.err
 		}
 		return st, nil
 	}
 	def := b.df.Stages[i]
-	st := &stage{index: i, def: def, building: true, now: v1.Time{Time: b.now}}
+	st := &stage{index: i, def: def, done: make(chan struct{}), now: v1.Time{Time: b.now}}
 	if b.inResult(i) {
 		st.onLayer = b.opts.LayerDone
 	}
 	b.stages[i] = st
 	b.mu.Unlock()
+	st.err = b.buildStage(withStage(ctx, i), st)
+	close(st.done)
+	if st.err != nil {
+		return nil, st.err
+	}
+	return st, nil
+}
+
+// built tells whether the stage's steps are all done (successfully).
+func (st *stage) built() bool {
+	select {
+	case <-st.done:
+		return st.err == nil
+	default:
+		return false
+	}
+}
+
+// buildStage sets the stage's base and runs its steps.
+func (b *builder) buildStage(ctx context.Context, st *stage) error {
+	def, i := st.def, st.index
 	if len(b.df.Stages) > 1 {
 		st.prefix = def.DisplayName() + " "
 	}
 	if err := b.setBase(ctx, st); err != nil {
-		return nil, err
+		return err
 	}
 	steps, err := b.withTriggers(st)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	st.total = countShown(steps)
 	st.reads = readsFiles(steps)
@@ -81,13 +105,24 @@ func (b *builder) stage(ctx context.Context, i int) (*stage, error) {
 	}
 	for _, step := range steps {
 		if err := b.dispatch(ctx, st, step); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	b.mu.Lock()
-	st.building = false
-	b.mu.Unlock()
-	return st, nil
+	return nil
+}
+
+// chainKey is the context key of the stages a call is building, each
+// for a stage further down: a stage asked for again within is a cycle.
+type chainKey struct{}
+
+func withStage(ctx context.Context, i int) context.Context {
+	prev, _ := ctx.Value(chainKey{}).([]int)
+	return context.WithValue(ctx, chainKey{}, append(append([]int(nil), prev...), i))
+}
+
+func inChain(ctx context.Context, i int) bool {
+	chain, _ := ctx.Value(chainKey{}).([]int)
+	return slices.Contains(chain, i)
 }
 
 // inResult tells whether stage i's layers end up in the result: the
@@ -197,83 +232,6 @@ func countShown(steps []*dockerfile.Step) int {
 		}
 	}
 	return n
-}
-
-// rootfs returns the stage's root filesystem, unpacking its layers the
-// first time a step needs files, and filling in an outline.
-func (b *builder) rootfs(ctx context.Context, st *stage) (string, error) {
-	if st.outline != nil {
-		if err := b.dropOutline(st); err != nil {
-			return "", err
-		}
-	}
-	if st.root != "" {
-		return st.root, nil
-	}
-	if b.opts.Root != "" {
-		return b.claimRoot(ctx, st)
-	}
-	return b.privateRoot(ctx, st)
-}
-
-// rootDir is where the stage's private root, or its outline, lives.
-func (b *builder) rootDir(st *stage) string {
-	return filepath.Join(b.work, "roots", "stage-"+strconv.Itoa(st.index))
-}
-
-// privateRoot unpacks the stage's layers into a directory of its own.
-func (b *builder) privateRoot(ctx context.Context, st *stage) (string, error) {
-	dir := b.rootDir(st)
-	tmpl, err := b.rootTemplate(ctx, st)
-	if err != nil {
-		return "", st.def.Wrap(err)
-	}
-	start := time.Now()
-	n := 0
-	if tmpl != nil {
-		err := tmpl.make(ctx, dir, b.trash.discard)
-		if errors.Is(err, syscall.EXDEV) {
-			// The base layer directory is on another filesystem: no hard
-			// links, unpack everything.
-			b.opts.Logger.Debug("cannot make the root from another filesystem", "err", err)
-			os.RemoveAll(dir)
-			tmpl = nil
-		} else if err != nil {
-			return "", st.def.Wrap(fmt.Errorf("making the stage's root: %w", err))
-		} else {
-			n = tmpl.layers
-		}
-		b.since("extract", start)
-	}
-	if tmpl == nil {
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			return "", err
-		}
-	}
-	if err := b.unpack(ctx, dir, st.layers[n:], layers.ExtractOptions{}); err != nil {
-		return "", st.def.Wrap(err)
-	}
-	b.opts.Logger.Debug("unpacked the stage's layers", "stage", st.def.DisplayName(), "layers", len(st.layers)-n,
-		"cloned", tmpl != nil, "took", time.Since(start))
-	st.root = dir
-	return dir, nil
-}
-
-// snapshot returns the recorded state of the stage's root, walking it
-// when unknown.
-func (b *builder) snapshot(ctx context.Context, st *stage) (*snapshot.Tree, error) {
-	if st.tree != nil {
-		return st.tree, nil
-	}
-	start := time.Now()
-	defer b.since("snapshot", start)
-	t, err := snapshot.Walk(ctx, st.root, b.walkOptions())
-	if err != nil {
-		return nil, err
-	}
-	b.opts.Logger.Debug("recorded the root filesystem", "stage", st.def.DisplayName(), "paths", t.Len(), "took", time.Since(start))
-	st.tree = t
-	return t, nil
 }
 
 // baseTime is when a stage's base was made: an image's creation time, a

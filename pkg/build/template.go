@@ -41,15 +41,15 @@ func (t *template) make(ctx context.Context, dir string, removeDir func(string) 
 // goes through an overlay, whose merge replaces files instead of writing
 // into them.
 func (b *builder) rootTemplate(ctx context.Context, st *stage) (*template, error) {
-	if b.opts.Root != "" || !b.overlays(ctx) {
+	if !b.overlays(ctx) {
 		return nil, nil
 	}
 	base := b.plan.Bases[st.index]
 	switch base.Kind {
 	case dockerfile.BaseStage:
 		parent := b.stages[base.Stage]
-		if parent != nil && !parent.building && parent.root != "" && parent.outline == nil && len(parent.layers) <= len(st.layers) {
-			return &template{clone: parent.root, layers: len(parent.layers)}, nil
+		if parent != nil && parent.built() && parent.fs != nil && parent.fs.outline == nil && len(parent.layers) <= len(st.layers) {
+			return &template{clone: parent.fs.dir, layers: len(parent.layers)}, nil
 		}
 	case dockerfile.BaseImage:
 		kept := b.opts.BaseLayerDir != ""
@@ -186,4 +186,12 @@ func (b *builder) imageUsers(i int) int {
 		}
 	}
 	return n
+}
+
+// provision says how a root made from the template was made.
+func (t *template) provision() provision {
+	if t.clone != "" {
+		return cloned
+	}
+	return stacked
 }

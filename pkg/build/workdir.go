@@ -17,10 +17,11 @@ func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir)
 		st.note("WORKDIR /")
 		return nil
 	}
-	root, outline, err := b.writeRoot(ctx, st, st.config.Config.User != "")
+	fs, err := b.roots.write(ctx, st, st.config.Config.User != "")
 	if err != nil {
 		return err
 	}
+	root := fs.dir
 	owner := &layers.Owner{}
 	if u := st.config.Config.User; u != "" {
 		// Like BuildKit, a user the image does not know makes root-owned
@@ -30,13 +31,13 @@ func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir)
 		}
 	}
 	cp := newCopier(root, nil, owner, nil)
-	cp.outline = outline
+	cp.outline = fs.outline
 	if _, err := cp.mkdirAll(wd); err != nil {
 		return err
 	}
 	entries := cp.entries()
 	if len(entries) > 0 {
-		st.tree = nil
+		st.fs.changed()
 	}
 	layer, err := b.layer(ctx, root, entries)
 	if err != nil {

@@ -35,7 +35,7 @@ type Options struct {
 func Fetch(ctx context.Context, spec string, opts Options) (string, error) {
 	dir, err := fetch(ctx, spec, opts)
 	if err != nil {
-		return "", fmt.Errorf("--context %s: %w", spec, err)
+		return "", fmt.Errorf("context %s: %w", spec, err)
 	}
 	if opts.SubPath == "" {
 		return dir, nil
@@ -44,14 +44,14 @@ func Fetch(ctx context.Context, spec string, opts Options) (string, error) {
 	// or repository cannot point the build at the host's directories.
 	sub, err := securejoin.SecureJoin(dir, opts.SubPath)
 	if err != nil {
-		return "", fmt.Errorf("--context-sub-path %s: %w", opts.SubPath, err)
+		return "", fmt.Errorf("context sub-path %s: %w", opts.SubPath, err)
 	}
 	fi, err := os.Stat(sub)
 	if err != nil {
-		return "", fmt.Errorf("--context-sub-path %s: %w", opts.SubPath, err)
+		return "", fmt.Errorf("context sub-path %s: %w", opts.SubPath, err)
 	}
 	if !fi.IsDir() {
-		return "", fmt.Errorf("--context-sub-path %s is not a directory", opts.SubPath)
+		return "", fmt.Errorf("context sub-path %s is not a directory", opts.SubPath)
 	}
 	return sub, nil
 }

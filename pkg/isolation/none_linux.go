@@ -27,7 +27,7 @@ func (None) Run(ctx context.Context, spec *Spec) error {
 		return fmt.Errorf("isolation none runs commands at / only, not in %s", spec.Root)
 	}
 	if spec.Network == "none" {
-		return errors.New("RUN --network=none needs chroot isolation: with --isolation=none the step shares the container's network")
+		return errors.New("RUN --network=none needs chroot isolation: in isolation none the step shares the container's network")
 	}
 	if len(spec.Args) == 0 {
 		return errors.New("no command given")

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"context"
 	"os"
 	"path"
 	"path/filepath"
@@ -68,31 +69,31 @@ func (ig *Ignore) Below(rel string) bool {
 }
 
 // Clear empties root of everything the set does not cover, keeping the
-// directories that lead to ignored paths.
-func Clear(root string, ig *Ignore) error {
-	return removeExcept(root, "", ig, true)
+// directories that lead to ignored paths. Cancelling ctx stops it between
+// two top-level entries (root may be "/": the rest stays as it is).
+func Clear(ctx context.Context, root string, ig *Ignore) error {
+	names, err := readDirNames(root)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := removeExcept(filepath.Join(root, name), name, ig); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // removeExcept removes host (rel inside the root) and everything beneath
-// it but the ignored paths and the directories leading to them; with
-// keepSelf, host itself stays even when nothing beneath it is ignored.
-func removeExcept(host, rel string, ig *Ignore, keepSelf bool) error {
+// it but the ignored paths and the directories leading to them.
+func removeExcept(host, rel string, ig *Ignore) error {
 	if ig.Covers(rel) {
 		return nil
 	}
 	if !ig.Below(rel) {
-		if keepSelf {
-			names, err := readDirNames(host)
-			if err != nil {
-				return err
-			}
-			for _, name := range names {
-				if err := os.RemoveAll(filepath.Join(host, name)); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
 		return os.RemoveAll(host)
 	}
 	fi, err := os.Lstat(host)
@@ -110,7 +111,7 @@ func removeExcept(host, rel string, ig *Ignore, keepSelf bool) error {
 		return err
 	}
 	for _, name := range names {
-		if err := removeExcept(filepath.Join(host, name), path.Join(rel, name), ig, false); err != nil {
+		if err := removeExcept(filepath.Join(host, name), path.Join(rel, name), ig); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -42,12 +43,12 @@ func TestClearKeepsIgnoredPaths(t *testing.T) {
 	root := t.TempDir()
 	extract(t, root, tarOf(t, dir("etc/"), reg("etc/hosts"), reg("etc/passwd"), dir("bin/"), reg("bin/sh"),
 		dir("workspace/"), reg("workspace/Dockerfile"), reg("top")), ExtractOptions{})
-	must(t, Clear(root, NewIgnore("/etc/hosts", "/workspace")))
+	must(t, Clear(context.Background(), root, NewIgnore("/etc/hosts", "/workspace")))
 	want := []string{"etc/", "etc/hosts", "workspace/", "workspace/Dockerfile"}
 	if diff := cmp.Diff(want, list(t, root)); diff != "" {
 		t.Errorf("tree (-want +got):\n%s", diff)
 	}
-	must(t, Clear(root, nil))
+	must(t, Clear(context.Background(), root, nil))
 	if got := list(t, root); len(got) != 0 {
 		t.Errorf("Clear with nothing ignored left %v", got)
 	}

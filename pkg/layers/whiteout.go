@@ -41,7 +41,7 @@ func (x *extractor) whiteout(rel string) error {
 			o.removeBelow(at)
 		}
 	}
-	if err := removeExcept(target, rel, x.opts.Keep, false); err != nil {
+	if err := removeExcept(target, rel, x.opts.Keep); err != nil {
 		return fmt.Errorf("applying whiteout of %s: %w", rel, err)
 	}
 	return nil
@@ -156,7 +156,7 @@ func (x *extractor) prune(host string) error {
 	for _, name := range names {
 		child := filepath.Join(host, name)
 		if !x.wrote(child) {
-			if err := removeExcept(child, hostRel(x.root, child), x.opts.Keep, false); err != nil {
+			if err := removeExcept(child, hostRel(x.root, child), x.opts.Keep); err != nil {
 				return err
 			}
 			continue

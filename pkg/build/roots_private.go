@@ -1,0 +1,179 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/buildcrew/builder/pkg/dockerfile"
+	"github.com/buildcrew/builder/pkg/layers"
+)
+
+// privateRoots gives each stage a root of its own in the work directory,
+// made the cheapest way the plan allows: an outline where nothing reads
+// the files, else cloned from its parent's or its image's root, stacked
+// from kept layers, or unpacked (see rootTemplate).
+type privateRoots struct{ b *builder }
+
+func (p *privateRoots) exclusive() bool             { return false }
+func (p *privateRoots) close(context.Context) error { return nil }
+
+// full returns the stage's root, unpacking its layers the first time a
+// step needs files, and filling in an outline.
+func (p *privateRoots) full(ctx context.Context, st *stage) (*rootfs, error) {
+	if st.fs != nil && st.fs.outline != nil {
+		if err := p.dropOutline(st); err != nil {
+			return nil, err
+		}
+	}
+	if st.fs != nil {
+		return st.fs, nil
+	}
+	fs, err := p.b.unpackRoot(ctx, st, true)
+	if err != nil {
+		return nil, err
+	}
+	st.fs = fs
+	return fs, nil
+}
+
+// write returns the root COPY and WORKDIR write into. A stage whose steps
+// never read its files (no RUN, no ADD) and whose files no other stage
+// reads gets an outline of its layers (see layers.Outline): its base's
+// files are never created, only its directories, symlinks and user
+// database. The layers that COPY adds are written as usual. An outline
+// whose /etc/passwd or /etc/group is a link to a file it left out is
+// filled in when users asks for them.
+func (p *privateRoots) write(ctx context.Context, st *stage, users bool) (*rootfs, error) {
+	if st.fs == nil && p.outlineFits(ctx, st) {
+		if err := p.outlineRoot(ctx, st); err != nil {
+			return nil, err
+		}
+	}
+	if o := st.fs; o != nil && o.outline != nil && (!users || o.outline.Holds(o.dir, userFiles[0]) && o.outline.Holds(o.dir, userFiles[1])) {
+		return o, nil
+	}
+	return p.full(ctx, st)
+}
+
+// read returns a built stage's files for COPY --from, once for stages
+// reading them at once.
+func (p *privateRoots) read(ctx context.Context, st *stage) (string, error) {
+	st.readMu.Lock()
+	defer st.readMu.Unlock()
+	fs, err := p.full(ctx, st)
+	if err != nil {
+		return "", err
+	}
+	return fs.dir, nil
+}
+
+// outlineFits tells whether the stage is better served by an outline than
+// by its files: nothing reads them, and they are not at hand to clone or
+// stack. (An outline of Debian takes 0.8 s here, mostly reading the
+// layer; stacking its kept layer 0.2 s.)
+func (p *privateRoots) outlineFits(ctx context.Context, st *stage) bool {
+	b := p.b
+	if st.reads || len(st.layers) == 0 {
+		return false
+	}
+	for _, j := range b.plan.Needed {
+		for _, d := range b.plan.Deps[j] {
+			if d == st.index && j != st.index {
+				return false // built FROM it or copied from: its files get read
+			}
+		}
+	}
+	switch base := b.plan.Bases[st.index]; base.Kind {
+	case dockerfile.BaseStage:
+		if parent := b.stages[base.Stage]; parent != nil && parent.fs != nil && parent.fs.outline == nil {
+			return false // the parent's files clone faster than an outline unpacks
+		}
+	case dockerfile.BaseImage:
+		if b.opts.BaseLayerDir != "" && b.overlays(ctx) {
+			return false // its layers are kept: stacked, now or from the next build on
+		}
+	}
+	return true
+}
+
+// outlineRoot unpacks an outline of the stage's layers as its root.
+func (p *privateRoots) outlineRoot(ctx context.Context, st *stage) error {
+	b := p.b
+	start := time.Now()
+	dir := b.rootDir(st)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	o := layers.NewOutline(userFiles...)
+	if err := b.unpack(ctx, dir, st.layers, layers.ExtractOptions{Outline: o}); err != nil {
+		return st.def.Wrap(err)
+	}
+	b.opts.Logger.Debug("unpacked an outline of the stage's layers", "stage", st.def.DisplayName(), "layers", len(st.layers),
+		"left out", o.Len(), "took", time.Since(start))
+	st.fs = &rootfs{dir: dir, outline: o, how: outlined}
+	return nil
+}
+
+// dropOutline throws the stage's outline away, for its files to be
+// unpacked in full: the layers COPY made since are among the stage's.
+func (p *privateRoots) dropOutline(st *stage) error {
+	p.b.opts.Logger.Debug("filling in the stage's outline", "stage", st.def.DisplayName())
+	if err := p.b.trash.discard(st.fs.dir); err != nil {
+		return err
+	}
+	st.fs = nil
+	return nil
+}
+
+// rootDir is where the stage's private root, or its outline, lives.
+func (b *builder) rootDir(st *stage) string {
+	return filepath.Join(b.work, "roots", "stage-"+strconv.Itoa(st.index))
+}
+
+// unpackRoot makes the stage's layers a root of its own, from a template
+// (see rootTemplate) when templates allows and there is one.
+func (b *builder) unpackRoot(ctx context.Context, st *stage, templates bool) (*rootfs, error) {
+	dir := b.rootDir(st)
+	var tmpl *template
+	if templates {
+		var err error
+		if tmpl, err = b.rootTemplate(ctx, st); err != nil {
+			return nil, st.def.Wrap(err)
+		}
+	}
+	start := time.Now()
+	fs := &rootfs{dir: dir, how: unpacked}
+	n := 0
+	if tmpl != nil {
+		err := tmpl.make(ctx, dir, b.trash.discard)
+		if errors.Is(err, syscall.EXDEV) {
+			// The base layer directory is on another filesystem: no hard
+			// links, unpack everything.
+			b.opts.Logger.Debug("cannot make the root from another filesystem", "err", err)
+			os.RemoveAll(dir)
+			tmpl = nil
+		} else if err != nil {
+			return nil, st.def.Wrap(fmt.Errorf("making the stage's root: %w", err))
+		} else {
+			n, fs.how = tmpl.layers, tmpl.provision()
+		}
+		b.since("extract", start)
+	}
+	if tmpl == nil {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.unpack(ctx, dir, st.layers[n:], layers.ExtractOptions{}); err != nil {
+		return nil, st.def.Wrap(err)
+	}
+	b.opts.Logger.Debug("unpacked the stage's layers", "stage", st.def.DisplayName(), "layers", len(st.layers)-n,
+		"cloned", tmpl != nil, "took", time.Since(start))
+	return fs, nil
+}
