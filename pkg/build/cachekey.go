@@ -106,7 +106,7 @@ func (b *builder) copySourceKey(ctx context.Context, st *stage, c *dockerfile.Co
 		}
 	}
 	if c.From != "" {
-		from, err := b.df.ResolveFrom(&dockerfile.Step{From: c.From}, st.index)
+		from, err := b.df.ResolveFrom(c.From, st.index)
 		if err != nil {
 			return "", false, err
 		}

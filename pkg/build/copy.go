@@ -74,7 +74,7 @@ func (b *builder) copySource(ctx context.Context, st *stage, c *dockerfile.Copy)
 	if c.From == "" {
 		return &source{root: b.bctx.dir, ignore: b.bctx.ignore, context: true, name: "the build context"}, nil
 	}
-	from, err := b.df.ResolveFrom(&dockerfile.Step{From: c.From}, st.index)
+	from, err := b.df.ResolveFrom(c.From, st.index)
 	if err != nil {
 		var de *dockerfile.Error
 		if errors.As(err, &de) {

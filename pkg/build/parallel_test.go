@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/buildcrew/builder/pkg/cache"
 	"github.com/buildcrew/builder/pkg/isolation"
 )
 
@@ -112,8 +113,12 @@ func TestTriggerWaitsForAStageBuildingElsewhere(t *testing.T) {
 
 	self := host + "/onbuild:self"
 	pushImage(t, self, v1.Config{Env: []string{"PATH=/bin"}, OnBuild: []string{"COPY --from=me /bin/sh /sh"}}, amd64, busyboxLayer(t))
-	_, err = buildIn(t, "FROM "+self+" AS me\nRUN true\n", map[string]string{}, amd)
-	if err == nil || !strings.Contains(err.Error(), `cannot copy from stage "me"`) {
-		t.Errorf("a trigger copying from its own stage: err = %v", err)
+	// With a cache too: the cache key resolves --from first, and its
+	// error must name the trigger's place as the step's does.
+	for _, mod := range []func(*Options){amd, func(o *Options) { amd(o); o.Cache = &cache.Layout{Dir: t.TempDir()} }} {
+		_, err = buildIn(t, "FROM "+self+" AS me\nRUN true\n", map[string]string{}, mod)
+		if err == nil || !strings.Contains(err.Error(), `cannot copy from stage "me"`) || !strings.HasPrefix(err.Error(), "Dockerfile:1: COPY --from=me") {
+			t.Errorf("a trigger copying from its own stage: err = %v", err)
+		}
 	}
 }

@@ -97,9 +97,9 @@ func (df *Dockerfile) planStage(p *Plan, i int, st *Stage, globals *Vars) error 
 		if step.From == "" {
 			continue
 		}
-		src, err := df.ResolveFrom(step, i)
+		src, err := df.ResolveFrom(step.From, i)
 		if err != nil {
-			return err
+			return step.Wrap(err)
 		}
 		if src.Kind == BaseStage {
 			p.Deps[i] = append(p.Deps[i], src.Stage)
@@ -126,19 +126,19 @@ func (df *Dockerfile) resolveBase(name string, i int) Base {
 	return Base{Kind: BaseImage, Image: name}
 }
 
-// ResolveFrom resolves the --from of a COPY step in stage i: a stage name or
-// index defined before stage i, or otherwise an image.
-func (df *Dockerfile) ResolveFrom(step *Step, i int) (Base, error) {
-	from := step.From
+// ResolveFrom resolves from, the --from of a COPY step in stage i: a
+// stage name or index defined before stage i, scratch, or an image
+// reference. Its errors carry no location: the caller's step adds it.
+func (df *Dockerfile) ResolveFrom(from string, i int) (Base, error) {
 	if expanded, err := df.Word(from, &Vars{}); err != nil || expanded != from {
-		return Base{}, step.Errorf("variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround")
+		return Base{}, errors.New("variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround")
 	}
 	if n, err := strconv.Atoi(from); err == nil {
 		if n < 0 || n >= len(df.Stages) {
-			return Base{}, step.Errorf("invalid stage index %d", n)
+			return Base{}, fmt.Errorf("invalid stage index %d", n)
 		}
 		if n >= i {
-			return Base{}, step.Errorf("cannot copy from stage %d, it needs to be defined before the current stage %q", n, df.Stages[i].DisplayName())
+			return Base{}, fmt.Errorf("cannot copy from stage %d, it needs to be defined before the current stage %q", n, df.Stages[i].DisplayName())
 		}
 		return Base{Kind: BaseStage, Stage: n}, nil
 	}
@@ -147,7 +147,7 @@ func (df *Dockerfile) ResolveFrom(step *Step, i int) (Base, error) {
 			continue
 		}
 		if j >= i {
-			return Base{}, step.Errorf("cannot copy from stage %q, it needs to be defined before the current stage %q", from, df.Stages[i].DisplayName())
+			return Base{}, fmt.Errorf("cannot copy from stage %q, it needs to be defined before the current stage %q", from, df.Stages[i].DisplayName())
 		}
 		return Base{Kind: BaseStage, Stage: j}, nil
 	}
