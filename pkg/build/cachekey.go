@@ -18,6 +18,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/buildcrew/builder/internal/dirlist"
 	"github.com/buildcrew/builder/pkg/dockerfile"
 )
 
@@ -180,7 +181,7 @@ func hashTree(ctx context.Context, k *keyHash, src *source, host, rel string) er
 		}
 		k.field(hex.EncodeToString(h.Sum(nil)))
 	case fi.IsDir():
-		names, err := sortedNames(host)
+		names, err := dirlist.Names(host)
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/moby/patternmatcher"
 	"golang.org/x/sys/unix"
 
+	"github.com/buildcrew/builder/internal/dirlist"
 	"github.com/buildcrew/builder/internal/xattr"
 	"github.com/buildcrew/builder/pkg/layers"
 )
@@ -224,7 +225,7 @@ func (cp *copier) copyDir(srcHost, dst, rel, exclRel string, top bool, lazyParen
 			return err
 		}
 	}
-	names, err := readDirNames(srcHost)
+	names, err := dirlist.Names(srcHost)
 	if err != nil {
 		return err
 	}
@@ -376,15 +377,4 @@ func (cp *copier) writeFile(dst string, r io.Reader, mode uint32, mtime time.Tim
 	}
 	cp.record(dst, uid, gid)
 	return nil
-}
-
-func readDirNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	sort.Strings(names)
-	return names, err
 }

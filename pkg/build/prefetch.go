@@ -10,6 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/buildcrew/builder/internal/atomicfile"
 	"github.com/buildcrew/builder/pkg/cache"
 )
 
@@ -92,21 +93,10 @@ func downloadLayer(ctx context.Context, l v1.Layer, dest string) error {
 		return err
 	}
 	defer rc.Close()
-	f, err := os.Create(dest + ".part")
-	if err != nil {
+	return atomicfile.WriteFunc(dest, 0o600, func(w io.Writer) error {
+		_, err := io.Copy(w, readerWithContext{ctx, rc})
 		return err
-	}
-	_, err = io.Copy(f, readerWithContext{ctx, rc})
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(dest+".part", dest)
-	}
-	if err != nil {
-		os.Remove(dest + ".part")
-	}
-	return err
+	})
 }
 
 // layer returns what layer i is read from, once its download is over.

@@ -6,12 +6,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/patternmatcher"
+
+	"github.com/buildcrew/builder/internal/dirlist"
 )
 
 // source is what COPY reads from: the build context, a stage's root or an
@@ -83,7 +84,7 @@ func (s *source) describe() string {
 
 // glob matches the pattern components one directory level at a time.
 func (s *source) glob(dirHost, dirRel string, parts []string, out *[]match) error {
-	names, err := sortedNames(dirHost)
+	names, err := dirlist.Names(dirHost)
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return nil
 	}
@@ -138,16 +139,4 @@ func hasWildcard(s string) bool {
 		}
 	}
 	return false
-}
-
-// sortedNames lists a directory's entries in name order.
-func sortedNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
-	sort.Strings(names)
-	return names, err
 }

@@ -144,24 +144,13 @@ func (l *Layout) writeBlob(d v1.Hash, r io.Reader) error {
 // place once its content hashes to d, so readers never see a torn or
 // wrong blob.
 func writeVerified(target string, d v1.Hash, r io.Reader) error {
-	tmp, err := os.CreateTemp(filepath.Dir(target), ".tmp-blob-*")
-	if err != nil {
+	return atomicfile.WriteFunc(target, 0o600, func(w io.Writer) error {
+		h, _, err := v1.SHA256(io.TeeReader(r, w))
+		if err == nil && h != d {
+			err = fmt.Errorf("blob %s: the content hashes to %s", d, h)
+		}
 		return err
-	}
-	h, _, err := v1.SHA256(io.TeeReader(r, tmp))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && h != d {
-		err = fmt.Errorf("blob %s: the content hashes to %s", d, h)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), target)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	})
 }
 
 func (l *Layout) readIndex() (*v1.IndexManifest, error) {

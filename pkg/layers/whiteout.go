@@ -11,6 +11,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
+	"github.com/buildcrew/builder/internal/dirlist"
 	"github.com/buildcrew/builder/internal/xattr"
 )
 
@@ -174,14 +175,11 @@ func (x *extractor) prune(host string) error {
 	return nil
 }
 
+// readDirNames lists dir's entries; a missing dir has none.
 func readDirNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
+	names, err := dirlist.Names(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return f.Readdirnames(-1)
+	return names, err
 }

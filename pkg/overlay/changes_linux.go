@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/buildcrew/builder/internal/dirlist"
 	"github.com/buildcrew/builder/pkg/snapshot"
 )
 
@@ -39,7 +40,7 @@ func (c *changes) dir(ctx context.Context, rel string, replaced bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	names, err := readNames(filepath.Join(c.upper, rel))
+	names, err := dirlist.Names(filepath.Join(c.upper, rel))
 	if err != nil {
 		return err
 	}
@@ -124,7 +125,7 @@ func (c *child) isDir() bool { return c.st.Mode&unix.S_IFMT == unix.S_IFDIR }
 
 // readChildren lists a directory's entries, sorted, each described.
 func readChildren(dir string) ([]child, error) {
-	names, err := readNames(dir)
+	names, err := dirlist.Names(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -137,19 +138,4 @@ func readChildren(dir string) ([]child, error) {
 		}
 	}
 	return out, nil
-}
-
-// readNames lists a directory's entries, sorted.
-func readNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(names)
-	return names, nil
 }

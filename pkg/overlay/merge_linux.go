@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/buildcrew/builder/internal/dirlist"
 )
 
 // Merge moves the changes in upper into lower, so that lower shows what
@@ -106,7 +108,7 @@ func (m *merger) entry(ctx context.Context, up, low string) error {
 // eachEntry calls f with each entry of the directory upper and the same
 // name in lower.
 func eachEntry(upper, lower string, f func(up, low string) error) error {
-	names, err := readNames(upper)
+	names, err := dirlist.Names(upper)
 	if err != nil {
 		return err
 	}

@@ -3,9 +3,10 @@ package push
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 
+	"github.com/buildcrew/builder/internal/atomicfile"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -34,22 +35,11 @@ func WriteTarball(p string, img v1.Image, refs []name.Reference) error {
 		}
 		m[ref] = img
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".*")
+	err := atomicfile.WriteFunc(p, 0o644, func(w io.Writer) error { return tarball.MultiRefWrite(m, w) })
 	if err != nil {
 		return fmt.Errorf("writing the tarball: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if err := tarball.MultiRefWrite(m, tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing the tarball: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing the tarball: %w", err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
+	return nil
 }
 
 // WriteLayout adds img to the OCI image layout at p, creating the layout if
