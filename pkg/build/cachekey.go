@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/buildcrew/builder/internal/dirlist"
+	"github.com/buildcrew/builder/pkg/copier"
 	"github.com/buildcrew/builder/pkg/dockerfile"
 )
 
@@ -130,17 +131,17 @@ func (b *builder) copySourceKey(ctx context.Context, st *stage, c *dockerfile.Co
 		}
 		return k.sum(), true, nil
 	}
-	src := &source{root: b.bctx.dir, ignore: b.bctx.ignore, context: true}
+	src := b.contextSource()
 	for _, s := range c.Sources {
 		if isURL(s) {
 			continue
 		}
-		matches, err := src.resolve(s)
+		matches, err := src.Resolve(s)
 		if err != nil {
 			return "", false, nil // the step itself reports it
 		}
 		for _, m := range matches {
-			if err := hashTree(ctx, k, src, m.host, m.rel); err != nil {
+			if err := hashTree(ctx, k, src, m.Host, m.Rel); err != nil {
 				return "", false, err
 			}
 		}
@@ -151,7 +152,7 @@ func (b *builder) copySourceKey(ctx context.Context, st *stage, c *dockerfile.Co
 // hashTree adds a context path and everything under it (but what
 // .dockerignore leaves out): names, types, modes, owners, sizes, mtimes,
 // link targets and contents.
-func hashTree(ctx context.Context, k *keyHash, src *source, host, rel string) error {
+func hashTree(ctx context.Context, k *keyHash, src *copier.Source, host, rel string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -189,7 +190,7 @@ func hashTree(ctx context.Context, k *keyHash, src *source, host, rel string) er
 			childRel, childHost := path.Join(rel, n), filepath.Join(host, n)
 			// An ignored directory may still hold files an exception
 			// ("!src/**") brings back, which COPY copies: hash those too.
-			if src.ignored(childRel) && !src.mayReinclude(childHost) {
+			if src.Ignored(childRel) && !src.MayReinclude(childHost) {
 				continue
 			}
 			if err := hashTree(ctx, k, src, childHost, childRel); err != nil {

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/patternmatcher"
 
+	"github.com/buildcrew/builder/pkg/copier"
 	"github.com/buildcrew/builder/pkg/dockerfile"
 	"github.com/buildcrew/builder/pkg/layers"
 )
@@ -35,14 +35,13 @@ func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error
 	if err != nil {
 		return err
 	}
-	cp := newCopier(root, src, nil, nil)
-	cp.outline = fs.outline
+	opts := copier.Options{Outline: fs.outline}
 	if c.Chown != "" {
 		uid, gid, err := resolveChown(root, c.Chown)
 		if err != nil {
 			return err
 		}
-		cp.owner = &layers.Owner{UID: uid, GID: gid}
+		opts.Owner = &layers.Owner{UID: uid, GID: gid}
 	}
 	if c.Chmod != "" {
 		m, err := strconv.ParseUint(c.Chmod, 8, 32)
@@ -50,19 +49,20 @@ func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error
 			return fmt.Errorf("invalid chmod parameter: '%v'. it should be octal string and between 0 and 07777", c.Chmod)
 		}
 		mode := uint32(m)
-		cp.mode = &mode
+		opts.Mode = &mode
 	}
 	if len(c.Excludes) > 0 {
-		if cp.excludes, err = patternmatcher.New(c.Excludes); err != nil {
+		if opts.Excludes, err = patternmatcher.New(c.Excludes); err != nil {
 			return fmt.Errorf("--exclude: %w", err)
 		}
 	}
+	cp := copier.New(root, src, opts)
 	dest := destination(st.config.Config.WorkingDir, c.Dest)
-	if err := b.copyAll(ctx, cp, c, dest); err != nil {
+	if err := b.copyAll(ctx, cp, src, c, dest); err != nil {
 		return err
 	}
 	st.fs.changed() // the recorded state no longer matches the root
-	layer, err := b.layer(ctx, root, cp.entries())
+	layer, err := b.layer(ctx, root, cp.Entries())
 	if err != nil {
 		return err
 	}
@@ -70,9 +70,9 @@ func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error
 }
 
 // copySource returns what COPY reads: the context, a stage or an image.
-func (b *builder) copySource(ctx context.Context, st *stage, c *dockerfile.Copy) (*source, error) {
+func (b *builder) copySource(ctx context.Context, st *stage, c *dockerfile.Copy) (*copier.Source, error) {
 	if c.From == "" {
-		return &source{root: b.bctx.dir, ignore: b.bctx.ignore, context: true, name: "the build context"}, nil
+		return b.contextSource(), nil
 	}
 	from, err := b.df.ResolveFrom(c.From, st.index)
 	if err != nil {
@@ -92,19 +92,19 @@ func (b *builder) copySource(ctx context.Context, st *stage, c *dockerfile.Copy)
 		if err != nil {
 			return nil, err
 		}
-		return &source{root: root, name: "stage " + other.def.DisplayName()}, nil
+		return &copier.Source{Root: root, Name: "stage " + other.def.DisplayName()}, nil
 	case dockerfile.BaseScratch:
 		empty := filepath.Join(b.work, "roots", "scratch")
 		if err := os.MkdirAll(empty, 0o755); err != nil {
 			return nil, err
 		}
-		return &source{root: empty, name: "scratch"}, nil
+		return &copier.Source{Root: empty, Name: "scratch"}, nil
 	}
 	root, err := b.externalRoot(ctx, from.Image)
 	if err != nil {
 		return nil, err
 	}
-	return &source{root: root, name: "image " + from.Image}, nil
+	return &copier.Source{Root: root, Name: "image " + from.Image}, nil
 }
 
 // destination is COPY's destination as an absolute path, relative ones
@@ -130,8 +130,8 @@ func destination(workdir, dest string) string {
 }
 
 // copyAll copies every source of one COPY or ADD to dest.
-func (b *builder) copyAll(ctx context.Context, cp *copier, c *dockerfile.Copy, dest string) error {
-	var matches []match
+func (b *builder) copyAll(ctx context.Context, cp *copier.Copier, src *copier.Source, c *dockerfile.Copy, dest string) error {
+	var matches []copier.Match
 	var urls []string
 	for _, s := range c.Sources {
 		if c.Add && isURL(s) {
@@ -141,14 +141,14 @@ func (b *builder) copyAll(ctx context.Context, cp *copier, c *dockerfile.Copy, d
 		if !c.Add && isURL(s) {
 			return fmt.Errorf("source can't be a URL for COPY")
 		}
-		m, err := cp.src.resolve(s)
+		m, err := src.Resolve(s)
 		if err != nil {
 			return err
 		}
 		matches = append(matches, m...)
 	}
 	destIsDir := strings.HasSuffix(dest, "/")
-	if n := len(matches) + len(urls) + len(c.Inline); n > 1 && !destIsDir && !cp.isDir(dest) {
+	if n := len(matches) + len(urls) + len(c.Inline); n > 1 && !destIsDir && !cp.IsDir(dest) {
 		return fmt.Errorf("when using %s with more than one source file, the destination must be a directory and end with a /", keyword(c))
 	}
 	if c.Checksum != "" && len(urls) != 1 {
@@ -158,7 +158,7 @@ func (b *builder) copyAll(ctx context.Context, cp *copier, c *dockerfile.Copy, d
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := b.copyMatch(ctx, cp, c, m, dest); err != nil {
+		if err := cp.Copy(ctx, m, dest, c.Add && (c.Unpack == nil || *c.Unpack)); err != nil {
 			return err
 		}
 	}
@@ -168,67 +168,11 @@ func (b *builder) copyAll(ctx context.Context, cp *copier, c *dockerfile.Copy, d
 		}
 	}
 	for _, f := range c.Inline {
-		target, err := cp.fileTarget(dest, f.Name)
-		if err != nil {
-			return err
-		}
-		if err := cp.writeFile(target, strings.NewReader(f.Data), 0o644, time.Now()); err != nil {
+		if err := cp.WriteFile(dest, f.Name, strings.NewReader(f.Data), 0o644, time.Now()); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func (b *builder) copyMatch(ctx context.Context, cp *copier, c *dockerfile.Copy, m match, dest string) error {
-	fi, err := os.Stat(m.host)
-	if err != nil {
-		return err
-	}
-	if fi.IsDir() {
-		target, err := cp.mkdirAll(dest)
-		if err != nil {
-			return err
-		}
-		return cp.copyDir(m.host, target, m.rel, "", true, nil)
-	}
-	if c.Add && (c.Unpack == nil || *c.Unpack) {
-		ok, err := b.unpackArchive(ctx, cp, m.host, dest)
-		if ok || err != nil {
-			return err
-		}
-	}
-	target, err := cp.fileTarget(dest, path.Base("/"+m.rel))
-	if err != nil {
-		return err
-	}
-	return cp.copyFile(m.host, target, fi)
-}
-
-// fileTarget is where a file named name goes: into dest when dest ends
-// with "/" or is an existing directory, else at dest itself.
-func (cp *copier) fileTarget(dest, name string) (string, error) {
-	if strings.HasSuffix(dest, "/") || cp.isDir(dest) {
-		dir, err := cp.mkdirAll(dest)
-		if err != nil {
-			return "", err
-		}
-		return filepath.Join(dir, name), nil
-	}
-	dir, err := cp.mkdirAll(path.Dir(dest))
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(dir, path.Base(dest)), nil
-}
-
-// isDir reports whether p is a directory in the root, symlinks followed.
-func (cp *copier) isDir(p string) bool {
-	h, err := securejoin.SecureJoin(cp.root, p)
-	if err != nil {
-		return false
-	}
-	fi, err := os.Stat(h)
-	return err == nil && fi.IsDir()
 }
 
 func isURL(s string) bool {
@@ -240,6 +184,11 @@ func keyword(c *dockerfile.Copy) string {
 		return "ADD"
 	}
 	return "COPY"
+}
+
+// contextSource is the build context as COPY reads it.
+func (b *builder) contextSource() *copier.Source {
+	return &copier.Source{Root: b.bctx.dir, Ignore: b.bctx.ignore, Context: true, Name: "the build context"}
 }
 
 // copyHistory words the history entry as BuildKit does.

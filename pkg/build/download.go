@@ -14,11 +14,13 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/buildcrew/builder/pkg/copier"
 )
 
 // download fetches an ADD URL to dest: mode 0600, the Last-Modified time as
 // its mtime, never unpacked, checked against --checksum when given.
-func (b *builder) download(ctx context.Context, cp *copier, rawURL, dest, checksum string) error {
+func (b *builder) download(ctx context.Context, cp *copier.Copier, rawURL, dest, checksum string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return fmt.Errorf("parsing %q: %w", rawURL, err)
@@ -76,11 +78,7 @@ func (b *builder) download(ctx context.Context, cp *copier, rawURL, dest, checks
 			mtime = t
 		}
 	}
-	target, err := cp.fileTarget(dest, name)
-	if err != nil {
-		return err
-	}
-	return cp.writeFile(target, tmp, 0o600, mtime)
+	return cp.WriteFile(dest, name, tmp, 0o600, mtime)
 }
 
 // newDownloadClient is the client ADD's URLs are fetched with: the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path"
 
+	"github.com/buildcrew/builder/pkg/copier"
 	"github.com/buildcrew/builder/pkg/dockerfile"
 	"github.com/buildcrew/builder/pkg/layers"
 )
@@ -30,12 +31,11 @@ func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir)
 			owner = &layers.Owner{UID: uid, GID: gid}
 		}
 	}
-	cp := newCopier(root, nil, owner, nil)
-	cp.outline = fs.outline
-	if _, err := cp.mkdirAll(wd); err != nil {
+	cp := copier.New(root, nil, copier.Options{Owner: owner, Outline: fs.outline})
+	if _, err := cp.MkdirAll(wd); err != nil {
 		return err
 	}
-	entries := cp.entries()
+	entries := cp.Entries()
 	if len(entries) > 0 {
 		st.fs.changed()
 	}

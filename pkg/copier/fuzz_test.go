@@ -1,4 +1,4 @@
-package build
+package copier
 
 import (
 	"strings"
@@ -25,9 +25,9 @@ func FuzzDockerignore(f *testing.F) {
 		if err != nil {
 			return
 		}
-		s := &source{ignore: pm, context: true}
-		s.ignored(p)
-		if s.ignored("") {
+		s := &Source{Ignore: pm, Context: true}
+		s.Ignored(p)
+		if s.Ignored("") {
 			t.Error("the context root was ignored")
 		}
 	})

@@ -1,4 +1,9 @@
-package build
+// Package copier copies files into a root filesystem the way BuildKit's
+// COPY and ADD do, and lists every path it wrote, for the layer: sources
+// in (the build context, a stage's or an image's files, an archive, a
+// file a caller made), entries and files out. It knows no build: the
+// caller resolves --from, --chown and downloads.
+package copier
 
 import (
 	"errors"
@@ -20,11 +25,11 @@ import (
 	"github.com/buildcrew/builder/pkg/layers"
 )
 
-// copier copies files into a stage's root the way BuildKit's COPY does,
-// and remembers every path it wrote: the layer is made of those.
-type copier struct {
+// Copier copies files into one root the way BuildKit's COPY does, and
+// remembers every path it wrote: the layer is made of those.
+type Copier struct {
 	root     string                         // the stage's root
-	src      *source                        // nil for downloads and here-docs
+	src      *Source                        // nil for downloads and here-docs
 	owner    *layers.Owner                  // --chown; nil keeps the source's
 	mode     *uint32                        // --chmod
 	excludes *patternmatcher.PatternMatcher // --exclude
@@ -34,15 +39,26 @@ type copier struct {
 	isRoot   bool
 }
 
-func newCopier(root string, src *source, owner *layers.Owner, mode *uint32) *copier {
-	return &copier{
-		root: root, src: src, owner: owner, mode: mode,
+// Options are COPY's flags and what the root is.
+type Options struct {
+	Owner    *layers.Owner                  // --chown; nil keeps the source's (root for the context)
+	Mode     *uint32                        // --chmod
+	Excludes *patternmatcher.PatternMatcher // --exclude
+	// Outline, when set, lists what the root left out (see layers.Outline).
+	Outline *layers.Outline
+}
+
+// New makes a copier into root reading src (nil for files the caller
+// makes: here-documents, downloads, WORKDIR).
+func New(root string, src *Source, o Options) *Copier {
+	return &Copier{
+		root: root, src: src, owner: o.Owner, mode: o.Mode, excludes: o.Excludes, outline: o.Outline,
 		links: map[[2]uint64]string{}, written: map[string]layers.Owner{}, isRoot: os.Geteuid() == 0,
 	}
 }
 
 // rel is a host path inside the root relative to it.
-func (cp *copier) rel(host string) string {
+func (cp *Copier) rel(host string) string {
 	rel, err := filepath.Rel(cp.root, host)
 	if err != nil {
 		return ""
@@ -53,14 +69,14 @@ func (cp *copier) rel(host string) string {
 // record notes a written path, given as a host path inside the root, and
 // the owner it was given. The layer records that owner even where an
 // unprivileged build could not set it on disk.
-func (cp *copier) record(host string, uid, gid int) {
+func (cp *Copier) record(host string, uid, gid int) {
 	if rel := cp.rel(host); rel != "" && rel != "." && !strings.HasPrefix(rel, "..") {
 		cp.written[rel] = layers.Owner{UID: uid, GID: gid}
 	}
 }
 
 // recordAsIs notes a written path whose owner on disk is right.
-func (cp *copier) recordAsIs(host string) {
+func (cp *Copier) recordAsIs(host string) {
 	fi, err := os.Lstat(host)
 	if err != nil {
 		return
@@ -70,7 +86,7 @@ func (cp *copier) recordAsIs(host string) {
 }
 
 // entries lists what was written, for the layer.
-func (cp *copier) entries() []layers.Entry {
+func (cp *Copier) Entries() []layers.Entry {
 	out := make([]layers.Entry, 0, len(cp.written))
 	for p, o := range cp.written {
 		out = append(out, layers.Entry{Path: p, Owner: &o})
@@ -82,7 +98,7 @@ func (cp *copier) entries() []layers.Entry {
 // mkdirAll makes the directory rel inside the root, resolving symlinks
 // inside it; directories it creates are 0755 and owned by --chown's owner
 // (else root). It returns the host path.
-func (cp *copier) mkdirAll(rel string) (string, error) {
+func (cp *Copier) MkdirAll(rel string) (string, error) {
 	uid, gid := 0, 0
 	if cp.owner != nil {
 		uid, gid = cp.owner.UID, cp.owner.GID
@@ -98,7 +114,7 @@ func (cp *copier) mkdirAll(rel string) (string, error) {
 
 // copyFile copies one source file (or symlink, device...) to dst, a host
 // path whose parent exists.
-func (cp *copier) copyFile(srcHost, dst string, fi os.FileInfo) error {
+func (cp *Copier) copyFile(srcHost, dst string, fi os.FileInfo) error {
 	if err := clearFileTarget(dst); err != nil {
 		return err
 	}
@@ -177,7 +193,7 @@ func copyContent(src, dst string) error {
 // contents: its own metadata is not copied. A directory .dockerignore
 // leaves out is entered only to find exceptions ("!dir/keep"): it is lazy,
 // made (with its parents) only when one is found.
-func (cp *copier) copyDir(srcHost, dst, rel, exclRel string, top bool, lazyParent func() error) error {
+func (cp *Copier) copyDir(srcHost, dst, rel, exclRel string, top bool, lazyParent func() error) error {
 	fi, err := os.Lstat(srcHost)
 	if err != nil {
 		return err
@@ -239,9 +255,9 @@ func (cp *copier) copyDir(srcHost, dst, rel, exclRel string, top bool, lazyParen
 		if err != nil {
 			return err
 		}
-		ignored := cp.src != nil && cp.src.ignored(childRel)
+		ignored := cp.src != nil && cp.src.Ignored(childRel)
 		if cfi.IsDir() {
-			if ignored && !cp.src.ignore.Exclusions() {
+			if ignored && !cp.src.Ignore.Exclusions() {
 				continue
 			}
 			var lazy func() error
@@ -271,7 +287,7 @@ func (cp *copier) copyDir(srcHost, dst, rel, exclRel string, top bool, lazyParen
 	return nil
 }
 
-func (cp *copier) excluded(rel string) bool {
+func (cp *Copier) excluded(rel string) bool {
 	if cp.excludes == nil {
 		return false
 	}
@@ -281,7 +297,7 @@ func (cp *copier) excluded(rel string) bool {
 
 // modeOf is the mode a copy gets: --chmod, else the source's, with the
 // setuid, setgid and sticky bits.
-func (cp *copier) modeOf(fi os.FileInfo) uint32 {
+func (cp *Copier) modeOf(fi os.FileInfo) uint32 {
 	if cp.mode != nil {
 		return *cp.mode
 	}
@@ -290,18 +306,18 @@ func (cp *copier) modeOf(fi os.FileInfo) uint32 {
 
 // ownerOf is the owner a copy gets: --chown, root for context files, else
 // the source's.
-func (cp *copier) ownerOf(fi os.FileInfo) (int, int) {
+func (cp *Copier) ownerOf(fi os.FileInfo) (int, int) {
 	switch {
 	case cp.owner != nil:
 		return cp.owner.UID, cp.owner.GID
-	case cp.src == nil || cp.src.context:
+	case cp.src == nil || cp.src.Context:
 		return 0, 0
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	return int(st.Uid), int(st.Gid)
 }
 
-func (cp *copier) chown(p string, uid, gid int) error {
+func (cp *Copier) chown(p string, uid, gid int) error {
 	if err := os.Lchown(p, uid, gid); err != nil && cp.isRoot {
 		return err
 	}
@@ -311,7 +327,7 @@ func (cp *copier) chown(p string, uid, gid int) error {
 // setMetadata gives dst its owner, mode, extended attributes (file
 // capabilities among them) and times, in that order: chown clears
 // capabilities and setuid bits.
-func (cp *copier) setMetadata(srcHost, dst string, fi os.FileInfo) error {
+func (cp *Copier) setMetadata(srcHost, dst string, fi os.FileInfo) error {
 	uid, gid := cp.ownerOf(fi)
 	if err := cp.chown(dst, uid, gid); err != nil {
 		return err
@@ -343,8 +359,19 @@ func (cp *copier) setMetadata(srcHost, dst string, fi os.FileInfo) error {
 	return nil
 }
 
-// writeFile writes a file COPY makes itself: a here-document or a download.
-func (cp *copier) writeFile(dst string, r io.Reader, mode uint32, mtime time.Time) error {
+// WriteFile writes a file COPY makes itself (a here-document, a download)
+// named name at dest: into dest when it ends with "/" or is a directory,
+// else at dest itself. --chown and --chmod apply; mode is its mode
+// without --chmod.
+func (cp *Copier) WriteFile(dest, name string, r io.Reader, mode uint32, mtime time.Time) error {
+	dst, err := cp.fileTarget(dest, name)
+	if err != nil {
+		return err
+	}
+	return cp.writeFile(dst, r, mode, mtime)
+}
+
+func (cp *Copier) writeFile(dst string, r io.Reader, mode uint32, mtime time.Time) error {
 	if err := clearFileTarget(dst); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package build
+package copier
 
 import (
 	"errors"
@@ -15,75 +15,75 @@ import (
 	"github.com/buildcrew/builder/internal/dirlist"
 )
 
-// source is what COPY reads from: the build context, a stage's root or an
-// image's root. Paths are resolved as if root were "/".
-type source struct {
-	root    string
-	ignore  *patternmatcher.PatternMatcher // .dockerignore; context only
-	context bool                           // context files belong to root:root
-	name    string                         // for messages: "the build context", "stage build"
+// Source is what COPY reads from: the build context, a stage's root or an
+// image's root. Paths are resolved as if Root were "/".
+type Source struct {
+	Root    string
+	Ignore  *patternmatcher.PatternMatcher // .dockerignore; the context only
+	Context bool                           // the context: its files belong to root:root
+	Name    string                         // for messages: "the build context", "stage build"
 }
 
-// match is one source path COPY names or a wildcard finds.
-type match struct {
-	rel  string // relative to the source root; "" is the root itself
-	host string // the host path, symlinks followed inside the root
+// Match is one source path COPY names or a wildcard finds.
+type Match struct {
+	Rel  string // relative to the source root; "" is the root itself
+	Host string // the host path, symlinks followed inside the root
 }
 
-// mayReinclude tells whether host, an ignored path, is a directory that
+// MayReinclude tells whether host, an ignored path, is a directory that
 // .dockerignore's exceptions could bring some of back.
-func (s *source) mayReinclude(host string) bool {
-	if s.ignore == nil || !s.ignore.Exclusions() {
+func (s *Source) MayReinclude(host string) bool {
+	if s.Ignore == nil || !s.Ignore.Exclusions() {
 		return false
 	}
 	fi, err := os.Lstat(host)
 	return err == nil && fi.IsDir()
 }
 
-// ignored reports whether .dockerignore leaves rel out of the context.
-func (s *source) ignored(rel string) bool {
-	if s.ignore == nil || rel == "" {
+// Ignored reports whether .dockerignore leaves rel out of the context.
+func (s *Source) Ignored(rel string) bool {
+	if s.Ignore == nil || rel == "" {
 		return false
 	}
-	m, err := s.ignore.MatchesOrParentMatches(rel)
+	m, err := s.Ignore.MatchesOrParentMatches(rel)
 	return err == nil && m
 }
 
-// resolve finds what a COPY source names. A path must exist (and not be
+// Resolve finds what a COPY source names. A path must exist (and not be
 // ignored); a wildcard may match nothing.
-func (s *source) resolve(src string) ([]match, error) {
+func (s *Source) Resolve(src string) ([]Match, error) {
 	rel := strings.TrimPrefix(path.Clean("/"+src), "/")
 	fixed, pattern := splitWildcards(rel)
 	if pattern == "" {
-		host, err := securejoin.SecureJoin(s.root, rel)
+		host, err := securejoin.SecureJoin(s.Root, rel)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := os.Stat(host); err != nil || s.ignored(rel) {
+		if _, err := os.Stat(host); err != nil || s.Ignored(rel) {
 			return nil, fmt.Errorf("%q not found in %s", src, s.describe())
 		}
-		return []match{{rel: rel, host: host}}, nil
+		return []Match{{Rel: rel, Host: host}}, nil
 	}
-	base, err := securejoin.SecureJoin(s.root, fixed)
+	base, err := securejoin.SecureJoin(s.Root, fixed)
 	if err != nil {
 		return nil, err
 	}
-	var out []match
+	var out []Match
 	if err := s.glob(base, fixed, strings.Split(pattern, "/"), &out); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func (s *source) describe() string {
-	if s.context {
+func (s *Source) describe() string {
+	if s.Context {
 		return "the build context (or it is excluded by .dockerignore)"
 	}
-	return s.name
+	return s.Name
 }
 
 // glob matches the pattern components one directory level at a time.
-func (s *source) glob(dirHost, dirRel string, parts []string, out *[]match) error {
+func (s *Source) glob(dirHost, dirRel string, parts []string, out *[]Match) error {
 	names, err := dirlist.Names(dirHost)
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return nil
@@ -97,7 +97,7 @@ func (s *source) glob(dirHost, dirRel string, parts []string, out *[]match) erro
 			return fmt.Errorf("bad pattern %q: %w", parts[0], err)
 		}
 		rel := path.Join(dirRel, name)
-		if !ok || s.ignored(rel) {
+		if !ok || s.Ignored(rel) {
 			continue
 		}
 		if len(parts) > 1 {
@@ -109,11 +109,11 @@ func (s *source) glob(dirHost, dirRel string, parts []string, out *[]match) erro
 			}
 			continue
 		}
-		host, err := securejoin.SecureJoin(s.root, rel)
+		host, err := securejoin.SecureJoin(s.Root, rel)
 		if err != nil {
 			return err
 		}
-		*out = append(*out, match{rel: rel, host: host})
+		*out = append(*out, Match{Rel: rel, Host: host})
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package build
+package copier
 
 import (
 	"archive/tar"
@@ -14,12 +14,12 @@ import (
 // unpackArchive extracts a local tar archive (plain, gzip, bzip2, xz or
 // zstd, recognized by content, not by name) into the directory dest, as
 // ADD does. It reports false, doing nothing, for any other file.
-func (b *builder) unpackArchive(ctx context.Context, cp *copier, file, dest string) (bool, error) {
+func (cp *Copier) unpackArchive(ctx context.Context, file, dest string) (bool, error) {
 	ok, err := isArchive(file)
 	if err != nil || !ok {
 		return false, err
 	}
-	dir, err := cp.mkdirAll(dest)
+	dir, err := cp.MkdirAll(dest)
 	if err != nil {
 		return true, err
 	}

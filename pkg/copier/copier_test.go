@@ -1,0 +1,149 @@
+package copier
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/moby/patternmatcher"
+
+	"github.com/buildcrew/builder/pkg/layers"
+)
+
+func writeTree(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(body, "->") {
+			if err := os.Symlink(strings.TrimPrefix(body, "->"), p); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.WriteFile(p, []byte(body), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// paths lists the entries' paths and owners.
+func paths(es []layers.Entry) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, fmt.Sprintf("%s %d:%d", e.Path, e.Owner.UID, e.Owner.GID))
+	}
+	return out
+}
+
+// TestCopyDirectory copies a context directory: its contents, symlinks as
+// links, .dockerignore'd and --exclude'd files left out, every path
+// written listed with the owner --chown gave it, --chmod applied.
+func TestCopyDirectory(t *testing.T) {
+	ctxDir, root := t.TempDir(), t.TempDir()
+	writeTree(t, ctxDir, map[string]string{
+		"app/main.go": "package main\n", "app/link": "->main.go", "app/notes.md": "notes\n",
+		"app/secret.key": "key\n", "app/sub/data": "data\n",
+	})
+	ignore, err := patternmatcher.New([]string{"**/*.key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	excludes, err := patternmatcher.New([]string{"*.md"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &Source{Root: ctxDir, Ignore: ignore, Context: true, Name: "the build context"}
+	mode := uint32(0o600)
+	cp := New(root, src, Options{Owner: &layers.Owner{UID: 1000, GID: 1000}, Mode: &mode, Excludes: excludes})
+	matches, err := src.Resolve("app")
+	if err != nil || len(matches) != 1 {
+		t.Fatalf("Resolve: %v %v", matches, err)
+	}
+	if err := cp.Copy(context.Background(), matches[0], "/srv/", false); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"srv 1000:1000", "srv/link 1000:1000", "srv/main.go 1000:1000", "srv/sub 1000:1000", "srv/sub/data 1000:1000"}
+	if diff := cmp.Diff(want, paths(cp.Entries())); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+	if target, err := os.Readlink(filepath.Join(root, "srv/link")); err != nil || target != "main.go" {
+		t.Errorf("link: %q %v", target, err)
+	}
+	if fi, err := os.Stat(filepath.Join(root, "srv/main.go")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("main.go: %v %v", fi.Mode(), err)
+	}
+	for _, gone := range []string{"srv/secret.key", "srv/notes.md"} {
+		if _, err := os.Lstat(filepath.Join(root, gone)); err == nil {
+			t.Errorf("%s was copied", gone)
+		}
+	}
+	if _, err := src.Resolve("app/secret.key"); err == nil || !strings.Contains(err.Error(), "not found in the build context") {
+		t.Errorf("an ignored source resolved: %v", err)
+	}
+}
+
+// TestWriteFileReplaces: a file COPY writes replaces what was there (a new
+// file, never the old one written in place: roots may share inodes), and
+// a directory in the way is an error.
+func TestWriteFileReplaces(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"etc/motd": "old\n", "dir/x/inner": "x"})
+	shared := filepath.Join(t.TempDir(), "shared")
+	if err := os.Link(filepath.Join(root, "etc/motd"), shared); err != nil {
+		t.Fatal(err)
+	}
+	cp := New(root, nil, Options{})
+	mtime := time.Unix(1e9, 0)
+	if err := cp.WriteFile("/etc/motd", "ignored", strings.NewReader("new\n"), 0o644, mtime); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, "etc/motd")); string(data) != "new\n" {
+		t.Errorf("motd = %q", data)
+	}
+	if data, _ := os.ReadFile(shared); string(data) != "old\n" {
+		t.Errorf("the other link of the old file changed: %q", data)
+	}
+	if err := cp.WriteFile("/etc/", "issue", strings.NewReader("hi\n"), 0o644, mtime); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(root, "etc/issue")); err != nil || !fi.ModTime().Equal(mtime) {
+		t.Errorf("etc/issue: %v", err)
+	}
+	if err := cp.WriteFile("/dir/", "x", strings.NewReader("x"), 0o644, mtime); err == nil || !strings.Contains(err.Error(), "cannot replace the directory") {
+		t.Errorf("a file replaced a directory: %v", err)
+	}
+	if diff := cmp.Diff([]string{"etc/issue 0:0", "etc/motd 0:0"}, paths(cp.Entries())); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+}
+
+// ExampleCopier copies one file of a source into a root and lists what
+// the layer is to hold.
+func ExampleCopier() {
+	src, _ := os.MkdirTemp("", "src-")
+	root, _ := os.MkdirTemp("", "root-")
+	defer os.RemoveAll(src)
+	defer os.RemoveAll(root)
+	os.WriteFile(filepath.Join(src, "hello.txt"), []byte("hello\n"), 0o644)
+
+	s := &Source{Root: src, Name: "the example"}
+	cp := New(root, s, Options{Owner: &layers.Owner{UID: 0, GID: 0}})
+	matches, _ := s.Resolve("*.txt")
+	for _, m := range matches {
+		cp.Copy(context.Background(), m, "/greetings/", false)
+	}
+	for _, e := range cp.Entries() {
+		fmt.Println(e.Path)
+	}
+	// Output:
+	// greetings
+	// greetings/hello.txt
+}
