@@ -63,8 +63,8 @@ func TestExpansionIsBounded(t *testing.T) {
 	df.WriteString("COPY Dockerfile /\n")
 	write(t, dir, "Dockerfile", df.String())
 	_, err := Build(context.Background(), Options{ContextDir: dir, WorkDir: t.TempDir()})
-	if !errors.Is(err, dockerfile.ErrTooLarge) || !strings.Contains(err.Error(), "Dockerfile:12: ENV A=${A}${A}") {
-		t.Fatalf("err = %v, want a bound at Dockerfile:12", err)
+	if !errors.Is(err, dockerfile.ErrTooLarge) || !strings.Contains(err.Error(), "Dockerfile:13: ENV A=${A}${A}") {
+		t.Fatalf("err = %v, want a bound at Dockerfile:13 (line 12 makes exactly 1 MiB)", err)
 	}
 
 	// Values under the word bound that add up past the stage's: A holds

@@ -1,9 +1,12 @@
 package dockerfile
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
 
 func expandFirst(t *testing.T, src string, vars *Vars) Instruction {
@@ -113,3 +116,21 @@ func TestVars(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestExpansionBoundHasNoFalseAlarm: a word with many references (a
+// here-document script's own shell variables) next to a long variable
+// expands, as long as what it gives stays under the bound; references to
+// the long value that would pass it fail without building the result.
+func TestExpansionBoundHasNoFalseAlarm(t *testing.T) {
+	vars := &Vars{}
+	vars.Set("LONG", strings.Repeat("x", 4096))
+	vars.Set("S", "s")
+	word := strings.Repeat("$S ", 5000) + "$LONG"
+	out, err := processWord(shell.NewLex('\\'), word, vars)
+	if err != nil || len(out) != 5000*2+4096 {
+		t.Errorf("%d bytes, %v", len(out), err)
+	}
+	if _, err := processWord(shell.NewLex('\\'), strings.Repeat("$LONG", 300), vars); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("300 references to 4 KiB: %v", err)
+	}
+}

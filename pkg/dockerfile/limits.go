@@ -2,7 +2,6 @@ package dockerfile
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
@@ -23,19 +22,40 @@ const (
 // ErrTooLarge is an expansion or a stage's variables over the bounds.
 var ErrTooLarge = fmt.Errorf("more than the builder allows")
 
-// processWord expands word, refusing before it starts when every "$" in
-// it could stand for the longest value in vars and the result could then
-// pass MaxWordSize, and after it when the result does.
+// processWord expands word against vars with what the variables give it
+// bounded by MaxWordSize: once their values would pass it, every further
+// reference gives nothing and the expansion fails, so a word with many
+// references to a long value never takes more memory than the bound.
 func processWord(lex *shell.Lex, word string, vars *Vars) (string, error) {
-	if refs := strings.Count(word, "$"); refs > 0 && vars != nil && len(word)+refs*vars.longest > MaxWordSize {
-		return "", fmt.Errorf("expanding %q could give over %d bytes: %w", shorten(word), MaxWordSize, ErrTooLarge)
-	}
-	out, _, err := lex.ProcessWord(word, vars)
+	bv := &boundedVars{vars: vars, budget: MaxWordSize}
+	out, _, err := lex.ProcessWord(word, bv)
 	if err != nil {
 		return "", err
 	}
-	if len(out) > MaxWordSize {
-		return "", fmt.Errorf("expanding %q gives %d bytes, over %d: %w", shorten(word), len(out), MaxWordSize, ErrTooLarge)
+	if bv.over || len(out) > MaxWordSize {
+		return "", fmt.Errorf("expanding %q gives over %d bytes: %w", shorten(word), MaxWordSize, ErrTooLarge)
 	}
 	return out, nil
 }
+
+// boundedVars gives the lexer vars' values until they add up to budget.
+type boundedVars struct {
+	vars   *Vars
+	budget int
+	over   bool
+}
+
+func (b *boundedVars) Get(key string) (string, bool) {
+	v, ok := b.vars.Get(key)
+	if !ok {
+		return "", false
+	}
+	if len(v) > b.budget {
+		b.over = true
+		return "", true
+	}
+	b.budget -= len(v)
+	return v, true
+}
+
+func (b *boundedVars) Keys() []string { return b.vars.Keys() }

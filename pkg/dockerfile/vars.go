@@ -8,9 +8,8 @@ import "strings"
 type Vars struct {
 	keys []string
 	vals map[string]string
-	// longest bounds the longest value ever set (for expansion limits);
 	// size is what keys and values take together.
-	longest, size int
+	size int
 }
 
 // VarsFromEnviron reads "KEY=VALUE" entries, such as an image's Env. An entry
@@ -37,7 +36,6 @@ func (v *Vars) Set(key, val string) {
 	}
 	v.vals[key] = val
 	v.size += len(val)
-	v.longest = max(v.longest, len(val))
 }
 
 // Size returns what the keys and values take together, in bytes.
