@@ -168,3 +168,38 @@ func TestDefaultCompilesHere(t *testing.T) {
 		t.Errorf("program of %d bytes", len(prog))
 	}
 }
+
+// TestArm64 compiles arm64's profile (with arm's calls) and checks a few
+// decisions, whatever machine the test runs on.
+func TestArm64(t *testing.T) {
+	spec := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: dockerCaps}}}
+	p, err := profiles.GetDefaultProfile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := compile(p, "arm64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := bpf.NewVM(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const aarch64, arm = 0xc00000b7, 0x40000028
+	for _, tc := range []struct {
+		name string
+		c    call
+		want uint32
+	}{
+		{"read", call{arch: aarch64, nr: syscallNumbers["aarch64"]["read"]}, retAllow},
+		{"unshare", call{arch: aarch64, nr: syscallNumbers["aarch64"]["unshare"]}, retErrno | 1},
+		{"keyctl", call{arch: aarch64, nr: syscallNumbers["aarch64"]["keyctl"]}, retErrno | 1},
+		{"arm read", call{arch: arm, nr: syscallNumbers["arm"]["read"]}, retAllow},
+		{"x86_64 read", call{arch: x8664, nr: 0}, retKillProcess},
+	} {
+		got, err := vm.Run(tc.c.data())
+		if err != nil || uint32(got) != tc.want {
+			t.Errorf("%s: %#x, %v; want %#x", tc.name, uint32(got), err, tc.want)
+		}
+	}
+}
