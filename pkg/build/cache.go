@@ -126,7 +126,7 @@ func (b *builder) fromCache(ctx context.Context, st *stage, ins dockerfile.Instr
 	if st.fs != nil && e.Layer != nil {
 		// Into a live root: extraction replaces files, never writes into
 		// them, so a root sharing files stays safe.
-		if err := b.unpack(ctx, st.fs.dir, []v1.Layer{e.Layer}, layers.ExtractOptions{Keep: st.fs.others, Outline: st.fs.outline}); err != nil {
+		if err := b.unpack(ctx, st.fs.dir, []v1.Layer{e.Layer}, layers.ExtractOptions{Spare: st.fs.others, Outline: st.fs.outline}); err != nil {
 			return false, err
 		}
 		st.fs.changed()

@@ -65,7 +65,7 @@ func (s *sharedRoot) full(ctx context.Context, st *stage) (*rootfs, error) {
 	if err := layers.Clear(ctx, s.dir, s.others); err != nil {
 		return nil, st.def.Wrap(fmt.Errorf("emptying %s for the stage: %w", s.dir, err))
 	}
-	if err := b.unpack(ctx, s.dir, st.layers, layers.ExtractOptions{Keep: s.others}); err != nil {
+	if err := b.unpack(ctx, s.dir, st.layers, layers.ExtractOptions{Spare: s.others}); err != nil {
 		return nil, st.def.Wrap(err)
 	}
 	b.opts.Logger.Debug("unpacked the stage's layers at the root", "stage", st.def.DisplayName(), "root", s.dir,

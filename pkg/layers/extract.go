@@ -37,9 +37,10 @@ type ExtractOptions struct {
 	// to create, and the owner the archive gives it (unprivileged, the
 	// files on disk cannot have it).
 	Written func(rel string, owner Owner)
-	// Keep, when set, is left alone: no entry is written over an ignored
-	// path, and no whiteout or opaque marker removes one.
-	Keep *Ignore
+	// Spare, when set, is left alone: no entry is written over a path it
+	// covers (a shared root's ignored paths), and no whiteout or opaque
+	// marker removes one.
+	Spare *Ignore
 	// OverlayForm keeps the archive as overlayfs keeps a layer, alone:
 	// whiteouts stay, as 0/0 character devices and the opaque attribute
 	// (xattr.Opaque), and the directories the archive only implies (a
@@ -130,7 +131,7 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 		return fmt.Errorf("extracting %.60s...: a path %d levels deep and %d bytes long is refused (limits: %d levels, %d bytes)",
 			rel, depth, len(rel), MaxDepth, MaxPathLen)
 	}
-	if x.opts.Keep.Covers(rel) {
+	if x.opts.Spare.Covers(rel) {
 		return nil
 	}
 	dir, base := path.Split(rel)

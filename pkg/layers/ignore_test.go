@@ -65,11 +65,11 @@ func TestExtractKeepsIgnoredPaths(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(root, "etc/resolv.conf"), []byte("mounted"), 0o644))
 	keep := NewIgnore("/kaniko", "/etc/resolv.conf")
 	lower := tarOf(t, dir("etc/"), reg("etc/resolv.conf"), reg("etc/passwd"), dir("kaniko/"), reg("kaniko/executor"))
-	extract(t, root, lower, ExtractOptions{Whiteouts: true, Keep: keep})
+	extract(t, root, lower, ExtractOptions{Whiteouts: true, Spare: keep})
 	upper := tarOf(t, reg("etc/.wh..wh..opq"), reg(".wh.kaniko"), reg("etc/group"))
-	extract(t, root, upper, ExtractOptions{Whiteouts: true, Keep: keep})
+	extract(t, root, upper, ExtractOptions{Whiteouts: true, Spare: keep})
 	gone := tarOf(t, reg(".wh.etc"))
-	extract(t, root, gone, ExtractOptions{Whiteouts: true, Keep: keep})
+	extract(t, root, gone, ExtractOptions{Whiteouts: true, Spare: keep})
 
 	want := []string{"etc/", "etc/resolv.conf", "kaniko/", "kaniko/executor"}
 	if diff := cmp.Diff(want, list(t, root)); diff != "" {

@@ -42,7 +42,7 @@ func (x *extractor) whiteout(rel string) error {
 			o.removeBelow(at)
 		}
 	}
-	if err := removeExcept(target, rel, x.opts.Keep); err != nil {
+	if err := removeExcept(target, rel, x.opts.Spare); err != nil {
 		return fmt.Errorf("applying whiteout of %s: %w", rel, err)
 	}
 	return nil
@@ -157,7 +157,7 @@ func (x *extractor) prune(host string) error {
 	for _, name := range names {
 		child := filepath.Join(host, name)
 		if !x.wrote(child) {
-			if err := removeExcept(child, hostRel(x.root, child), x.opts.Keep); err != nil {
+			if err := removeExcept(child, hostRel(x.root, child), x.opts.Spare); err != nil {
 				return err
 			}
 			continue
