@@ -77,7 +77,7 @@ type Options struct {
 	// so later builds do not download them again, and (RUN on overlays)
 	// each layer unpacked alone by diff ID, so no build unpacks it again,
 	// for any image that has it: stage roots are stacked from them by hard
-	// links (see overlay.Stack).
+	// links (see overlay.Stack). cache.LayerDir owns its layout.
 	BaseLayerDir string
 	// PullRetries is how many more times a failed pull of an image's
 	// metadata or a layer is tried, waiting PullRetryWait (1s when 0), then

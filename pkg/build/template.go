@@ -3,7 +3,6 @@ package build
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -11,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/buildcrew/builder/pkg/cache"
 	"github.com/buildcrew/builder/pkg/dockerfile"
 	"github.com/buildcrew/builder/pkg/layers"
 	"github.com/buildcrew/builder/pkg/overlay"
@@ -95,16 +95,7 @@ func (b *builder) rootTemplate(ctx context.Context, st *stage) (*template, error
 func (b *builder) keptLayers(ctx context.Context, img *baseImage) ([]string, error) {
 	b.rootMu.Lock()
 	defer b.rootMu.Unlock()
-	store := filepath.Join(b.opts.BaseLayerDir, "unpacked")
-	// Kept layers hold images' setuid programs and device nodes as they
-	// are: no other user of this machine may reach them. A store an older
-	// builder made open is closed here.
-	if err := os.MkdirAll(store, 0o700); err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(store, 0o700); err != nil {
-		return nil, err
-	}
+	kept := cache.LayerDir{Dir: b.opts.BaseLayerDir}
 	dirs := make([]string, len(img.layers))
 	var missing []v1.Layer
 	var at []int
@@ -113,8 +104,8 @@ func (b *builder) keptLayers(ctx context.Context, img *baseImage) ([]string, err
 		if err != nil {
 			return nil, err
 		}
-		dirs[i] = filepath.Join(store, id.Algorithm+"-"+id.Hex)
-		if _, err := os.Stat(dirs[i]); err != nil {
+		var ok bool
+		if dirs[i], ok = kept.Unpacked(id); !ok {
 			missing, at = append(missing, l), append(at, i)
 		}
 	}
@@ -136,7 +127,7 @@ func (b *builder) keptLayers(ctx context.Context, img *baseImage) ([]string, err
 				return err
 			}
 			start := time.Now()
-			if err := b.keepLayer(ctx, store, dirs[i], l); err != nil {
+			if err := b.keepLayer(ctx, kept, l); err != nil {
 				return fmt.Errorf("%s: layer %d: %w", img.ref, i+1, err)
 			}
 			b.opts.Logger.Debug("unpacked a layer to keep", "layer", filepath.Base(dirs[i]), "took", time.Since(start))
@@ -149,30 +140,19 @@ func (b *builder) keptLayers(ctx context.Context, img *baseImage) ([]string, err
 	return dirs, nil
 }
 
-// keepLayer unpacks one layer alone into dir, aside first.
-func (b *builder) keepLayer(ctx context.Context, store, dir string, l v1.Layer) error {
-	tmp, err := os.MkdirTemp(store, ".unpacking-")
+// keepLayer unpacks one layer alone into the base layer directory. No
+// retries: a failure here falls back to unpacking the image, which
+// retries what the network breaks; an archive that cannot be unpacked
+// alone would fail every time.
+func (b *builder) keepLayer(ctx context.Context, kept cache.LayerDir, l v1.Layer) error {
+	id, err := l.DiffID()
 	if err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	// No retries: a failure here falls back to unpacking the image,
-	// which retries what the network breaks; an archive that cannot be
-	// unpacked alone would fail every time.
-	if err := b.unpackLayer(ctx, tmp, l, layers.ExtractOptions{OverlayForm: true}); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		os.RemoveAll(tmp)
-		if _, serr := os.Stat(dir); serr != nil {
-			return err
-		}
-		// Another build put it there first: the same files.
-	}
-	return nil
+	_, err = kept.Unpack(id, func(dir string) error {
+		return b.unpackLayer(ctx, dir, l, layers.ExtractOptions{OverlayForm: true})
+	})
+	return err
 }
 
 // imageUsers counts the stages the build needs that start from the same

@@ -78,3 +78,53 @@ func (g *gzipReadCloser) Close() error {
 	g.Reader.Close()
 	return g.file.Close()
 }
+
+// The directory also keeps layers unpacked alone, in overlayfs's form
+// (see layers.ExtractOptions.OverlayForm), by diff ID, under unpacked/:
+// the other half of what --cache-dir keeps, so that each layer is
+// unpacked once for every image that has it. They hold images' setuid
+// programs and device nodes as they are, so the store is 0700.
+
+// Unpacked returns where the layer with diffID is kept unpacked, and
+// whether it is there.
+func (d LayerDir) Unpacked(diffID v1.Hash) (string, bool) {
+	dir := filepath.Join(d.Dir, "unpacked", diffID.Algorithm+"-"+diffID.Hex)
+	_, err := os.Stat(dir)
+	return dir, err == nil
+}
+
+// Unpack keeps a layer unpacked under diffID: fill unpacks it into an
+// empty directory aside, which appears at its place in one rename once
+// fill succeeds, so no build ever sees half of it. A layer another build
+// put there first is taken as it is (the same files). It returns the
+// layer's directory.
+func (d LayerDir) Unpack(diffID v1.Hash, fill func(dir string) error) (string, error) {
+	store := filepath.Join(d.Dir, "unpacked")
+	// A store an older builder made open to every user is closed here.
+	if err := os.MkdirAll(store, 0o700); err != nil {
+		return "", err
+	}
+	if err := os.Chmod(store, 0o700); err != nil {
+		return "", err
+	}
+	dir, _ := d.Unpacked(diffID)
+	tmp, err := os.MkdirTemp(store, ".unpacking-")
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	if err := fill(tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		if _, ok := d.Unpacked(diffID); !ok {
+			return "", err
+		}
+	}
+	return dir, nil
+}
