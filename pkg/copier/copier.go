@@ -75,8 +75,13 @@ func (cp *Copier) record(host string, uid, gid int) {
 	}
 }
 
-// recordAsIs notes a written path whose owner on disk is right.
+// recordAsIs notes a written path whose owner on disk is right, unless
+// this copier made it and noted its owner already (an unprivileged build
+// cannot give a directory it made --chown's owner on disk).
 func (cp *Copier) recordAsIs(host string) {
+	if _, ok := cp.written[cp.rel(host)]; ok {
+		return
+	}
 	fi, err := os.Lstat(host)
 	if err != nil {
 		return
