@@ -145,7 +145,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--context", "s3://bucket/x.tar.gz", "--no-push"}, "s3:// are not supported"},
 		{[]string{"--context", dir, "--no-push", "--bucket", "b"}, "--bucket: cloud storage contexts are not supported"},
 		{[]string{"--context", dir, "--no-push", "--compression", "lz4"}, "use gzip or zstd"},
-		{[]string{"--context", dir, "--no-push", "--compression", "zstd", "--image-format", "docker"}, "needs --image-format oci"},
+		{[]string{"--context", dir, "--no-push", "--compression", "zstd", "--image-format", "docker"}, "zstd layers need the OCI image format"},
 		{[]string{"--context", dir, "--no-push", "--compression-level", "12"}, "use 1 (fastest) to 9"},
 		{[]string{"--context", dir, "--no-push", "--snapshot-mode", "fast"}, "use full, redo or time"},
 		{[]string{"--context", dir, "--no-push", "--registry-map", "nomirror"}, "want REGISTRY=MIRROR"},

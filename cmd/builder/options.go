@@ -177,12 +177,11 @@ func (f *buildFlags) registries() (registry.Options, registry.Options, error) {
 // checkLayerFlags validates the flags about layers that have a fixed
 // meaning here.
 func (f *buildFlags) checkLayerFlags() error {
+	// Whether the values go together (zstd needs the OCI format) is
+	// checked once, by build.Options. -1 is the flag's own "default"
+	// (build.Options says 0), so 0 itself is refused here.
 	switch f.compression {
-	case "gzip":
-	case "zstd":
-		if f.imageFormat == "docker" {
-			return fmt.Errorf("--compression zstd needs --image-format oci: the Docker format has no zstd layers")
-		}
+	case "gzip", "zstd":
 	default:
 		return fmt.Errorf("--compression %s: use gzip or zstd", f.compression)
 	}
