@@ -70,7 +70,9 @@ func TestCopyDirectory(t *testing.T) {
 	if err := cp.Copy(context.Background(), matches[0], "/srv/", false); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { filepath.Walk(root, func(p string, _ os.FileInfo, _ error) error { return os.Chmod(p, 0o755) }) })
+	t.Cleanup(func() {
+		filepath.Walk(root, func(p string, _ os.FileInfo, _ error) error { return os.Chmod(p, 0o755) })
+	})
 	want := []string{"srv 1000:1000", "srv/link 1000:1000", "srv/main.go 1000:1000", "srv/sub 1000:1000", "srv/sub/data 1000:1000"}
 	if diff := cmp.Diff(want, paths(cp.Entries())); diff != "" {
 		t.Errorf("entries (-want +got):\n%s", diff)
