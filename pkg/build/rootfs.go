@@ -9,8 +9,12 @@ import (
 )
 
 // rootfs is a stage's root filesystem: where its files are, what it left
-// out while it is only an outline, the recorded state of its files, and
-// how it was made. Only a roots implementation makes one.
+// out while it is only an outline, and the recorded state of its files.
+// Only a roots implementation makes one. A private root may be cloned or
+// stacked by hard links from another tree (a parent's root, the kept
+// layer store): nothing may write into its files in place; every write
+// path replaces files, and RUN then runs on an overlay
+// (TestKeptLayersStayUnchanged).
 type rootfs struct {
 	dir string
 	// outline, while set, lists the files dir left out (see
@@ -20,28 +24,10 @@ type rootfs struct {
 	// tree is the recorded state of dir's files, for finding what a RUN
 	// changed by walking; nil when unknown.
 	tree *snapshot.Tree
-	how  provision
 	// others is what dir holds that is not the stage's (a shared root's
 	// ignored paths): never deleted, unpacked over or recorded.
 	others *layers.Ignore
 }
-
-// provision is how a root filesystem was made.
-type provision int
-
-const (
-	unpacked provision = iota // the layers unpacked into a directory of its own
-	cloned                    // hard links to a parent stage's or an image's root
-	stacked                   // hard links to layers kept unpacked (overlay.Stack)
-	outlined                  // an outline of the layers
-	shared                    // the one directory every stage is built in (Options.Root)
-)
-
-// sharesFiles tells whether the root's files may be hard links into
-// another tree (a parent's root, the kept layer store): nothing may
-// write into one in place; every write path replaces files, and RUN runs
-// on an overlay (TestKeptLayersStayUnchanged).
-func (r *rootfs) sharesFiles() bool { return r.how == cloned || r.how == stacked }
 
 // changed forgets the recorded state of the files: they changed.
 func (r *rootfs) changed() { r.tree = nil }

@@ -116,7 +116,7 @@ func (p *privateRoots) outlineRoot(ctx context.Context, st *stage) error {
 	}
 	b.opts.Logger.Debug("unpacked an outline of the stage's layers", "stage", st.def.DisplayName(), "layers", len(st.layers),
 		"left out", o.Len(), "took", time.Since(start))
-	st.fs = &rootfs{dir: dir, outline: o, how: outlined}
+	st.fs = &rootfs{dir: dir, outline: o}
 	return nil
 }
 
@@ -148,7 +148,7 @@ func (b *builder) unpackRoot(ctx context.Context, st *stage, templates bool) (*r
 		}
 	}
 	start := time.Now()
-	fs := &rootfs{dir: dir, how: unpacked}
+	fs := &rootfs{dir: dir}
 	n := 0
 	if tmpl != nil {
 		err := tmpl.make(ctx, dir, b.trash.discard)
@@ -161,7 +161,7 @@ func (b *builder) unpackRoot(ctx context.Context, st *stage, templates bool) (*r
 		} else if err != nil {
 			return nil, st.def.Wrap(fmt.Errorf("making the stage's root: %w", err))
 		} else {
-			n, fs.how = tmpl.layers, tmpl.provision()
+			n = tmpl.layers
 		}
 		b.since("extract", start)
 	}

@@ -70,7 +70,7 @@ func (s *sharedRoot) full(ctx context.Context, st *stage) (*rootfs, error) {
 	}
 	b.opts.Logger.Debug("unpacked the stage's layers at the root", "stage", st.def.DisplayName(), "root", s.dir,
 		"layers", len(st.layers), "took", time.Since(start))
-	st.fs, s.active = &rootfs{dir: s.dir, how: shared, others: s.others}, st
+	st.fs, s.active = &rootfs{dir: s.dir, others: s.others}, st
 	return st.fs, nil
 }
 

@@ -167,11 +167,3 @@ func (b *builder) imageUsers(i int) int {
 	}
 	return n
 }
-
-// provision says how a root made from the template was made.
-func (t *template) provision() provision {
-	if t.clone != "" {
-		return cloned
-	}
-	return stacked
-}

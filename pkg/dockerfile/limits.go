@@ -1,6 +1,7 @@
 package dockerfile
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
@@ -20,7 +21,7 @@ const (
 )
 
 // ErrTooLarge is an expansion or a stage's variables over the bounds.
-var ErrTooLarge = fmt.Errorf("more than the builder allows")
+var ErrTooLarge = errors.New("more than the builder allows")
 
 // processWord expands word against vars with what the variables give it
 // bounded by MaxWordSize: once their values would pass it, every further

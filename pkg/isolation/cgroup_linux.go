@@ -3,7 +3,6 @@ package isolation
 import (
 	"bufio"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -36,7 +35,7 @@ func newStepCgroup(l Limits) (*stepCgroup, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resource limits: %w", err)
 	}
-	name := "builder-step-" + randomHex()
+	name := "builder-step-" + rand.Text()
 	cg := &stepCgroup{}
 	type setting struct{ controller, v1file, v2file, value string }
 	var want []setting
@@ -206,10 +205,4 @@ func cgroupMounts() (map[string]cgroupMount, error) {
 		}
 	}
 	return out, sc.Err()
-}
-
-func randomHex() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

@@ -117,7 +117,7 @@ func (a *asm) condition(c specs.LinuxSeccompArg, bits int, fail string) error {
 // order compares an argument with v as unsigned 64-bit numbers: the high
 // halves decide unless they are equal, then the low halves do.
 func (a *asm) order(op specs.LinuxSeccompOperator, v uint64, bits int, lo, hi uint32, fail string) {
-	// strict: the comparison the low halves must pass; for the high
+	// low is the comparison the low halves must pass; for the high
 	// halves a strict ">" or "<" decides at once either way.
 	var low bpf.JumpTest
 	greater := op == specs.OpGreaterThan || op == specs.OpGreaterEqual
