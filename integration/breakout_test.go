@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -252,27 +250,7 @@ func newHost(t *testing.T) *host {
 // state describes everything an attack could change on the host.
 func (h *host) state(t *testing.T) map[string]string {
 	t.Helper()
-	s := map[string]string{}
-	err := filepath.WalkDir(h.dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		desc := fmt.Sprintf("%v %d %v", fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
-		if fi.Mode().IsRegular() {
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(data)
-			desc += " " + hex.EncodeToString(sum[:8])
-		}
-		s[p] = desc
-		return nil
-	})
+	s, err := testenv.TreeSums(h.dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,17 +3,11 @@ package build
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/buildcrew/builder/internal/testenv"
 	"github.com/buildcrew/builder/pkg/cache"
 )
 
@@ -92,40 +86,11 @@ RUN echo from-first >> /etc/passwd && chmod 600 /etc/group
 	}
 }
 
-// treeSums describes every path under dir: type and mode, owner, size,
-// mtime, and the SHA-256 of a file's contents.
 func treeSums(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		desc := fmt.Sprintf("%v %d:%d %d %d", fi.Mode(), st.Uid, st.Gid, fi.Size(), fi.ModTime().UnixNano())
-		if fi.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			h := sha256.New()
-			_, err = io.Copy(h, f)
-			f.Close()
-			if err != nil {
-				return err
-			}
-			desc += " " + hex.EncodeToString(h.Sum(nil))
-		}
-		rel, _ := filepath.Rel(dir, p)
-		out[rel] = desc
-		return nil
-	})
+	sums, err := testenv.TreeSums(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return sums
 }
