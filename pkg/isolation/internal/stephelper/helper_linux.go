@@ -274,8 +274,8 @@ func startCommand(cfg *Config) (int, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, wrap("creating the working directory "+dir, err)
 	}
-	// Last, on the thread that forks: the filter applies to everything
-	// the helper does from here on, and to the whole step.
+	// Last, on the thread that forks (it is locked): the filter applies
+	// to what this thread does from here on, and to the whole step.
 	if err := installSeccomp(cfg.Seccomp); err != nil {
 		return 0, err
 	}
