@@ -39,7 +39,7 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 		return err
 	}
 	// Layers start going up as they are written; Publish sends the rest.
-	early, err := push.NewUploader(cmd.Context(), po)
+	early, err := push.NewUploader(po)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -202,7 +203,7 @@ COPY --from=other /h /h
 `
 	var told []v1.Hash
 	res := mustBuildIn(t, df, map[string]string{"f": "f", "g": "g", "h": "h"}, func(o *Options) {
-		o.LayerDone = func(l v1.Layer) {
+		o.LayerDone = func(_ context.Context, l v1.Layer) {
 			d, err := l.Digest()
 			if err != nil {
 				t.Error(err)

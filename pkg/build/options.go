@@ -89,8 +89,9 @@ type Options struct {
 	// LayerDone, when set, is called on the build's goroutine with each
 	// layer of the result as soon as it is written (the target stage's and
 	// those of the stages it is built FROM), e.g. to start uploading it
-	// while the next steps run. It must return at once.
-	LayerDone func(v1.Layer)
+	// while the next steps run, with the context the stage builds with
+	// (cancelled when a stage fails). It must return at once.
+	LayerDone func(context.Context, v1.Layer)
 	// NoOverlay finds what a RUN changed by walking the stage's whole root
 	// before and after it, even where the step could run on an overlayfs
 	// whose upper directory holds exactly its changes (the default when

@@ -60,8 +60,8 @@ func (b *builder) stage(ctx context.Context, i int) (*stage, error) {
 	}
 	def := b.df.Stages[i]
 	st := &stage{index: i, def: def, done: make(chan struct{}), now: v1.Time{Time: b.now}}
-	if b.inResult(i) {
-		st.onLayer = b.opts.LayerDone
+	if done := b.opts.LayerDone; done != nil && b.inResult(i) {
+		st.onLayer = func(l v1.Layer) { done(ctx, l) }
 	}
 	b.stages[i] = st
 	b.mu.Unlock()

@@ -7,6 +7,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/buildcrew/builder/pkg/registry"
 )
 
 // earlyUploads is how many layers go up at once while the build runs.
@@ -26,27 +28,26 @@ const earlyMinSize = 1 << 20
 // Layers go up without any manifest: a build that fails leaves blobs no
 // tag points to, which registries collect.
 type Uploader struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-	repos  []name.Repository
-	opts   []remote.Option
-	sem    chan struct{}
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	sent   int
+	registry registry.Options
+	repos    []name.Repository
+	sem      chan struct{}
+	stop     chan struct{} // closed by Stop
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	sent     int
 	// minSize is the smallest layer sent early (earlyMinSize).
 	minSize int64
 }
 
 // NewUploader prepares early uploads to the destinations in opts; with
 // NoPush or no destination, Add does nothing.
-func NewUploader(ctx context.Context, opts Options) (*Uploader, error) {
+func NewUploader(opts Options) (*Uploader, error) {
 	refs, err := parseRefs(opts)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	u := &Uploader{ctx: ctx, cancel: cancel, sem: make(chan struct{}, earlyUploads), opts: opts.Registry.Remote(ctx, nil), minSize: earlyMinSize}
+	u := &Uploader{registry: opts.Registry, sem: make(chan struct{}, earlyUploads), stop: make(chan struct{}), minSize: earlyMinSize}
 	if opts.NoPush {
 		return u, nil
 	}
@@ -61,8 +62,9 @@ func NewUploader(ctx context.Context, opts Options) (*Uploader, error) {
 }
 
 // Add starts uploading l to every destination repository and returns at
-// once. Layers under a MiB are left for Publish.
-func (u *Uploader) Add(l v1.Layer) {
+// once; the uploads end with ctx or Stop. Layers under a MiB are left for
+// Publish.
+func (u *Uploader) Add(ctx context.Context, l v1.Layer) {
 	if size, err := l.Size(); err != nil || size < u.minSize {
 		return
 	}
@@ -70,13 +72,22 @@ func (u *Uploader) Add(l v1.Layer) {
 		u.wg.Add(1)
 		go func() {
 			defer u.wg.Done()
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			go func() {
+				select {
+				case <-u.stop:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
 			select {
 			case u.sem <- struct{}{}:
 				defer func() { <-u.sem }()
-			case <-u.ctx.Done():
+			case <-ctx.Done():
 				return
 			}
-			if remote.WriteLayer(repo, l, u.opts...) == nil {
+			if remote.WriteLayer(repo, l, u.registry.Remote(ctx, nil)...) == nil {
 				u.mu.Lock()
 				u.sent++
 				u.mu.Unlock()
@@ -96,6 +107,6 @@ func (u *Uploader) Wait() int {
 
 // Stop cancels the uploads still going and waits for them.
 func (u *Uploader) Stop() {
-	u.cancel()
+	u.stopOnce.Do(func() { close(u.stop) })
 	u.wg.Wait()
 }

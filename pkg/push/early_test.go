@@ -2,8 +2,11 @@ package push
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -21,7 +24,7 @@ func TestUploaderSendsLayersEarly(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := Options{Destinations: []string{host + "/app:1", host + "/app:2", host + "/other:1"}}
-	u, err := NewUploader(context.Background(), opts)
+	u, err := NewUploader(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +34,7 @@ func TestUploaderSendsLayersEarly(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range ls {
-		u.Add(l)
+		u.Add(context.Background(), l)
 	}
 	if n := u.Wait(); n != 4 {
 		t.Errorf("%d uploads succeeded, want 4 (2 layers, 2 repositories)", n)
@@ -70,7 +73,7 @@ func TestUploaderSendsLayersEarly(t *testing.T) {
 // MiB: Publish sends it with the rest.
 func TestUploaderLeavesSmallLayers(t *testing.T) {
 	host, _ := startRegistry(t)
-	u, err := NewUploader(context.Background(), Options{Destinations: []string{host + "/app:1"}})
+	u, err := NewUploader(Options{Destinations: []string{host + "/app:1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +81,7 @@ func TestUploaderLeavesSmallLayers(t *testing.T) {
 	big, _ := random.Image(2<<20, 1)
 	for _, img := range []v1.Image{small, big} {
 		ls, _ := img.Layers()
-		u.Add(ls[0])
+		u.Add(context.Background(), ls[0])
 	}
 	if n := u.Wait(); n != 1 {
 		t.Errorf("%d layers sent early, want 1 (the big one)", n)
@@ -86,17 +89,60 @@ func TestUploaderLeavesSmallLayers(t *testing.T) {
 }
 
 func TestUploaderWithoutDestinations(t *testing.T) {
-	u, err := NewUploader(context.Background(), Options{NoPush: true, Destinations: []string{"example.com/app:1"}})
+	u, err := NewUploader(Options{NoPush: true, Destinations: []string{"example.com/app:1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	img, _ := random.Image(16, 1)
 	ls, _ := img.Layers()
-	u.Add(ls[0])
+	u.Add(context.Background(), ls[0])
 	if n := u.Wait(); n != 0 {
 		t.Errorf("%d uploads with --no-push", n)
 	}
-	if _, err := NewUploader(context.Background(), Options{Destinations: []string{"Bad Ref"}}); err == nil {
+	if _, err := NewUploader(Options{Destinations: []string{"Bad Ref"}}); err == nil {
 		t.Error("a malformed destination was accepted")
+	}
+}
+
+// TestUploaderEnds stops uploads stuck on a registry that never answers:
+// by Stop, and by the end of the context the layer was added with.
+func TestUploaderEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(u *Uploader, cancel context.CancelFunc)
+	}{
+		{"stop", func(u *Uploader, _ context.CancelFunc) { u.Stop() }},
+		{"context", func(u *Uploader, cancel context.CancelFunc) { cancel() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			arrived := make(chan struct{}, 16)
+			s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				arrived <- struct{}{}
+				<-r.Context().Done() // answers nothing until the client goes
+			}))
+			defer s.Close()
+			u, err := NewUploader(Options{Destinations: []string{strings.TrimPrefix(s.URL, "http://") + "/app:1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			u.minSize = 0
+			img, _ := random.Image(16, 1)
+			ls, _ := img.Layers()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			u.Add(ctx, ls[0])
+			<-arrived
+			tc.end(u, cancel)
+			done := make(chan int)
+			go func() { done <- u.Wait() }()
+			select {
+			case n := <-done:
+				if n != 0 {
+					t.Errorf("%d uploads succeeded against a registry that answers nothing", n)
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("the upload went on after it was ended")
+			}
+		})
 	}
 }
