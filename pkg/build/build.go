@@ -72,13 +72,13 @@ type builder struct {
 	phases          Phases
 	now             time.Time
 	// mu guards what stages building at once share: phases, used and
-	// useOverlay.
-	mu         sync.Mutex
-	pullMu     sync.Mutex // one pull at a time: the second of an image finds it pulled
-	rootMu     sync.Mutex // one image unpacked for reading or cloning at a time, once
-	useOverlay *bool      // RUN on overlays; nil until the first RUN decides
-	trash      *trash
-	downloads  *http.Client // ADD's URLs
+	// stepRuns.
+	mu        sync.Mutex
+	pullMu    sync.Mutex // one pull at a time: the second of an image finds it pulled
+	rootMu    sync.Mutex // one image unpacked for reading or cloning at a time, once
+	stepRuns  stepRuns   // how RUN runs; nil until first asked
+	trash     *trash
+	downloads *http.Client // ADD's URLs
 }
 
 // Build runs the build described by opts.

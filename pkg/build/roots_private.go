@@ -95,7 +95,7 @@ func (p *privateRoots) outlineFits(ctx context.Context, st *stage) bool {
 			return false // the parent's files clone faster than an outline unpacks
 		}
 	case dockerfile.BaseImage:
-		if b.opts.BaseLayerDir != "" && b.overlays(ctx) {
+		if b.opts.BaseLayerDir != "" && b.runs(ctx).linksSafe() {
 			return false // its layers are kept: stacked, now or from the next build on
 		}
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/buildcrew/builder/pkg/dockerfile"
 	"github.com/buildcrew/builder/pkg/isolation"
 	"github.com/buildcrew/builder/pkg/layers"
-	"github.com/buildcrew/builder/pkg/snapshot"
 )
 
 // run executes RUN in the stage's root and turns what changed into a layer.
@@ -34,17 +33,12 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 	}
 	spec.Secrets = secrets
 	spec.Env = append(spec.Env, secretEnv...)
-	var changes []snapshot.Change
-	if b.overlays(ctx) {
-		changes, err = b.runOnOverlay(ctx, st, spec)
-	} else {
-		changes, err = b.runAndWalk(ctx, st, spec)
-	}
+	changes, err := b.runs(ctx).run(ctx, st, spec)
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	layer, err := b.layer(ctx, root, entriesOf(changes))
+	layer, err := b.layer(ctx, root, changes)
 	if err != nil {
 		return err
 	}
@@ -74,32 +68,6 @@ func (b *builder) runSpec(st *stage, c *dockerfile.Run, root string, out io.Writ
 		spec.Files = map[string][]byte{c.Script.Name: []byte(c.Script.Data)}
 	}
 	return spec, nil
-}
-
-// runAndWalk runs the step in the root itself and finds its changes by
-// comparing the root's metadata before and after.
-func (b *builder) runAndWalk(ctx context.Context, st *stage, spec *isolation.Spec) ([]snapshot.Change, error) {
-	before, err := b.snapshot(ctx, st)
-	if err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	if err := b.runner.Run(ctx, spec); err != nil {
-		st.fs.changed() // a failed step may have changed files
-		return nil, err
-	}
-	ran := time.Since(start)
-	b.addPhase("run", ran)
-	after, err := snapshot.Walk(ctx, spec.Root, walkOptions(st.fs))
-	if err != nil {
-		return nil, err
-	}
-	changes := snapshot.Diff(before, after)
-	st.fs.tree = after
-	walked := time.Since(start) - ran
-	b.addPhase("snapshot", walked)
-	b.opts.Logger.Debug("RUN finished", "stage", st.def.DisplayName(), "changes", len(changes), "run", ran, "snapshot", walked)
-	return changes, nil
 }
 
 // runEnv is the step's environment: ENV and ARG values in scope, the proxy
@@ -139,22 +107,6 @@ func runCommandString(args []string, st *stage) string {
 		kvs = append([]string{fmt.Sprintf("|%d", len(kvs))}, kvs...)
 	}
 	return strings.Join(append(kvs, args...), " ")
-}
-
-// entriesOf turns a snapshot diff into layer entries.
-func entriesOf(changes []snapshot.Change) []layers.Entry {
-	out := make([]layers.Entry, 0, len(changes))
-	for _, c := range changes {
-		e := layers.Entry{Path: c.Path}
-		switch c.Kind {
-		case snapshot.Deleted:
-			e.Kind = layers.Deleted
-		case snapshot.Replaced:
-			e.Kind = layers.Opaque
-		}
-		out = append(out, e)
-	}
-	return out
 }
 
 // layer writes entries read from root as a compressed layer in the work

@@ -41,7 +41,7 @@ func (t *template) make(ctx context.Context, dir string, removeDir func(string) 
 // goes through an overlay, whose merge replaces files instead of writing
 // into them.
 func (b *builder) rootTemplate(ctx context.Context, st *stage) (*template, error) {
-	if !b.overlays(ctx) {
+	if !b.runs(ctx).linksSafe() {
 		return nil, nil
 	}
 	base := b.plan.Bases[st.index]

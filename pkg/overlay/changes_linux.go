@@ -11,16 +11,17 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/buildcrew/builder/internal/dirlist"
-	"github.com/buildcrew/builder/pkg/snapshot"
+	"github.com/buildcrew/builder/pkg/layers"
 )
 
-// Changes lists what the upper directory changed in lower, in the form
-// snapshot.Diff gives: sorted by path; a whiteout is Deleted; an opaque
-// directory over a lower directory is Replaced and all it holds Added; a
+// Changes lists what the upper directory changed in lower as the entries
+// of a layer, as snapshot.Diff does: sorted by path; a whiteout is
+// Deleted; an opaque directory over a lower directory is Opaque and all it
+// holds Present; a
 // directory present only because something below it changed, with the
 // lower one's metadata, is left out. Call it after unmounting and before
 // Merge.
-func Changes(ctx context.Context, upper, lower string) ([]snapshot.Change, error) {
+func Changes(ctx context.Context, upper, lower string) ([]layers.Entry, error) {
 	c := &changes{upper: upper, lower: lower}
 	if err := c.dir(ctx, "", false); err != nil {
 		return nil, err
@@ -31,11 +32,11 @@ func Changes(ctx context.Context, upper, lower string) ([]snapshot.Change, error
 
 type changes struct {
 	upper, lower string
-	out          []snapshot.Change
+	out          []layers.Entry
 }
 
 // dir lists the changes inside the upper directory rel; replaced says an
-// ancestor hides the lower contents, so everything is Added.
+// ancestor hides the lower contents, so everything is Present.
 func (c *changes) dir(ctx context.Context, rel string, replaced bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -70,12 +71,12 @@ func (c *changes) entry(ctx context.Context, rel string, replaced bool) error {
 	}
 	if isWhiteout(&u) {
 		if inLower {
-			c.add(rel, snapshot.Deleted)
+			c.add(rel, layers.Deleted)
 		}
 		return nil
 	}
 	if u.Mode&unix.S_IFMT != unix.S_IFDIR {
-		c.add(rel, kindOf(inLower))
+		c.add(rel, layers.Present)
 		return nil
 	}
 	lowerDir := inLower && l.Mode&unix.S_IFMT == unix.S_IFDIR
@@ -85,7 +86,7 @@ func (c *changes) entry(ctx context.Context, rel string, replaced bool) error {
 	}
 	switch {
 	case opaque && lowerDir:
-		c.add(rel, snapshot.Replaced)
+		c.add(rel, layers.Opaque)
 		return c.dir(ctx, rel, true)
 	case lowerDir:
 		same, err := sameDir(up, low, &u, &l)
@@ -93,25 +94,18 @@ func (c *changes) entry(ctx context.Context, rel string, replaced bool) error {
 			return err
 		}
 		if !same {
-			c.add(rel, snapshot.Modified)
+			c.add(rel, layers.Present)
 		}
 		return c.dir(ctx, rel, false)
 	default:
 		// New here, or over a lower file: nothing below it is in lower.
-		c.add(rel, kindOf(inLower))
+		c.add(rel, layers.Present)
 		return c.dir(ctx, rel, true)
 	}
 }
 
-func kindOf(inLower bool) snapshot.Kind {
-	if inLower {
-		return snapshot.Modified
-	}
-	return snapshot.Added
-}
-
-func (c *changes) add(rel string, k snapshot.Kind) {
-	c.out = append(c.out, snapshot.Change{Path: rel, Kind: k})
+func (c *changes) add(rel string, k layers.Kind) {
+	c.out = append(c.out, layers.Entry{Path: rel, Kind: k})
 }
 
 // child is an entry of a directory, described without following it.

@@ -11,10 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buildcrew/builder/pkg/layers"
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
-
-	"github.com/buildcrew/builder/pkg/snapshot"
 )
 
 func must(t *testing.T, err error) {
@@ -128,25 +127,25 @@ func TestChangesAndMerge(t *testing.T) {
 	must(t, o.Unmount())
 	got, err := Changes(t.Context(), o.Upper, lower)
 	must(t, err)
-	wantChanges := []snapshot.Change{
-		{Path: "attrs", Kind: snapshot.Modified},
-		{Path: "bin/tool", Kind: snapshot.Modified},
-		{Path: "d2", Kind: snapshot.Modified},
-		{Path: "data", Kind: snapshot.Replaced},
-		{Path: "data/x", Kind: snapshot.Added},
-		{Path: "etc/conf", Kind: snapshot.Modified},
-		{Path: "f", Kind: snapshot.Modified},
-		{Path: "f/in", Kind: snapshot.Added},
-		{Path: "lib", Kind: snapshot.Modified},
-		{Path: "lib/keep", Kind: snapshot.Deleted},
-		{Path: "lib/old", Kind: snapshot.Deleted},
-		{Path: "linked/one", Kind: snapshot.Modified},
-		{Path: "moved", Kind: snapshot.Added},
-		{Path: "moved/deeper", Kind: snapshot.Added},
-		{Path: "moved/deeper/keep", Kind: snapshot.Added},
-		{Path: "new", Kind: snapshot.Added},
-		{Path: "new/a", Kind: snapshot.Added},
-		{Path: "new/b", Kind: snapshot.Added},
+	wantChanges := []layers.Entry{
+		{Path: "attrs"},
+		{Path: "bin/tool"},
+		{Path: "d2"},
+		{Path: "data", Kind: layers.Opaque},
+		{Path: "data/x"},
+		{Path: "etc/conf"},
+		{Path: "f"},
+		{Path: "f/in"},
+		{Path: "lib"},
+		{Path: "lib/keep", Kind: layers.Deleted},
+		{Path: "lib/old", Kind: layers.Deleted},
+		{Path: "linked/one"},
+		{Path: "moved"},
+		{Path: "moved/deeper"},
+		{Path: "moved/deeper/keep"},
+		{Path: "new"},
+		{Path: "new/a"},
+		{Path: "new/b"},
 	}
 	if diff := cmp.Diff(wantChanges, got); diff != "" {
 		t.Errorf("changes (-want +got):\n%s", diff)

@@ -3,47 +3,30 @@ package snapshot
 import (
 	"path"
 	"sort"
+
+	"github.com/buildcrew/builder/pkg/layers"
 )
 
-// Kind says how a path changed between two trees.
-type Kind int
-
-const (
-	Added    Kind = iota // not there before
-	Modified             // there before, with different metadata
-	Deleted              // there before, gone now
-	Replaced             // a directory deleted and made again: lower contents must be hidden
-)
-
-func (k Kind) String() string {
-	return [...]string{"added", "modified", "deleted", "replaced"}[k]
-}
-
-// Change is one changed path.
-type Change struct {
-	Path string
-	Kind Kind
-}
-
-// Diff lists what changed from before to after, sorted by path, in the
-// form a layer needs: a deletion is reported only at the top of a deleted
-// subtree and only where a directory still holds it; a directory that was
-// deleted and made again is Replaced and everything in it is Added.
-func Diff(before, after *Tree) []Change {
-	var out []Change
+// Diff lists what changed from before to after as the entries of a layer,
+// sorted by path: a path added or changed is Present; a deletion is
+// Deleted only at the top of a deleted subtree and only where a directory
+// still holds it; a directory that was deleted and made again is Opaque
+// and everything in it Present.
+func Diff(before, after *Tree) []layers.Entry {
+	var out []layers.Entry
 	replaced := map[string]bool{}
 	for p, a := range after.entries {
 		b, ok := before.entries[p]
 		switch {
 		case !ok:
-			out = append(out, Change{Path: p, Kind: Added})
+			out = append(out, layers.Entry{Path: p})
 		case a.isDir() && b.isDir() && (a.ino != b.ino || a.btime != b.btime):
 			// A new inode, or the same number reused by a new directory
 			// (its birth time tells): the directory was made again.
 			replaced[p] = true
-			out = append(out, Change{Path: p, Kind: Replaced})
+			out = append(out, layers.Entry{Path: p, Kind: layers.Opaque})
 		case changed(b, a):
-			out = append(out, Change{Path: p, Kind: Modified})
+			out = append(out, layers.Entry{Path: p})
 		}
 	}
 	if len(replaced) > 0 {
@@ -57,22 +40,22 @@ func Diff(before, after *Tree) []Change {
 		if parent != "." && (!after.IsDir(parent) || underReplaced(parent, replaced)) {
 			continue // its parent's deletion, replacement or opacity covers it
 		}
-		out = append(out, Change{Path: p, Kind: Deleted})
+		out = append(out, layers.Entry{Path: p, Kind: layers.Deleted})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
 }
 
-// addReplacedContents marks everything inside a replaced directory Added,
+// addReplacedContents lists everything inside a replaced directory,
 // whatever its metadata says: the opaque marker hides the lower copies.
-func addReplacedContents(out []Change, after *Tree, replaced map[string]bool) []Change {
+func addReplacedContents(out []layers.Entry, after *Tree, replaced map[string]bool) []layers.Entry {
 	listed := make(map[string]bool, len(out))
 	for _, c := range out {
 		listed[c.Path] = true
 	}
 	for p := range after.entries {
 		if !listed[p] && underReplaced(path.Dir(p), replaced) {
-			out = append(out, Change{Path: p, Kind: Added})
+			out = append(out, layers.Entry{Path: p})
 		}
 	}
 	return out

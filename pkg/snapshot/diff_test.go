@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/buildcrew/builder/pkg/layers"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -62,18 +63,18 @@ func TestDiff(t *testing.T) {
 	must(t, os.WriteFile(p("swap"), nil, 0o644))
 
 	got := Diff(before, walk(t, root))
-	want := []Change{
-		{"etc", Modified},
-		{"etc/new", Added},
-		{"etc/passwd", Modified},
-		{"file-to-dir", Modified},
-		{"gone", Deleted},
-		{"replace-me", Replaced},
-		{"replace-me/fresh", Added},
-		{"swap", Modified},
-		{"usr/lib", Modified},
-		{"usr/lib/a.so", Modified},
-		{"usr/lib/link.so", Modified},
+	want := []layers.Entry{
+		{Path: "etc"},
+		{Path: "etc/new"},
+		{Path: "etc/passwd"},
+		{Path: "file-to-dir"},
+		{Path: "gone", Kind: layers.Deleted},
+		{Path: "replace-me", Kind: layers.Opaque},
+		{Path: "replace-me/fresh"},
+		{Path: "swap"},
+		{Path: "usr/lib"},
+		{Path: "usr/lib/a.so"},
+		{Path: "usr/lib/link.so"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Diff (-want +got):\n%s", diff)
@@ -111,7 +112,7 @@ func TestDiffMetadataOnly(t *testing.T) {
 	old := time.Unix(1000, 0)
 	must(t, os.Chtimes(f, old, old))
 	got := Diff(before, walk(t, root))
-	if diff := cmp.Diff([]Change{{"etc/hosts", Modified}}, got); diff != "" {
+	if diff := cmp.Diff([]layers.Entry{{Path: "etc/hosts"}}, got); diff != "" {
 		t.Errorf("touch -d (-want +got):\n%s", diff)
 	}
 
@@ -119,7 +120,7 @@ func TestDiffMetadataOnly(t *testing.T) {
 	// A hardlink to a lower file changes that file's link count (its ctime).
 	must(t, os.Link(f, filepath.Join(root, "etc/hosts.link")))
 	got = Diff(before, walk(t, root))
-	want := []Change{{"etc", Modified}, {"etc/hosts", Modified}, {"etc/hosts.link", Added}}
+	want := []layers.Entry{{Path: "etc"}, {Path: "etc/hosts"}, {Path: "etc/hosts.link"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("hardlink (-want +got):\n%s", diff)
 	}

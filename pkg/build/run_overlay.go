@@ -7,40 +7,23 @@ import (
 	"time"
 
 	"github.com/buildcrew/builder/pkg/isolation"
+	"github.com/buildcrew/builder/pkg/layers"
 	"github.com/buildcrew/builder/pkg/overlay"
-	"github.com/buildcrew/builder/pkg/snapshot"
 )
 
-// overlays tells whether RUN steps run on an overlay over the stage's
-// root, deciding at the first step: private roots only (a shared root is
-// the builder's own filesystem), not turned off, and a probe mount works.
-func (b *builder) overlays(ctx context.Context) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.useOverlay != nil {
-		return *b.useOverlay
-	}
-	use := false
-	switch {
-	case b.roots.exclusive() || b.opts.NoOverlay:
-	case os.Geteuid() != 0:
-		b.opts.Logger.Debug("RUN changes are found by walking the root: overlay mounts need root")
-	default:
-		if err := overlay.Supported(filepath.Join(b.work, "overlays")); err != nil {
-			b.opts.Logger.Debug("RUN changes are found by walking the root: no overlayfs", "error", err)
-		} else {
-			use = true
-		}
-	}
-	b.useOverlay = &use
-	return use
-}
+// overlayRuns runs each step on an overlay over the stage's root: its
+// upper directory is exactly what the step changed, merged back into the
+// root by renames. Roots may then share inodes by hard links: the merge
+// replaces files, it never writes into them.
+type overlayRuns struct{ b *builder }
 
-// runOnOverlay runs the step on an overlay whose upper directory collects
-// its changes, then merges them into the root. A failed step leaves the
-// root as it was, unless the work directory is kept for a look.
-func (b *builder) runOnOverlay(ctx context.Context, st *stage, spec *isolation.Spec) ([]snapshot.Change, error) {
-	root := spec.Root
+func (overlayRuns) linksSafe() bool { return true }
+
+// run runs the step on an overlay whose upper directory collects its
+// changes, then merges them into the root. A failed step leaves the root
+// as it was, unless the work directory is kept for a look.
+func (r overlayRuns) run(ctx context.Context, st *stage, spec *isolation.Spec) ([]layers.Entry, error) {
+	b, root := r.b, spec.Root
 	scratch, err := os.MkdirTemp(filepath.Join(b.work, "overlays"), "step-")
 	if err != nil {
 		return nil, err
