@@ -85,15 +85,6 @@ func compareOutline(t *testing.T, layers [][]byte) (bool, *Outline, string) {
 	return true, o, outlined
 }
 
-func isKept(rel string) bool {
-	for _, k := range outlineKeeps {
-		if k == rel {
-			return true
-		}
-	}
-	return false
-}
-
 func TestOutlineMatchesFullExtraction(t *testing.T) {
 	hl := func(name, target string) *tar.Header { return link(name, target, tar.TypeLink) }
 	sl := func(name, target string) *tar.Header { return link(name, target, tar.TypeSymlink) }
