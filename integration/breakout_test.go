@@ -202,18 +202,12 @@ type host struct {
 
 func newHost(t *testing.T) *host {
 	h := &host{dir: filepath.Join(t.TempDir(), "host"), marker: fmt.Sprintf("HOST-MARKER-%d", time.Now().UnixNano())}
-	for name, body := range map[string]string{
+	if err := testenv.WriteFiles(h.dir, 0o644, map[string]string{
 		"hosts": "127.0.0.1 host's own\n", "resolv.conf": "nameserver 192.0.2.1\n",
 		"victim": "the host's victim file\n", "marker": h.marker + "\n",
 		"docker/config.json": `{"auths":{"registry.example":{"auth":"dXNlcjpwYXNz","identitytoken":"` + h.marker + `"}}}`,
-	} {
-		p := filepath.Join(h.dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	}); err != nil {
+		t.Fatal(err)
 	}
 	os.Chtimes(h.dir, time.Unix(1e9, 0), time.Unix(1e9, 0))
 	// Should a builder let core_pattern through (this one did once), the

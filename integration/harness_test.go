@@ -136,14 +136,8 @@ func mustBuild(t *testing.T, dir string, args ...string) result {
 func writeContext(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := testenv.WriteFiles(dir, 0o644, files); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }

@@ -2,14 +2,13 @@ package build
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/buildcrew/builder/internal/testenv"
 	"github.com/buildcrew/builder/pkg/cache"
 	"github.com/buildcrew/builder/pkg/isolation"
 )
@@ -70,11 +69,7 @@ func cachedSteps(output string) []string {
 
 func write(t *testing.T, dir, name, body string) {
 	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+	if err := testenv.WriteFiles(dir, 0o644, map[string]string{name: body}); err != nil {
 		t.Fatal(err)
 	}
 }

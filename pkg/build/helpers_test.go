@@ -9,11 +9,11 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/buildcrew/builder/internal/testenv"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -154,14 +154,8 @@ func buildIn(t *testing.T, dockerfile string, files map[string]string, mods ...f
 	t.Helper()
 	dir := t.TempDir()
 	files["Dockerfile"] = dockerfile
-	for n, body := range files {
-		p := filepath.Join(dir, n)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := testenv.WriteFiles(dir, 0o644, files); err != nil {
+		t.Fatal(err)
 	}
 	opts := Options{ContextDir: dir, WorkDir: t.TempDir()}
 	for _, m := range mods {

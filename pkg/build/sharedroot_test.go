@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/buildcrew/builder/internal/testenv"
 	"github.com/buildcrew/builder/pkg/isolation"
 )
 
@@ -27,13 +28,8 @@ RUN test -f /data/old && ! test -e /tested.not && echo final > /final
 	private := mustBuildIn(t, df, map[string]string{}, amd)
 
 	root := t.TempDir()
-	for name, body := range map[string]string{"keep/secret": "mine", "junk": "left by someone", "etc/hosts": "mounted"} {
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(root, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := testenv.WriteFiles(root, 0o644, map[string]string{"keep/secret": "mine", "junk": "left by someone", "etc/hosts": "mounted"}); err != nil {
+		t.Fatal(err)
 	}
 	shared := func(cleanup bool) func(*Options) {
 		return func(o *Options) {

@@ -12,25 +12,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/moby/patternmatcher"
 
+	"github.com/buildcrew/builder/internal/testenv"
 	"github.com/buildcrew/builder/pkg/layers"
 )
 
 func writeTree(t *testing.T, root string, files map[string]string) {
 	t.Helper()
-	for name, body := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasPrefix(body, "->") {
-			if err := os.Symlink(strings.TrimPrefix(body, "->"), p); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.WriteFile(p, []byte(body), 0o640); err != nil {
-			t.Fatal(err)
-		}
+	if err := testenv.WriteFiles(root, 0o640, files); err != nil {
+		t.Fatal(err)
 	}
 }
 
