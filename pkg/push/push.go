@@ -134,7 +134,7 @@ func parseRefs(opts Options) ([]name.Reference, error) {
 	for _, d := range opts.Destinations {
 		r, err := opts.Registry.ParseReference(d)
 		if err != nil {
-			return nil, fmt.Errorf("--destination: %w", err)
+			return nil, fmt.Errorf("destination: %w", err)
 		}
 		refs = append(refs, r)
 	}
