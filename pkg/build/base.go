@@ -4,16 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/buildcrew/builder/pkg/layers"
 	"github.com/buildcrew/builder/pkg/registry"
 )
 
@@ -113,47 +109,6 @@ func (b *builder) retryPull(ctx context.Context, what string, f func() error) er
 	return registry.Retry(ctx, b.opts.PullRetries, b.opts.PullRetryWait, notify, f)
 }
 
-// unpack extracts layers in order into dir, applying whiteouts, while
-// the later ones download (see prefetch). into tunes the extraction
-// (ignored paths, outlines); whiteouts always apply.
-func (b *builder) unpack(ctx context.Context, dir string, ls []v1.Layer, into layers.ExtractOptions) error {
-	defer b.since("extract", time.Now())
-	p := b.prefetch(ctx, ls)
-	defer p.close()
-	for i := range ls {
-		l, err := p.layer(ctx, i)
-		if err != nil {
-			return err
-		}
-		// Unpacking a layer again over a partial attempt gives the same
-		// result: entries replace what they find.
-		if err := b.retryPull(ctx, "unpacking a layer", func() error { return b.unpackLayer(ctx, dir, l, into) }); err != nil {
-			d, _ := l.Digest()
-			return fmt.Errorf("unpacking layer %d (%s): %w", i+1, d, err)
-		}
-	}
-	return nil
-}
-
-// unpackLayer streams one layer into dir.
-func (b *builder) unpackLayer(ctx context.Context, dir string, l v1.Layer, into layers.ExtractOptions) error {
-	rc, err := l.Compressed()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	stream, err := layers.Decompress(rc)
-	if err != nil {
-		return err
-	}
-	into.Whiteouts = true
-	err = layers.Extract(ctx, dir, stream, into)
-	if ferr := stream.Finish(); err == nil {
-		err = ferr
-	}
-	return err
-}
-
 // externalRoot returns the unpacked root of an image that COPY --from
 // reads, unpacking it once per build.
 func (b *builder) externalRoot(ctx context.Context, ref string) (string, error) {
@@ -164,23 +119,13 @@ func (b *builder) externalRoot(ctx context.Context, ref string) (string, error) 
 // imageRoot returns an image's unpacked files, for reading or cloning
 // only, unpacking them once per build and platform.
 func (b *builder) imageRoot(ctx context.Context, ref string, platform *v1.Platform) (string, error) {
-	key := ref + "|" + platform.String()
-	b.rootMu.Lock()
-	defer b.rootMu.Unlock()
-	if root, ok := b.extRoots[key]; ok {
-		return root, nil
-	}
 	img, err := b.pull(ctx, ref, platform)
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(b.work, "roots", "image-"+strconv.Itoa(len(b.extRoots)))
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return "", err
-	}
-	if err := b.unpack(ctx, dir, img.layers, layers.ExtractOptions{}); err != nil {
+	root, err := b.maker.ImageRoot(ctx, ref+"|"+platform.String(), img.layers)
+	if err != nil {
 		return "", fmt.Errorf("%s: %w", ref, err)
 	}
-	b.extRoots[key] = dir
-	return dir, nil
+	return root, nil
 }

@@ -1,13 +1,14 @@
-// Package build builds a Dockerfile into an image without a daemon. Each
-// stage gets a root filesystem from one provisioner chosen per build
-// (roots: a private directory per stage, made by cloning, stacking kept
-// layers, an outline or unpacking; or one shared directory, the builder's
-// own "/" in a container); steps run through one dispatch switch; RUN
-// executes through a Runner, on an overlayfs whose upper directory holds
-// its changes, or in the root itself with changes found by comparing file
-// metadata; each change becomes an OCI layer. The result is a
-// go-containerregistry v1.Image, ready for the push package, remote.Write
-// or layout.Write.
+// Package build builds a Dockerfile into an image without a daemon. It
+// chooses once per build how stages get their root filesystems (roots: a
+// private directory per stage, cloned, stacked from kept layers,
+// outlined or unpacked, which package rootfs makes; or one shared
+// directory, the builder's own "/" in a container) and how RUN runs
+// (stepRuns: on an overlayfs whose upper directory holds the step's
+// changes, or in the root itself with changes found from file metadata;
+// both give layer entries). Steps go through one dispatch switch, COPY
+// and ADD through package copier, and each change becomes an OCI layer.
+// The result is a go-containerregistry v1.Image, ready for the push
+// package, remote.Write or layout.Write.
 package build
 
 import (
@@ -25,6 +26,7 @@ import (
 
 	"github.com/buildcrew/builder/pkg/dockerfile"
 	"github.com/buildcrew/builder/pkg/isolation"
+	"github.com/buildcrew/builder/pkg/rootfs"
 )
 
 // Result is a built image. Its layers live in the build's work directory
@@ -37,7 +39,7 @@ type Result struct {
 	// Phases is where the build's time went.
 	Phases Phases
 	work   string
-	trash  *trash // what is still being deleted in the work directory
+	maker  *rootfs.Maker // what is still being deleted in the work directory
 }
 
 // Close removes the layers the image was built from. Use the image before.
@@ -45,8 +47,8 @@ func (r *Result) Close() error {
 	if r == nil || r.work == "" {
 		return nil
 	}
-	if r.trash != nil {
-		r.trash.wait()
+	if r.maker != nil {
+		r.maker.Wait()
 	}
 	return os.RemoveAll(r.work)
 }
@@ -63,10 +65,9 @@ type builder struct {
 	platform        v1.Platform
 	stages          []*stage
 	pulled          map[string]*baseImage
-	extRoots        map[string]string // roots of external images read by COPY --from
-	used            map[string]bool   // build args some ARG declared
-	roots           roots             // how stages get their root filesystems
-	started         time.Time         // when the build began, for cache entries
+	used            map[string]bool // build args some ARG declared
+	roots           roots           // how stages get their root filesystems
+	started         time.Time       // when the build began, for cache entries
 	cacheWrites     cacheWriter
 	cacheUnreadable atomic.Bool // a read failed: the rest of the build does not try again
 	phases          Phases
@@ -74,11 +75,10 @@ type builder struct {
 	// mu guards what stages building at once share: phases, used and
 	// stepRuns.
 	mu        sync.Mutex
-	pullMu    sync.Mutex // one pull at a time: the second of an image finds it pulled
-	rootMu    sync.Mutex // one image unpacked for reading or cloning at a time, once
-	stepRuns  stepRuns   // how RUN runs; nil until first asked
-	trash     *trash
-	downloads *http.Client // ADD's URLs
+	pullMu    sync.Mutex    // one pull at a time: the second of an image finds it pulled
+	stepRuns  stepRuns      // how RUN runs; nil until first asked
+	maker     *rootfs.Maker // makes the roots, deletes them in the background
+	downloads *http.Client  // ADD's URLs
 }
 
 // Build runs the build described by opts.
@@ -110,7 +110,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		b.removeWork()
 		return nil, fmt.Errorf("computing the image digest: %w", err)
 	}
-	res := &Result{Image: img, Digest: digest, Target: b.df.Stages[b.plan.Target].DisplayName(), Phases: b.phases, work: b.work, trash: b.trash}
+	res := &Result{Image: img, Digest: digest, Target: b.df.Stages[b.plan.Target].DisplayName(), Phases: b.phases, work: b.work, maker: b.maker}
 	if opts.KeepWorkDir {
 		res.work = ""
 		b.opts.Logger.Info("keeping the work directory", "dir", b.work)
@@ -138,7 +138,7 @@ func newBuilder(opts Options) (*builder, error) {
 	b := &builder{
 		opts: opts, prog: &progress{w: opts.Progress}, df: df, bctx: bctx, platform: platform,
 		stages: make([]*stage, len(df.Stages)), pulled: map[string]*baseImage{},
-		extRoots: map[string]string{}, used: map[string]bool{}, now: time.Now().UTC(),
+		used: map[string]bool{}, now: time.Now().UTC(),
 		downloads: newDownloadClient(),
 	}
 	for _, p := range inside {
@@ -177,12 +177,16 @@ func newBuilder(opts Options) (*builder, error) {
 	if b.work, err = os.MkdirTemp(opts.WorkDir, "builder-"); err != nil {
 		return nil, fmt.Errorf("creating the work directory: %w", err)
 	}
-	for _, d := range []string{"layers", "roots", "tmp", "overlays", "downloads", "trash"} {
+	for _, d := range []string{"layers", "tmp", "overlays"} {
 		if err := os.Mkdir(filepath.Join(b.work, d), 0o700); err != nil {
 			return nil, err
 		}
 	}
-	b.trash = newTrash(filepath.Join(b.work, "trash"))
+	if b.maker, err = rootfs.New(rootfs.Options{
+		Work: b.work, LayerDir: opts.BaseLayerDir, Retry: b.retryPull, Spent: b.addPhase, Logger: opts.Logger,
+	}); err != nil {
+		return nil, err
+	}
 	b.runner = opts.Runner
 	switch {
 	case b.runner != nil:
@@ -221,7 +225,7 @@ func (b *builder) removeWork() {
 		b.opts.Logger.Info("keeping the work directory", "dir", b.work)
 		return
 	}
-	b.trash.wait()
+	b.maker.Wait()
 	os.RemoveAll(b.work)
 }
 
@@ -232,7 +236,7 @@ func (b *builder) removeRoots() {
 	}
 	// In the background: the image is ready and can be pushed meanwhile.
 	for _, d := range []string{"roots", "tmp"} {
-		if err := b.trash.discard(filepath.Join(b.work, d)); err != nil {
+		if err := b.maker.Discard(filepath.Join(b.work, d)); err != nil {
 			b.warn("removing root filesystems: %v", err)
 		}
 	}

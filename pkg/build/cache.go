@@ -9,7 +9,6 @@ import (
 
 	"github.com/buildcrew/builder/pkg/cache"
 	"github.com/buildcrew/builder/pkg/dockerfile"
-	"github.com/buildcrew/builder/pkg/layers"
 )
 
 // Cache keeps step results by key. pkg/cache stores them in a registry
@@ -124,12 +123,9 @@ func (b *builder) fromCache(ctx context.Context, st *stage, ins dockerfile.Instr
 		st.now = v1.Time{Time: e.Created.UTC()}
 	}
 	if st.fs != nil && e.Layer != nil {
-		// Into a live root: extraction replaces files, never writes into
-		// them, so a root sharing files stays safe.
-		if err := b.unpack(ctx, st.fs.dir, []v1.Layer{e.Layer}, layers.ExtractOptions{Spare: st.fs.others, Outline: st.fs.outline}); err != nil {
+		if err := b.maker.UnpackInto(ctx, st.fs, []v1.Layer{e.Layer}); err != nil {
 			return false, err
 		}
-		st.fs.changed()
 	}
 	return true, st.commit(e.CreatedBy, e.Layer)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -30,12 +29,12 @@ func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error
 	if err != nil {
 		return err
 	}
-	root := fs.dir
+	root := fs.Dir
 	src, err := b.copySource(ctx, st, c)
 	if err != nil {
 		return err
 	}
-	opts := copier.Options{Outline: fs.outline}
+	opts := copier.Options{Outline: fs.Outline}
 	if c.Chown != "" {
 		uid, gid, err := resolveChown(root, c.Chown)
 		if err != nil {
@@ -61,7 +60,7 @@ func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error
 	if err := b.copyAll(ctx, cp, src, c, dest); err != nil {
 		return err
 	}
-	st.fs.changed() // the recorded state no longer matches the root
+	st.fs.Changed() // the recorded state no longer matches the root
 	layer, err := b.layer(ctx, root, cp.Entries())
 	if err != nil {
 		return err
@@ -71,10 +70,16 @@ func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error
 
 // copySource returns what COPY reads: the context, a stage or an image.
 func (b *builder) copySource(ctx context.Context, st *stage, c *dockerfile.Copy) (*copier.Source, error) {
-	if c.From == "" {
+	return b.fromSource(ctx, st, c.From)
+}
+
+// fromSource returns the files a --from names (COPY's, RUN --mount's): ""
+// the context, else a stage (built first), scratch or an image.
+func (b *builder) fromSource(ctx context.Context, st *stage, name string) (*copier.Source, error) {
+	if name == "" {
 		return b.contextSource(), nil
 	}
-	from, err := b.df.ResolveFrom(c.From, st.index)
+	from, err := b.df.ResolveFrom(name, st.index)
 	if err != nil {
 		var de *dockerfile.Error
 		if errors.As(err, &de) {
@@ -94,7 +99,7 @@ func (b *builder) copySource(ctx context.Context, st *stage, c *dockerfile.Copy)
 		}
 		return &copier.Source{Root: root, Name: "stage " + other.def.DisplayName()}, nil
 	case dockerfile.BaseScratch:
-		empty := filepath.Join(b.work, "roots", "scratch")
+		empty := b.maker.Dir("scratch")
 		if err := os.MkdirAll(empty, 0o755); err != nil {
 			return nil, err
 		}

@@ -2,16 +2,10 @@ package build
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
-	"syscall"
-	"time"
 
 	"github.com/buildcrew/builder/pkg/dockerfile"
-	"github.com/buildcrew/builder/pkg/layers"
+	"github.com/buildcrew/builder/pkg/rootfs"
 )
 
 // privateRoots gives each stage a root of its own in the work directory,
@@ -25,8 +19,8 @@ func (p *privateRoots) close(context.Context) error { return nil }
 
 // full returns the stage's root, unpacking its layers the first time a
 // step needs files, and filling in an outline.
-func (p *privateRoots) full(ctx context.Context, st *stage) (*rootfs, error) {
-	if st.fs != nil && st.fs.outline != nil {
+func (p *privateRoots) full(ctx context.Context, st *stage) (*rootfs.Root, error) {
+	if st.fs != nil && st.fs.Outline != nil {
 		if err := p.dropOutline(st); err != nil {
 			return nil, err
 		}
@@ -49,13 +43,13 @@ func (p *privateRoots) full(ctx context.Context, st *stage) (*rootfs, error) {
 // database. The layers that COPY adds are written as usual. An outline
 // whose /etc/passwd or /etc/group is a link to a file it left out is
 // filled in when users asks for them.
-func (p *privateRoots) write(ctx context.Context, st *stage, users bool) (*rootfs, error) {
+func (p *privateRoots) write(ctx context.Context, st *stage, users bool) (*rootfs.Root, error) {
 	if st.fs == nil && p.outlineFits(ctx, st) {
 		if err := p.outlineRoot(ctx, st); err != nil {
 			return nil, err
 		}
 	}
-	if o := st.fs; o != nil && o.outline != nil && (!users || o.outline.Holds(o.dir, userFiles[0]) && o.outline.Holds(o.dir, userFiles[1])) {
+	if o := st.fs; o != nil && o.Outline != nil && (!users || o.Outline.Holds(o.Dir, userFiles[0]) && o.Outline.Holds(o.Dir, userFiles[1])) {
 		return o, nil
 	}
 	return p.full(ctx, st)
@@ -70,7 +64,7 @@ func (p *privateRoots) read(ctx context.Context, st *stage) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fs.dir, nil
+	return fs.Dir, nil
 }
 
 // outlineFits tells whether the stage is better served by an outline than
@@ -91,7 +85,7 @@ func (p *privateRoots) outlineFits(ctx context.Context, st *stage) bool {
 	}
 	switch base := b.plan.Bases[st.index]; base.Kind {
 	case dockerfile.BaseStage:
-		if parent := b.stages[base.Stage]; parent != nil && parent.fs != nil && parent.fs.outline == nil {
+		if parent := b.stages[base.Stage]; parent != nil && parent.fs != nil && parent.fs.Outline == nil {
 			return false // the parent's files clone faster than an outline unpacks
 		}
 	case dockerfile.BaseImage:
@@ -104,19 +98,11 @@ func (p *privateRoots) outlineFits(ctx context.Context, st *stage) bool {
 
 // outlineRoot unpacks an outline of the stage's layers as its root.
 func (p *privateRoots) outlineRoot(ctx context.Context, st *stage) error {
-	b := p.b
-	start := time.Now()
-	dir := b.rootDir(st)
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return err
-	}
-	o := layers.NewOutline(userFiles...)
-	if err := b.unpack(ctx, dir, st.layers, layers.ExtractOptions{Outline: o}); err != nil {
+	fs, err := p.b.maker.Outlined(ctx, stageRoot(st), st.layers, userFiles...)
+	if err != nil {
 		return st.def.Wrap(err)
 	}
-	b.opts.Logger.Debug("unpacked an outline of the stage's layers", "stage", st.def.DisplayName(), "layers", len(st.layers),
-		"left out", o.Len(), "took", time.Since(start))
-	st.fs = &rootfs{dir: dir, outline: o}
+	st.fs = fs
 	return nil
 }
 
@@ -124,56 +110,29 @@ func (p *privateRoots) outlineRoot(ctx context.Context, st *stage) error {
 // unpacked in full: the layers COPY made since are among the stage's.
 func (p *privateRoots) dropOutline(st *stage) error {
 	p.b.opts.Logger.Debug("filling in the stage's outline", "stage", st.def.DisplayName())
-	if err := p.b.trash.discard(st.fs.dir); err != nil {
+	if err := p.b.maker.Discard(st.fs.Dir); err != nil {
 		return err
 	}
 	st.fs = nil
 	return nil
 }
 
-// rootDir is where the stage's private root, or its outline, lives.
-func (b *builder) rootDir(st *stage) string {
-	return filepath.Join(b.work, "roots", "stage-"+strconv.Itoa(st.index))
-}
+// stageRoot names the stage's private root, or its outline.
+func stageRoot(st *stage) string { return "stage-" + strconv.Itoa(st.index) }
 
 // unpackRoot makes the stage's layers a root of its own, from a template
 // (see rootTemplate) when templates allows and there is one.
-func (b *builder) unpackRoot(ctx context.Context, st *stage, templates bool) (*rootfs, error) {
-	dir := b.rootDir(st)
-	var tmpl *template
+func (b *builder) unpackRoot(ctx context.Context, st *stage, templates bool) (*rootfs.Root, error) {
+	var tmpl *rootfs.Template
 	if templates {
 		var err error
 		if tmpl, err = b.rootTemplate(ctx, st); err != nil {
 			return nil, st.def.Wrap(err)
 		}
 	}
-	start := time.Now()
-	fs := &rootfs{dir: dir}
-	n := 0
-	if tmpl != nil {
-		err := tmpl.make(ctx, dir, b.trash.discard)
-		if errors.Is(err, syscall.EXDEV) {
-			// The base layer directory is on another filesystem: no hard
-			// links, unpack everything.
-			b.opts.Logger.Debug("cannot make the root from another filesystem", "err", err)
-			os.RemoveAll(dir)
-			tmpl = nil
-		} else if err != nil {
-			return nil, st.def.Wrap(fmt.Errorf("making the stage's root: %w", err))
-		} else {
-			n = tmpl.layers
-		}
-		b.since("extract", start)
-	}
-	if tmpl == nil {
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	if err := b.unpack(ctx, dir, st.layers[n:], layers.ExtractOptions{}); err != nil {
+	fs, err := b.maker.Unpacked(ctx, stageRoot(st), st.layers, tmpl)
+	if err != nil {
 		return nil, st.def.Wrap(err)
 	}
-	b.opts.Logger.Debug("unpacked the stage's layers", "stage", st.def.DisplayName(), "layers", len(st.layers)-n,
-		"cloned", tmpl != nil, "took", time.Since(start))
 	return fs, nil
 }

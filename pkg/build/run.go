@@ -26,7 +26,7 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 	if err != nil {
 		return err
 	}
-	root := fs.dir
+	root := fs.Dir
 	spec, err := b.runSpec(st, c, root, out)
 	if err != nil {
 		return err

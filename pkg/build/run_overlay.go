@@ -40,9 +40,9 @@ func (r overlayRuns) run(ctx context.Context, st *stage, spec *isolation.Spec) (
 	if err := b.runner.Run(ctx, &onOverlay); err != nil {
 		if b.opts.KeepWorkDir {
 			// The root kept for a look shows what the failed step did.
-			st.fs.changed()
+			st.fs.Changed()
 			if uerr := o.Unmount(); uerr == nil {
-				overlay.Merge(context.WithoutCancel(ctx), o.Upper, root, b.trash.discard)
+				overlay.Merge(context.WithoutCancel(ctx), o.Upper, root, b.maker.Discard)
 			}
 		}
 		return nil, err
@@ -57,8 +57,8 @@ func (r overlayRuns) run(ctx context.Context, st *stage, spec *isolation.Spec) (
 		return nil, err
 	}
 	listed := time.Since(start) - ran
-	st.fs.changed() // the root is about to change
-	if err := overlay.Merge(ctx, o.Upper, root, b.trash.discard); err != nil {
+	st.fs.Changed() // the root is about to change
+	if err := overlay.Merge(ctx, o.Upper, root, b.maker.Discard); err != nil {
 		return nil, err
 	}
 	merged := time.Since(start) - ran

@@ -20,25 +20,30 @@ func (walkRuns) linksSafe() bool { return false }
 
 func (r walkRuns) run(ctx context.Context, st *stage, spec *isolation.Spec) ([]layers.Entry, error) {
 	b := r.b
-	before, err := b.snapshot(ctx, st)
+	start := time.Now()
+	before, walked, err := st.fs.Recorded(ctx)
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
+	if walked {
+		b.addPhase("snapshot", time.Since(start))
+		b.opts.Logger.Debug("recorded the root filesystem", "stage", st.def.DisplayName(), "paths", before.Len(), "took", time.Since(start))
+	}
+	start = time.Now()
 	if err := b.runner.Run(ctx, spec); err != nil {
-		st.fs.changed() // a failed step may have changed files
+		st.fs.Changed() // a failed step may have changed files
 		return nil, err
 	}
 	ran := time.Since(start)
 	b.addPhase("run", ran)
-	after, err := snapshot.Walk(ctx, spec.Root, walkOptions(st.fs))
+	after, err := st.fs.Walk(ctx)
 	if err != nil {
 		return nil, err
 	}
 	changes := snapshot.Diff(before, after)
-	st.fs.tree = after
-	walked := time.Since(start) - ran
-	b.addPhase("snapshot", walked)
-	b.opts.Logger.Debug("RUN finished", "stage", st.def.DisplayName(), "changes", len(changes), "run", ran, "snapshot", walked)
+	st.fs.Record(after)
+	diffed := time.Since(start) - ran
+	b.addPhase("snapshot", diffed)
+	b.opts.Logger.Debug("RUN finished", "stage", st.def.DisplayName(), "changes", len(changes), "run", ran, "snapshot", diffed)
 	return changes, nil
 }

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/buildcrew/builder/pkg/dockerfile"
+	"github.com/buildcrew/builder/pkg/rootfs"
 )
 
 // defaultPath is the PATH BuildKit gives an image that sets none.
@@ -24,7 +25,7 @@ type stage struct {
 	layers  []v1.Layer       // base layers, then this stage's
 	vars    *dockerfile.Vars // ENV and ARG values in scope
 	args    []dockerfile.ArgDecl
-	fs      *rootfs        // the root filesystem; nil until needed
+	fs      *rootfs.Root   // the root filesystem; nil until needed
 	reads   bool           // a step reads the files of the root (RUN, ADD)
 	readMu  sync.Mutex     // one fills in the root for stages reading it at once
 	cmdSet  bool           // a CMD was given in this stage

@@ -22,7 +22,7 @@ func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir)
 	if err != nil {
 		return err
 	}
-	root := fs.dir
+	root := fs.Dir
 	owner := &layers.Owner{}
 	if u := st.config.Config.User; u != "" {
 		// Like BuildKit, a user the image does not know makes root-owned
@@ -31,13 +31,13 @@ func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir)
 			owner = &layers.Owner{UID: uid, GID: gid}
 		}
 	}
-	cp := copier.New(root, nil, copier.Options{Owner: owner, Outline: fs.outline})
+	cp := copier.New(root, nil, copier.Options{Owner: owner, Outline: fs.Outline})
 	if _, err := cp.MkdirAll(wd); err != nil {
 		return err
 	}
 	entries := cp.Entries()
 	if len(entries) > 0 {
-		st.fs.changed()
+		st.fs.Changed()
 	}
 	layer, err := b.layer(ctx, root, entries)
 	if err != nil {

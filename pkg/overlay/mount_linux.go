@@ -1,6 +1,7 @@
 // Package overlay gives a RUN step an overlayfs over its stage's root, so
 // that what the step changed is exactly what the upper directory holds:
-// finding the changes costs O(changes), not a walk of the whole root.
+// finding the changes (as layers.Entry, as package snapshot gives them)
+// costs O(changes), not a walk of the whole root.
 // Afterwards the upper directory is merged into the root, which stays an
 // ordinary directory for every other instruction.
 package overlay

@@ -1,5 +1,6 @@
 // Package snapshot records the metadata of a directory tree and compares two
-// records to find what a step added, changed and deleted. It never reads file
+// records to find what a step added, changed and deleted, as the entries of
+// a layer (layers.Entry, as package overlay gives them). It never reads file
 // contents: a file whose inode, size, mode, owner, mtime and ctime are all
 // unchanged is unchanged.
 package snapshot

@@ -1,4 +1,4 @@
-package build
+package rootfs
 
 import (
 	"context"
@@ -14,14 +14,10 @@ import (
 	"github.com/buildcrew/builder/pkg/cache"
 )
 
-// prefetchers is how many of a base's layers download at once while the
-// ones before them are unpacked.
-const prefetchers = 3
-
 // prefetch downloads an image's layers, all but the first, in the
 // background while the layers before them are unpacked: layers have to
 // be unpacked in order, but nothing stops them from arriving early. The
-// first layer streams straight into the extractor. With a base layer
+// first layer streams straight into the extractor. With a layer
 // directory the layers are downloaded there; otherwise into the work
 // directory, and deleted by close.
 type prefetch struct {
@@ -32,15 +28,15 @@ type prefetch struct {
 	tmp     string // "" with a base layer directory
 }
 
-func (b *builder) prefetch(ctx context.Context, ls []v1.Layer) *prefetch {
+func (m *Maker) prefetch(ctx context.Context, ls []v1.Layer) *prefetch {
 	ctx, cancel := context.WithCancel(ctx)
 	p := &prefetch{sources: append([]v1.Layer(nil), ls...), ready: make([]chan struct{}, len(ls)), cancel: cancel}
-	if b.opts.BaseLayerDir != "" {
+	if m.opts.LayerDir != "" {
 		for i, l := range ls {
-			p.sources[i] = cache.LayerDir{Dir: b.opts.BaseLayerDir}.Wrap(l)
+			p.sources[i] = cache.LayerDir{Dir: m.opts.LayerDir}.Wrap(l)
 		}
 	} else if len(ls) > 1 {
-		tmp, err := os.MkdirTemp(filepath.Join(b.work, "downloads"), "image-")
+		tmp, err := os.MkdirTemp(filepath.Join(m.opts.Work, "downloads"), "image-")
 		if err == nil {
 			p.tmp = tmp
 		} // else every layer streams in when its turn comes
@@ -48,7 +44,7 @@ func (b *builder) prefetch(ctx context.Context, ls []v1.Layer) *prefetch {
 	sem := make(chan struct{}, prefetchers)
 	for i := range ls {
 		p.ready[i] = make(chan struct{})
-		if i == 0 || (p.tmp == "" && b.opts.BaseLayerDir == "") {
+		if i == 0 || (p.tmp == "" && m.opts.LayerDir == "") {
 			close(p.ready[i])
 			continue
 		}

@@ -1,4 +1,4 @@
-package build
+package rootfs
 
 import (
 	"errors"
@@ -8,12 +8,12 @@ import (
 	"sync"
 )
 
-// trash deletes directories in the background: removing a root of
+// Trash deletes directories in the background: removing a root of
 // thousands of files costs as much as making it, and only the end of the
 // build needs it done. A directory is renamed into the trash at once
 // (the same filesystem: the work directory) and deleted by a goroutine,
 // while the build goes on and pushes.
-type trash struct {
+type Trash struct {
 	dir  string
 	mu   sync.Mutex
 	n    int
@@ -21,11 +21,13 @@ type trash struct {
 	wg   sync.WaitGroup
 }
 
-func newTrash(dir string) *trash { return &trash{dir: dir} }
+// NewTrash puts what it discards in dir, on the filesystem of what it
+// discards.
+func NewTrash(dir string) *Trash { return &Trash{dir: dir} }
 
-// discard takes p away now and deletes it later. Where it cannot be
+// Discard takes p away now and deletes it later. Where it cannot be
 // moved, it is deleted in line.
-func (t *trash) discard(p string) error {
+func (t *Trash) Discard(p string) error {
 	t.mu.Lock()
 	t.n++
 	aside := filepath.Join(t.dir, strconv.Itoa(t.n))
@@ -48,8 +50,8 @@ func (t *trash) discard(p string) error {
 	return nil
 }
 
-// wait returns once everything discarded is deleted.
-func (t *trash) wait() error {
+// Wait returns once everything discarded is deleted.
+func (t *Trash) Wait() error {
 	t.wg.Wait()
 	t.mu.Lock()
 	defer t.mu.Unlock()

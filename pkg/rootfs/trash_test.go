@@ -1,4 +1,4 @@
-package build
+package rootfs
 
 import (
 	"os"
@@ -8,7 +8,7 @@ import (
 
 func TestTrash(t *testing.T) {
 	work := t.TempDir()
-	tr := newTrash(filepath.Join(work, "trash"))
+	tr := NewTrash(filepath.Join(work, "trash"))
 	if err := os.Mkdir(tr.dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -21,16 +21,16 @@ func TestTrash(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := tr.discard(tree); err != nil {
+	if err := tr.Discard(tree); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(tree); !os.IsNotExist(err) {
 		t.Errorf("the discarded tree is still in place: %v", err)
 	}
-	if err := tr.discard(filepath.Join(work, "never-was")); err != nil {
+	if err := tr.Discard(filepath.Join(work, "never-was")); err != nil {
 		t.Errorf("discarding a missing path: %v", err)
 	}
-	if err := tr.wait(); err != nil {
+	if err := tr.Wait(); err != nil {
 		t.Fatal(err)
 	}
 	if left, _ := os.ReadDir(tr.dir); len(left) != 0 {

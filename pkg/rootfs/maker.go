@@ -1,0 +1,187 @@
+package rootfs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/buildcrew/builder/pkg/layers"
+)
+
+// Options configure a Maker.
+type Options struct {
+	// Work is the build's work directory: roots go in its roots/,
+	// downloads in downloads/ and what is discarded in trash/.
+	Work string
+	// LayerDir, when set, keeps base layers across builds: compressed by
+	// digest, and unpacked alone by diff ID (see cache.LayerDir).
+	LayerDir string
+	// Retry runs f, retrying what the network breaks; nil runs it once.
+	Retry func(ctx context.Context, what string, f func() error) error
+	// Spent counts time towards a phase of the build ("extract"); nil
+	// counts nothing.
+	Spent func(phase string, d time.Duration)
+	// Logger hears of what was made and how; nil discards it.
+	Logger *slog.Logger
+}
+
+// Maker makes root filesystems from image layers. It is safe for use by
+// stages building at once.
+type Maker struct {
+	opts  Options
+	trash *Trash
+	// mu makes one image root or one set of kept layers at a time, so
+	// that a second stage asking for the same finds it made.
+	mu     sync.Mutex
+	images map[string]string // image roots by the caller's key
+}
+
+// New returns a Maker working in opts.Work, making its directories there.
+func New(opts Options) (*Maker, error) {
+	for _, d := range []string{"roots", "downloads", "trash"} {
+		if err := os.MkdirAll(filepath.Join(opts.Work, d), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Retry == nil {
+		opts.Retry = func(_ context.Context, _ string, f func() error) error { return f() }
+	}
+	if opts.Spent == nil {
+		opts.Spent = func(string, time.Duration) {}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Maker{opts: opts, trash: NewTrash(filepath.Join(opts.Work, "trash")), images: map[string]string{}}, nil
+}
+
+// Dir is where the root named name lives in the work directory.
+func (m *Maker) Dir(name string) string { return filepath.Join(m.opts.Work, "roots", name) }
+
+// Discard takes a directory away now and deletes it in the background.
+func (m *Maker) Discard(dir string) error { return m.trash.Discard(dir) }
+
+// Wait returns once everything discarded is deleted.
+func (m *Maker) Wait() error { return m.trash.Wait() }
+
+// spent counts the time since start towards phase.
+func (m *Maker) spent(phase string, start time.Time) { m.opts.Spent(phase, time.Since(start)) }
+
+// Unpack extracts layers in order into dir, applying whiteouts, while the
+// later ones download. into tunes the extraction (spared paths,
+// outlines); whiteouts always apply.
+func (m *Maker) Unpack(ctx context.Context, dir string, ls []v1.Layer, into layers.ExtractOptions) error {
+	defer m.spent("extract", time.Now())
+	p := m.prefetch(ctx, ls)
+	defer p.close()
+	for i := range ls {
+		l, err := p.layer(ctx, i)
+		if err != nil {
+			return err
+		}
+		// Unpacking a layer again over a partial attempt gives the same
+		// result: entries replace what they find.
+		if err := m.opts.Retry(ctx, "unpacking a layer", func() error { return unpackLayer(ctx, dir, l, into) }); err != nil {
+			d, _ := l.Digest()
+			return fmt.Errorf("unpacking layer %d (%s): %w", i+1, d, err)
+		}
+	}
+	return nil
+}
+
+// UnpackInto extracts layers over a live root: what it spares stays, an
+// outline stays one, and the recorded state is forgotten. Extraction
+// replaces files, never writes into them, so a root that shares inodes
+// with another tree stays safe.
+func (m *Maker) UnpackInto(ctx context.Context, r *Root, ls []v1.Layer) error {
+	r.Changed()
+	return m.Unpack(ctx, r.Dir, ls, layers.ExtractOptions{Spare: r.Others, Outline: r.Outline})
+}
+
+// Unpacked makes a root of its own, named name, from ls: from a template
+// when there is one that holds the first of them (see Template), the
+// rest unpacked over it.
+func (m *Maker) Unpacked(ctx context.Context, name string, ls []v1.Layer, tmpl *Template) (*Root, error) {
+	dir := m.Dir(name)
+	start := time.Now()
+	n := 0
+	if tmpl != nil {
+		made, err := m.fromTemplate(ctx, dir, tmpl)
+		if err != nil {
+			return nil, err
+		}
+		if made {
+			n = tmpl.Layers
+		}
+	}
+	if n == 0 {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.Unpack(ctx, dir, ls[n:], layers.ExtractOptions{}); err != nil {
+		return nil, err
+	}
+	m.opts.Logger.Debug("unpacked a root", "root", name, "layers", len(ls)-n, "cloned", n > 0, "took", time.Since(start))
+	return &Root{Dir: dir}, nil
+}
+
+// Outlined makes an outline of ls, named name, that holds whole the files
+// named by keep (see layers.Outline).
+func (m *Maker) Outlined(ctx context.Context, name string, ls []v1.Layer, keep ...string) (*Root, error) {
+	start := time.Now()
+	dir := m.Dir(name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, err
+	}
+	o := layers.NewOutline(keep...)
+	if err := m.Unpack(ctx, dir, ls, layers.ExtractOptions{Outline: o}); err != nil {
+		return nil, err
+	}
+	m.opts.Logger.Debug("unpacked an outline", "root", name, "layers", len(ls), "left out", o.Len(), "took", time.Since(start))
+	return &Root{Dir: dir, Outline: o}, nil
+}
+
+// ImageRoot returns an image's files unpacked, for reading or cloning
+// only, unpacking them the first time key is asked for.
+func (m *Maker) ImageRoot(ctx context.Context, key string, ls []v1.Layer) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if root, ok := m.images[key]; ok {
+		return root, nil
+	}
+	dir := m.Dir(fmt.Sprintf("image-%d", len(m.images)))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := m.Unpack(ctx, dir, ls, layers.ExtractOptions{}); err != nil {
+		return "", err
+	}
+	m.images[key] = dir
+	return dir, nil
+}
+
+// unpackLayer streams one layer into dir.
+func unpackLayer(ctx context.Context, dir string, l v1.Layer, into layers.ExtractOptions) error {
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	stream, err := layers.Decompress(rc)
+	if err != nil {
+		return err
+	}
+	into.Whiteouts = true
+	err = layers.Extract(ctx, dir, stream, into)
+	if ferr := stream.Finish(); err == nil {
+		err = ferr
+	}
+	return err
+}
