@@ -96,7 +96,7 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	if bo.Cache, err = f.cacheStore(pushReg); err != nil {
 		return bo, po, err
 	}
-	bo.CacheReadOnly, bo.BaseLayerDir = f.noPushCache, f.cacheDir
+	bo.CacheReadOnly, bo.BaseLayerDir, bo.CacheMountDir = f.noPushCache, f.cacheDir, f.cacheMountDir
 	if bo.Secrets, err = parseSecrets(f.secrets); err != nil {
 		return bo, po, err
 	}

@@ -14,7 +14,6 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -84,39 +83,79 @@ func (b *builder) stepKey(ctx context.Context, st *stage, ins dockerfile.Instruc
 	env := st.vars.Environ()
 	sort.Strings(env)
 	k.fields(env)
-	if c, ok := ins.(*dockerfile.Copy); ok {
-		src, ok, err := b.copySourceKey(ctx, st, c)
+	var inputs func() (string, bool, error)
+	switch c := ins.(type) {
+	case *dockerfile.Copy:
+		inputs = func() (string, bool, error) { return b.copySourceKey(ctx, st, c) }
+	case *dockerfile.Run:
+		inputs = func() (string, bool, error) { return b.mountsKey(ctx, st, c) }
+	}
+	if inputs != nil {
+		sum, ok, err := inputs()
 		if err != nil || !ok {
 			return "", false, err
 		}
-		k.field(src)
+		k.field(sum)
 	}
 	return k.sum(), true, nil
 }
 
-// copySourceKey hashes what COPY or ADD reads: context files by content
-// and metadata, a stage by its key, an image by its digest. ADD of a URL
-// without --checksum cannot be known before downloading it.
+// copySourceKey hashes what COPY or ADD reads: context files by content,
+// a stage by its key, an image by its digest. ADD of a URL without
+// --checksum cannot be known before downloading it.
 func (b *builder) copySourceKey(ctx context.Context, st *stage, c *dockerfile.Copy) (string, bool, error) {
 	k := newKeyHash("sources")
+	var paths []string
 	for _, s := range c.Sources {
-		if isURL(s) {
-			if c.Checksum == "" {
-				return "", false, nil
-			}
-			k.field("url " + s + " " + c.Checksum)
+		if !isURL(s) {
+			paths = append(paths, s)
+			continue
+		}
+		if c.Checksum == "" {
+			return "", false, nil
+		}
+		k.field("url " + s + " " + c.Checksum)
+	}
+	if ok, err := b.hashSources(ctx, k, st, c.From, paths); !ok || err != nil {
+		return "", false, err
+	}
+	return k.sum(), true, nil
+}
+
+// mountsKey hashes what RUN's bind mounts show the step, as
+// copySourceKey does for COPY. Caches and tmpfs mounts add nothing: what
+// a cache holds is not an input, as in BuildKit.
+func (b *builder) mountsKey(ctx context.Context, st *stage, c *dockerfile.Run) (string, bool, error) {
+	k := newKeyHash("mounts")
+	for _, m := range c.Mounts {
+		if m.Type != "bind" {
+			continue
+		}
+		source := m.Source
+		if source == "" {
+			source = "/"
+		}
+		if ok, err := b.hashSources(ctx, k, st, m.From, []string{source}); !ok || err != nil {
+			return "", false, err
 		}
 	}
-	if c.From != "" {
-		from, err := b.df.ResolveFrom(c.From, st.index)
+	return k.sum(), true, nil
+}
+
+// hashSources adds to k what paths of a --from hold: the context's files
+// by content, a stage by its key, an image by its digest. It reports false
+// where the step itself will fail (a path that does not resolve).
+func (b *builder) hashSources(ctx context.Context, k *keyHash, st *stage, fromName string, paths []string) (bool, error) {
+	if fromName != "" {
+		from, err := b.df.ResolveFrom(fromName, st.index)
 		if err != nil {
-			return "", false, err
+			return false, err
 		}
 		switch from.Kind {
 		case dockerfile.BaseStage:
 			other, err := b.stage(ctx, from.Stage)
 			if err != nil {
-				return "", false, err
+				return false, err
 			}
 			k.field("stage " + other.key)
 		case dockerfile.BaseScratch:
@@ -125,33 +164,30 @@ func (b *builder) copySourceKey(ctx context.Context, st *stage, c *dockerfile.Co
 			p := b.platform
 			img, err := b.pull(ctx, from.Image, &p)
 			if err != nil {
-				return "", false, err
+				return false, err
 			}
 			k.field("image " + img.digest.String())
 		}
-		return k.sum(), true, nil
+		return true, nil
 	}
 	src := b.contextSource()
-	for _, s := range c.Sources {
-		if isURL(s) {
-			continue
-		}
+	for _, s := range paths {
 		matches, err := src.Resolve(s)
 		if err != nil {
-			return "", false, nil // the step itself reports it
+			return false, nil // the step itself reports it
 		}
 		for _, m := range matches {
 			if err := hashTree(ctx, k, src, m.Host, m.Rel); err != nil {
-				return "", false, err
+				return false, err
 			}
 		}
 	}
-	return k.sum(), true, nil
+	return true, nil
 }
 
 // hashTree adds a context path and everything under it (but what
-// .dockerignore leaves out): names, types, modes, owners, sizes, mtimes,
-// link targets and contents.
+// .dockerignore leaves out): names, types, modes, sizes, link targets and
+// contents.
 func hashTree(ctx context.Context, k *keyHash, src *copier.Source, host, rel string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -160,8 +196,10 @@ func hashTree(ctx context.Context, k *keyHash, src *copier.Source, host, rel str
 	if err != nil {
 		return err
 	}
-	st := fi.Sys().(*syscall.Stat_t)
-	k.field(fmt.Sprintf("%s %o %d:%d %d %d", rel, fi.Mode(), st.Uid, st.Gid, fi.Size(), fi.ModTime().UnixNano()))
+	// Not the owner nor the mtime, as in BuildKit: two clones of one
+	// commit differ in both, and COPY gives context files to root (or
+	// --chown) anyway.
+	k.field(fmt.Sprintf("%s %o %d", rel, fi.Mode(), fi.Size()))
 	switch {
 	case fi.Mode()&os.ModeSymlink != 0:
 		target, err := os.Readlink(host)

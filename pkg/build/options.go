@@ -79,6 +79,11 @@ type Options struct {
 	// for any image that has it: stage roots are stacked from them by hard
 	// links (see overlay.Stack). cache.LayerDir owns its layout.
 	BaseLayerDir string
+	// CacheMountDir keeps the contents of RUN --mount=type=cache between
+	// builds, one directory per cache id; builds sharing it share the
+	// caches, as sharing= says. Default: "cache-mounts" in BaseLayerDir
+	// when set, else in WorkDir, so that builds on one machine share it.
+	CacheMountDir string
 	// PullRetries is how many more times a failed pull of an image's
 	// metadata or a layer is tried, waiting PullRetryWait (1s when 0), then
 	// twice as long each time.
@@ -173,6 +178,12 @@ func (o *Options) normalize() error {
 	}
 	if o.WorkDir == "" {
 		o.WorkDir = os.TempDir()
+	}
+	if o.CacheMountDir == "" {
+		o.CacheMountDir = filepath.Join(o.WorkDir, "builder-cache-mounts")
+		if o.BaseLayerDir != "" {
+			o.CacheMountDir = filepath.Join(o.BaseLayerDir, "cache-mounts")
+		}
 	}
 	if o.Root != "" && (o.Limits != isolation.Limits{}) {
 		return fmt.Errorf("limits on RUN steps need chroot isolation: a build at %s runs in its container's limits", o.Root)

@@ -33,6 +33,12 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 	}
 	spec.Secrets = secrets
 	spec.Env = append(spec.Env, secretEnv...)
+	mounts, err := b.mounts(ctx, st, c)
+	if err != nil {
+		return err
+	}
+	defer mounts.release()
+	spec.Mounts = mounts.mounts
 	changes, err := b.runs(ctx).run(ctx, st, spec)
 	if err != nil {
 		return err

@@ -12,14 +12,13 @@ import (
 // environment variables the step gets, as BuildKit does: a file at
 // /run/secrets/ID (or target=), mode 0400 unless mode= says otherwise,
 // and with env=VAR the value in VAR instead (and also a file when target=
-// is given). A secret that was not given is skipped unless required. Other
-// mount types are refused.
+// is given). A secret that was not given is skipped unless required.
 func (b *builder) secrets(mounts []dockerfile.Mount) ([]isolation.Secret, []string, error) {
 	var files []isolation.Secret
 	var env []string
 	for _, m := range mounts {
 		if m.Type != "secret" {
-			return nil, nil, fmt.Errorf("RUN --mount=type=%s is not supported yet (only type=secret is)", m.Type)
+			continue // see mounts
 		}
 		id := m.ID
 		if id == "" && m.Target != "" {
@@ -31,7 +30,7 @@ func (b *builder) secrets(mounts []dockerfile.Mount) ([]isolation.Secret, []stri
 		data, ok := b.opts.Secrets[id]
 		if !ok {
 			if m.Required {
-				return nil, nil, fmt.Errorf("secret %s is required but was not given (--secret id=%s,src=FILE or id=%s,env=VAR)", id, id, id)
+				return nil, nil, fmt.Errorf("secret %s is required but was not given to the build", id)
 			}
 			continue
 		}

@@ -81,7 +81,7 @@ func convertRun(c *instructions.RunCommand) *Run {
 		mt := Mount{
 			Type: string(m.Type), From: m.From, Source: m.Source, Target: m.Target,
 			ReadOnly: m.ReadOnly, ID: m.CacheID, Sharing: string(m.CacheSharing),
-			Required: m.Required, Mode: m.Mode, UID: m.UID, GID: m.GID,
+			Required: m.Required, Mode: m.Mode, UID: m.UID, GID: m.GID, Size: m.SizeLimit,
 		}
 		if m.Env != nil {
 			mt.Env = *m.Env

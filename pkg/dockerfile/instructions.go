@@ -43,6 +43,7 @@ type Mount struct {
 	Env      string
 	Mode     *uint64
 	UID, GID *uint64
+	Size     int64 // type=tmpfs: size= in bytes; 0 when not given
 }
 
 // Copy is COPY, or ADD when Add is set.

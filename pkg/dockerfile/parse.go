@@ -50,10 +50,12 @@ type Step struct {
 	Keyword string // upper case: RUN, COPY, ...
 	Line    int
 	Source  string // the instruction as written
-	From    string // COPY --from as written; "" otherwise
-	file    string
-	escape  rune
-	node    *parser.Node
+	// Froms are the other stages or images the step reads, as written:
+	// COPY --from, RUN --mount from=.
+	Froms  []string
+	file   string
+	escape rune
+	node   *parser.Node
 }
 
 // String is the instruction's first line, shortened for messages.
@@ -168,8 +170,17 @@ func newStep(file string, escape rune, node *parser.Node) (*Step, any, error) {
 	if err != nil {
 		return nil, nil, s.Wrap(cleanParseError(err))
 	}
-	if c, ok := parsed.(*instructions.CopyCommand); ok {
-		s.From = c.From
+	switch c := parsed.(type) {
+	case *instructions.CopyCommand:
+		if c.From != "" {
+			s.Froms = append(s.Froms, c.From)
+		}
+	case *instructions.RunCommand:
+		for _, m := range instructions.GetMounts(c) {
+			if m.From != "" {
+				s.Froms = append(s.Froms, m.From)
+			}
+		}
 	}
 	return s, parsed, nil
 }

@@ -24,6 +24,7 @@ RUN echo hi
 COPY --from=0 /a /b
 FROM scratch
 COPY --from=build /x /y
+RUN --mount=type=cache,target=/c --mount=type=bind,from=build,target=/b --mount=from=img:1,target=/i,type=cache true
 `)
 	if got, want := len(df.MetaArgs), 1; got != want {
 		t.Fatalf("meta args = %d, want %d", got, want)
@@ -39,13 +40,13 @@ COPY --from=build /x /y
 		s := stage{Name: st.Name, Base: st.Base, Line: st.Line}
 		for _, step := range st.Steps {
 			s.Keywords = append(s.Keywords, step.Keyword)
-			s.Froms = append(s.Froms, step.From)
+			s.Froms = append(s.Froms, strings.Join(step.Froms, ","))
 		}
 		got = append(got, s)
 	}
 	want := []stage{
 		{Name: "build", Base: "$BASE", Line: 2, Keywords: []string{"RUN", "COPY"}, Froms: []string{"", "0"}},
-		{Name: "", Base: "scratch", Line: 5, Keywords: []string{"COPY"}, Froms: []string{"build"}},
+		{Name: "", Base: "scratch", Line: 5, Keywords: []string{"COPY", "RUN"}, Froms: []string{"build", "build,img:1"}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("stages (-want +got):\n%s", diff)
@@ -110,7 +111,7 @@ func TestParseTrigger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if step.Keyword != "COPY" || step.From != "b" || step.Line != 1 {
+	if step.Keyword != "COPY" || len(step.Froms) != 1 || step.Froms[0] != "b" || step.Line != 1 {
 		t.Errorf("trigger = %+v", step)
 	}
 	if _, err := df.ParseTrigger(df.Stages[0], "FROM alpine"); err == nil {

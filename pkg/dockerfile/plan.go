@@ -94,15 +94,14 @@ func (df *Dockerfile) planStage(p *Plan, i int, st *Stage, globals *Vars) error 
 		p.Platforms[i] = plat
 	}
 	for _, step := range st.Steps {
-		if step.From == "" {
-			continue
-		}
-		src, err := df.ResolveFrom(step.From, i)
-		if err != nil {
-			return step.Wrap(err)
-		}
-		if src.Kind == BaseStage {
-			p.Deps[i] = append(p.Deps[i], src.Stage)
+		for _, from := range step.Froms {
+			src, err := df.ResolveFrom(from, i)
+			if err != nil {
+				return step.Wrap(err)
+			}
+			if src.Kind == BaseStage {
+				p.Deps[i] = append(p.Deps[i], src.Stage)
+			}
 		}
 	}
 	return nil

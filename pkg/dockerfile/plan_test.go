@@ -91,6 +91,28 @@ COPY --from=example.com/img:1 /y /y
 	}
 }
 
+// TestPlanMountFroms: RUN --mount from= a stage needs that stage, as
+// COPY --from does; a mount from a later stage is refused.
+func TestPlanMountFroms(t *testing.T) {
+	df := mustParse(t, `FROM busybox AS seed
+FROM busybox AS tools
+FROM busybox AS unused
+FROM busybox
+RUN --mount=type=cache,target=/c,from=seed --mount=type=bind,from=tools,target=/t --mount=type=tmpfs,target=/x true
+`)
+	p, err := df.Plan("", &Vars{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int{0, 1, 3}, p.Needed); diff != "" {
+		t.Errorf("needed (-want +got):\n%s", diff)
+	}
+	df = mustParse(t, "FROM busybox\nRUN --mount=type=bind,from=later,target=/t true\nFROM busybox AS later\n")
+	if _, err := df.Plan("0", &Vars{}); err == nil || !strings.Contains(err.Error(), "needs to be defined before") {
+		t.Errorf("a mount from a later stage: err = %v", err)
+	}
+}
+
 func TestResolveFromErrors(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"variable", "FROM a\nCOPY --from=$X /a /b\n", "variable expansion is not supported for --from"},

@@ -138,6 +138,11 @@ func (c *Chroot) prepare(spec *Spec, st *stubs, copies *[]string) (*stephelper.C
 		}
 		cfg.Binds = append(cfg.Binds, stephelper.Bind{Source: src, Target: sec.Target, ReadOnly: true})
 	}
+	binds, err := mountBinds(spec.Root, spec.Mounts, st)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Binds = append(cfg.Binds, binds...)
 	return cfg, nil
 }
 

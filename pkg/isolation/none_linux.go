@@ -32,6 +32,9 @@ func (None) Run(ctx context.Context, spec *Spec) error {
 	if len(spec.Args) == 0 {
 		return errors.New("no command given")
 	}
+	if len(spec.Mounts) > 0 {
+		return errors.New("RUN --mount=type=cache, bind and tmpfs need chroot isolation for now: in isolation none nothing can be mounted")
+	}
 	// Here-document scripts and secrets alike exist for the step only.
 	remove, err := placeFiles(append(stepFiles(spec.Files), spec.Secrets...))
 	defer remove()

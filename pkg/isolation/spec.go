@@ -34,6 +34,20 @@ type Spec struct {
 	// Secrets are files that exist at their targets for the step only,
 	// read-only, and never in the root afterwards.
 	Secrets []Secret
+	// Mounts are directories (or files) mounted for the step only: RUN
+	// --mount type=cache, bind and tmpfs. They are made after the
+	// secrets, in order of their targets, parents first. A mount point
+	// the root lacked is gone afterwards.
+	Mounts []Mount
+}
+
+// Mount is a host directory or file bound at Target, or an empty tmpfs
+// there when Source is "".
+type Mount struct {
+	Target   string // absolute, inside the root; symlinks resolve inside it
+	Source   string
+	ReadOnly bool
+	Size     int64 // a tmpfs's size limit in bytes; 0: the kernel's default
 }
 
 // Secret is a file given to one step (RUN --mount=type=secret).

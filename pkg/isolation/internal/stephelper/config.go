@@ -27,6 +27,8 @@ func (c *Config) Encode() []byte {
 		e.str(b.Source)
 		e.str(b.Target)
 		e.bool(b.ReadOnly)
+		e.bool(b.Tmpfs)
+		e.uint(b.Size)
 	}
 	e.uint(uint64(len(c.Files)))
 	for name, data := range c.Files {
@@ -55,7 +57,7 @@ func Decode(data []byte) (*Config, error) {
 	c.NetNone = d.bool()
 	c.Mounts = d.strs()
 	for n := d.count(); n > 0; n-- {
-		c.Binds = append(c.Binds, Bind{Source: d.str(), Target: d.str(), ReadOnly: d.bool()})
+		c.Binds = append(c.Binds, Bind{Source: d.str(), Target: d.str(), ReadOnly: d.bool(), Tmpfs: d.bool(), Size: d.uint()})
 	}
 	if n := d.count(); n > 0 {
 		c.Files = map[string][]byte{}

@@ -13,7 +13,8 @@ func TestConfigRoundTrip(t *testing.T) {
 			Root: "/work/roots/stage-0", Args: []string{"/bin/sh", "-c", "echo 'a:b' \x00 ok"}, Env: []string{"PATH=/bin", "EMPTY="},
 			Dir: "/app", UID: 1000, GID: 4294967295, Groups: []uint32{0, 27, 100}, Hostname: "buildkitsandbox",
 			NetNone: true, Mounts: []string{"proc", "dev", "sys"},
-			Binds: []Bind{{Source: "/tmp/etc-1", Target: "/etc/hosts"}, {Source: "/tmp/s", Target: "/run/secrets/x", ReadOnly: true}},
+			Binds: []Bind{{Source: "/tmp/etc-1", Target: "/etc/hosts"}, {Source: "/tmp/s", Target: "/run/secrets/x", ReadOnly: true},
+				{Target: "/tmp/t", Tmpfs: true, Size: 1 << 40}},
 			Files: map[string][]byte{"script": []byte("#!/bin/sh\n\x00binary\n"), "empty": {}}, Insecure: true, Seccomp: []byte{1, 2, 3, 4, 5, 6, 7, 8},
 		},
 	} {

@@ -37,8 +37,13 @@ type Config struct {
 	Seccomp []byte
 }
 
-// Bind is a file or directory bound into the root.
+// Bind is a file or directory bound into the root, or with Tmpfs an
+// empty tmpfs mounted there. Binds are made in order, after /proc, /dev
+// and /sys: a later target may lie inside an earlier one. Each is nodev
+// unless the step is insecure.
 type Bind struct {
 	Source, Target string
 	ReadOnly       bool
+	Tmpfs          bool
+	Size           uint64 // a tmpfs's size limit in bytes; 0: the kernel's default
 }
