@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
@@ -43,12 +42,9 @@ func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error
 		opts.Owner = &layers.Owner{UID: uid, GID: gid}
 	}
 	if c.Chmod != "" {
-		m, err := strconv.ParseUint(c.Chmod, 8, 32)
-		if err != nil || m > 0o7777 {
-			return fmt.Errorf("invalid chmod parameter: '%v'. it should be octal string and between 0 and 07777", c.Chmod)
+		if opts.Mode, err = copier.ParseChmod(c.Chmod); err != nil {
+			return err
 		}
-		mode := uint32(m)
-		opts.Mode = &mode
 	}
 	if len(c.Excludes) > 0 {
 		if opts.Excludes, err = patternmatcher.New(c.Excludes); err != nil {

@@ -31,7 +31,7 @@ type Copier struct {
 	root     string                         // the stage's root
 	src      *Source                        // nil for downloads and here-docs
 	owner    *layers.Owner                  // --chown; nil keeps the source's
-	mode     *uint32                        // --chmod
+	mode     *Chmod                         // --chmod
 	excludes *patternmatcher.PatternMatcher // --exclude
 	links    map[[2]uint64]string           // source inode -> first copy
 	written  map[string]layers.Owner        // path in the root -> owner it should have
@@ -42,7 +42,7 @@ type Copier struct {
 // Options are COPY's flags and what the root is.
 type Options struct {
 	Owner    *layers.Owner                  // --chown; nil keeps the source's (root for the context)
-	Mode     *uint32                        // --chmod
+	Mode     *Chmod                         // --chmod
 	Excludes *patternmatcher.PatternMatcher // --exclude
 	// Outline, when set, lists what the root left out (see layers.Outline).
 	Outline *layers.Outline
@@ -300,13 +300,14 @@ func (cp *Copier) excluded(rel string) bool {
 	return err == nil && m
 }
 
-// modeOf is the mode a copy gets: --chmod, else the source's, with the
-// setuid, setgid and sticky bits.
+// modeOf is the mode a copy gets: the source's, with the setuid, setgid
+// and sticky bits, changed by --chmod.
 func (cp *Copier) modeOf(fi os.FileInfo) uint32 {
+	m := fi.Sys().(*syscall.Stat_t).Mode & 0o7777
 	if cp.mode != nil {
-		return *cp.mode
+		return cp.mode.apply(m, fi.IsDir())
 	}
-	return fi.Sys().(*syscall.Stat_t).Mode & 0o7777
+	return m
 }
 
 // ownerOf is the owner a copy gets: --chown, root for context files, else
@@ -399,7 +400,7 @@ func (cp *Copier) writeFile(dst string, r io.Reader, mode uint32, mtime time.Tim
 		return err
 	}
 	if cp.mode != nil {
-		mode = *cp.mode
+		mode = cp.mode.apply(mode, false)
 	}
 	if err := unix.Chmod(dst, mode); err != nil {
 		return err

@@ -50,8 +50,11 @@ func TestCopyDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := &Source{Root: ctxDir, Ignore: ignore, Context: true, Name: "the build context"}
-	mode := uint32(0o600)
-	cp := New(root, src, Options{Owner: &layers.Owner{UID: 1000, GID: 1000}, Mode: &mode, Excludes: excludes})
+	mode, err := ParseChmod("600")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := New(root, src, Options{Owner: &layers.Owner{UID: 1000, GID: 1000}, Mode: mode, Excludes: excludes})
 	matches, err := src.Resolve("app")
 	if err != nil || len(matches) != 1 {
 		t.Fatalf("Resolve: %v %v", matches, err)
@@ -138,4 +141,46 @@ func ExampleCopier() {
 	// Output:
 	// greetings
 	// greetings/hello.txt
+}
+
+// TestParseChmod: octal modes replace the source's, symbolic ones change
+// it, as BuildKit's COPY --chmod (fsutil with dchapes-mode) does.
+func TestParseChmod(t *testing.T) {
+	tests := []struct {
+		spec  string
+		cur   uint32
+		dir   bool
+		want  uint32
+		fails string
+	}{
+		{spec: "755", cur: 0o600, want: 0o755},
+		{spec: "4755", cur: 0o600, want: 0o4755},
+		{spec: "u+x", cur: 0o640, want: 0o740},
+		{spec: "go-w", cur: 0o666, want: 0o644},
+		{spec: "a=rX", cur: 0o640, want: 0o444},
+		{spec: "a=rX", cur: 0o750, dir: true, want: 0o555},
+		{spec: "u=rwx,g=rx,o=", cur: 0o4644, want: 0o750}, // = clears setuid, as chmod(1)
+		{spec: "g+s", cur: 0o755, dir: true, want: 0o2755},
+		{spec: "+t", cur: 0o777, dir: true, want: 0o1777},
+		{spec: "17777", fails: "it should be octal string and between 0 and 07777"},
+		{spec: "9", fails: "it should be octal string"},
+		{spec: "u+q", fails: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.spec, func(t *testing.T) {
+			c, err := ParseChmod(tc.spec)
+			if tc.fails != "" || (err != nil && tc.want == 0) {
+				if err == nil || !strings.Contains(err.Error(), tc.fails) {
+					t.Fatalf("ParseChmod(%q) = %v, want an error with %q", tc.spec, err, tc.fails)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.apply(tc.cur, tc.dir); got != tc.want {
+				t.Errorf("%q on %04o = %04o, want %04o", tc.spec, tc.cur, got, tc.want)
+			}
+		})
+	}
 }
