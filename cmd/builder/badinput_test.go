@@ -99,6 +99,9 @@ func TestBadInput(t *testing.T) {
 		{"malformed --secret", "FROM scratch\n", nil, []string{"--secret", "id=tok,src"}, `^--secret "id=tok,src": want id=ID,src=FILE`},
 		{"--secret file missing", "FROM scratch\n", nil, []string{"--secret", "id=tok,src=/does/not/exist"}, `^--secret id=tok: open /does/not/exist`},
 		{"required secret not given", "FROM scratch\nRUN --mount=type=secret,id=tok,required=true true\n", nil, nil, `^Dockerfile:2: RUN --mount=type=secret,id=tok,required=true true: secret tok is required but was not given`},
+		{"RUN --device", "FROM scratch\nRUN --device=nvidia.com/gpu=all nvidia-smi\n", nil, nil, `^Dockerfile:2: RUN --device=nvidia.com/gpu=all nvidia-smi: RUN --device=nvidia.com/gpu=all: devices are not supported`},
+		{"cache mount without target", "FROM scratch\nRUN --mount=type=cache true\n", nil, nil, `^Dockerfile:2: RUN --mount=type=cache true: `},
+		{"bad --chmod", "FROM scratch\nCOPY --chmod=u+q Dockerfile /x\n", nil, nil, `^Dockerfile:2: COPY --chmod=u\+q Dockerfile /x: `},
 	}
 	if len(tests) < 30 {
 		t.Fatalf("%d cases, want at least 30", len(tests))

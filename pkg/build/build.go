@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,6 +169,9 @@ func newBuilder(opts Options) (*builder, error) {
 				if step.Insecure() {
 					return nil, step.Wrap(errInsecure)
 				}
+				if len(step.Devices) > 0 {
+					return nil, step.Wrap(devicesError(step.Devices))
+				}
 			}
 		}
 	}
@@ -291,6 +295,12 @@ func (b *builder) warn(format string, args ...any) {
 
 // errInsecure is RUN --security=insecure in a build not allowed it.
 var errInsecure = errors.New("RUN --security=insecure is not allowed: the build was not granted the entitlement security.insecure")
+
+// devicesError is RUN --device: no step is ever given a device (BuildKit
+// gives CDI devices to builds granted the entitlement device).
+func devicesError(names []string) error {
+	return fmt.Errorf("RUN --device=%s: devices are not supported: this builder gives no step a device", strings.Join(names, ","))
+}
 
 // errCycle reports a stage that needs itself.
 var errCycle = errors.New("the stages depend on each other in a cycle")

@@ -57,6 +57,9 @@ func (b *builder) runSpec(st *stage, c *dockerfile.Run, root string, out io.Writ
 	if c.Security == "insecure" && !b.opts.AllowInsecure {
 		return nil, errInsecure // from an ONBUILD trigger: the plan saw the rest
 	}
+	if len(c.Devices) > 0 {
+		return nil, devicesError(c.Devices)
+	}
 	args := c.Args
 	if c.Shell {
 		args = st.withShell(args)

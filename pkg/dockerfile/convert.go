@@ -77,6 +77,9 @@ func convertRun(c *instructions.RunCommand) *Run {
 		Security: instructions.GetSecurity(c),
 	}
 	foldHeredocs(r, c)
+	for _, d := range instructions.GetDevices(c) {
+		r.Devices = append(r.Devices, d.Name)
+	}
 	for _, m := range instructions.GetMounts(c) {
 		mt := Mount{
 			Type: string(m.Type), From: m.From, Source: m.Source, Target: m.Target,

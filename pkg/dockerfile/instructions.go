@@ -23,8 +23,9 @@ type Run struct {
 	Shell    bool
 	Script   *InlineFile // a "#!" heredoc; Args then names its path
 	Mounts   []Mount
-	Network  string // "default", "none" or "host"
-	Security string // "sandbox" or "insecure"
+	Network  string   // "default", "none" or "host"
+	Security string   // "sandbox" or "insecure"
+	Devices  []string // --device: CDI device names
 }
 
 // ScriptDir is where a RUN heredoc script is found during the step.

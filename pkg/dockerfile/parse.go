@@ -52,10 +52,12 @@ type Step struct {
 	Source  string // the instruction as written
 	// Froms are the other stages or images the step reads, as written:
 	// COPY --from, RUN --mount from=.
-	Froms  []string
-	file   string
-	escape rune
-	node   *parser.Node
+	Froms []string
+	// Devices are RUN --device's CDI device names.
+	Devices []string
+	file    string
+	escape  rune
+	node    *parser.Node
 }
 
 // String is the instruction's first line, shortened for messages.
@@ -180,6 +182,9 @@ func newStep(file string, escape rune, node *parser.Node) (*Step, any, error) {
 			if m.From != "" {
 				s.Froms = append(s.Froms, m.From)
 			}
+		}
+		for _, d := range instructions.GetDevices(c) {
+			s.Devices = append(s.Devices, d.Name)
 		}
 	}
 	return s, parsed, nil
