@@ -18,7 +18,10 @@ type baseImage struct {
 	ref    string
 	digest v1.Hash // the platform image's manifest digest
 	config *v1.ConfigFile
-	layers []v1.Layer
+	// startInterval is config.Healthcheck's start interval, which
+	// v1.ConfigFile drops.
+	startInterval time.Duration
+	layers        []v1.Layer
 }
 
 // pull fetches an image's manifest and config, resolving a multi-platform
@@ -61,7 +64,11 @@ func (b *builder) pull(ctx context.Context, ref string, platform *v1.Platform) (
 	if err != nil {
 		return nil, fmt.Errorf("reading the digest of %s: %w", ref, err)
 	}
-	bi := &baseImage{ref: ref, digest: digest, config: cfg, layers: ls}
+	raw, err := img.RawConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading the config of %s: %w", ref, err)
+	}
+	bi := &baseImage{ref: ref, digest: digest, config: cfg, layers: ls, startInterval: startIntervalOf(raw)}
 	b.pulled[key] = bi
 	b.opts.Logger.Debug("pulled image metadata", "ref", ref, "layers", len(ls))
 	return bi, nil

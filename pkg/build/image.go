@@ -45,6 +45,11 @@ func (b *builder) image(st *stage, final bool) (v1.Image, error) {
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {
 		return nil, fmt.Errorf("assembling the image: %w", err)
 	}
+	if st.startInterval != 0 && cfg.Config.Healthcheck != nil {
+		if img, err = withStartInterval(img, st.startInterval); err != nil {
+			return nil, fmt.Errorf("assembling the image: %w", err)
+		}
+	}
 	return img, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
@@ -213,7 +214,13 @@ func (st *stage) healthcheck(c *dockerfile.Healthcheck) {
 		StartPeriod: c.StartPeriod, Retries: c.Retries,
 	}
 	st.config.Config.Healthcheck = hc
-	st.note(fmt.Sprintf("HEALTHCHECK %+v", *hc))
+	st.startInterval = c.StartInterval
+	// Worded as BuildKit words it, from its struct with StartInterval.
+	st.note(fmt.Sprintf("HEALTHCHECK %+v", struct {
+		Test                                          []string
+		Interval, Timeout, StartPeriod, StartInterval time.Duration
+		Retries                                       int
+	}{hc.Test, hc.Interval, hc.Timeout, hc.StartPeriod, c.StartInterval, hc.Retries}))
 }
 
 // onbuild records a trigger; BuildKit adds no history entry for it.

@@ -64,7 +64,7 @@ CMD run --fast
 		"ENV A=1 B=two", "ENV C=1 and two", "LABEL version=1.0 with space=yes",
 		"EXPOSE [443/udp 80/tcp]", "VOLUME [/data]", "VOLUME [/logs]", "WORKDIR /srv (layer)", "WORKDIR /srv/app (layer)",
 		"USER 1000:1000", "SHELL [/bin/bash -o pipefail -c]", "STOPSIGNAL SIGINT",
-		"HEALTHCHECK {Test:[CMD-SHELL curl -f http://localhost/] Interval:5s Timeout:0s StartPeriod:0s Retries:3}",
+		"HEALTHCHECK {Test:[CMD-SHELL curl -f http://localhost/] Interval:5s Timeout:0s StartPeriod:0s StartInterval:0s Retries:3}",
 		"MAINTAINER someone@example.com", `ENTRYPOINT ["/app"]`,
 		`CMD ["/bin/bash" "-o" "pipefail" "-c" "run --fast"]`,
 	}

@@ -18,24 +18,27 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // stage is the state of one stage while it builds and once it is built.
 type stage struct {
-	index   int
-	def     *dockerfile.Stage
-	prefix  string           // "name " before the step numbers in progress lines
-	config  *v1.ConfigFile   // the image config being built
-	layers  []v1.Layer       // base layers, then this stage's
-	vars    *dockerfile.Vars // ENV and ARG values in scope
-	args    []dockerfile.ArgDecl
-	fs      *rootfs.Root   // the root filesystem; nil until needed
-	reads   bool           // a step reads the files of the root (RUN, ADD)
-	readMu  sync.Mutex     // one fills in the root for stages reading it at once
-	cmdSet  bool           // a CMD was given in this stage
-	step    int            // progress: steps shown so far
-	total   int            // progress: steps to show
-	now     v1.Time        // the time given to history entries
-	done    chan struct{}  // closed when the stage is built, or failed
-	err     error          // why it failed, once done
-	key     string         // the cache key of its last step (of its base at first)
-	onLayer func(v1.Layer) // told of each new layer, for stages the result is made of
+	index  int
+	def    *dockerfile.Stage
+	prefix string         // "name " before the step numbers in progress lines
+	config *v1.ConfigFile // the image config being built
+	// startInterval is the health check's start interval, which
+	// v1.HealthConfig has no field for (see withStartInterval).
+	startInterval time.Duration
+	layers        []v1.Layer       // base layers, then this stage's
+	vars          *dockerfile.Vars // ENV and ARG values in scope
+	args          []dockerfile.ArgDecl
+	fs            *rootfs.Root   // the root filesystem; nil until needed
+	reads         bool           // a step reads the files of the root (RUN, ADD)
+	readMu        sync.Mutex     // one fills in the root for stages reading it at once
+	cmdSet        bool           // a CMD was given in this stage
+	step          int            // progress: steps shown so far
+	total         int            // progress: steps to show
+	now           v1.Time        // the time given to history entries
+	done          chan struct{}  // closed when the stage is built, or failed
+	err           error          // why it failed, once done
+	key           string         // the cache key of its last step (of its base at first)
+	onLayer       func(v1.Layer) // told of each new layer, for stages the result is made of
 }
 
 // stage builds stage i, and first whatever it needs, once. A stage that
@@ -155,6 +158,7 @@ func (b *builder) setBase(ctx context.Context, st *stage) error {
 		// The parent's config holds only its own ONBUILD instructions (it
 		// ran and cleared those it inherited): they run here.
 		st.config = parent.config.DeepCopy()
+		st.startInterval = parent.startInterval
 		st.layers = append([]v1.Layer(nil), parent.layers...)
 		// The parent's ARG values stay in scope, as in BuildKit, though
 		// they never were in its config.
@@ -171,6 +175,7 @@ func (b *builder) setBase(ctx context.Context, st *stage) error {
 			return st.def.Wrap(err)
 		}
 		st.config = img.config.DeepCopy()
+		st.startInterval = img.startInterval
 		st.layers = append([]v1.Layer(nil), img.layers...)
 		st.key = baseKey("image", img.digest.String(), *platform)
 	}
