@@ -40,6 +40,7 @@ type buildFlags struct {
 	cache, noPushCache               bool
 	cacheRepo, cacheDir              string
 	cacheMountDir                    string
+	cacheKeyIgnoreArgs               []string
 	cacheTTL                         time.Duration
 	secrets                          []string
 	pullRetry, extractRetry          int
@@ -114,6 +115,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&f.cache, "cache", false, "reuse the results of steps whose inputs did not change, kept in --cache-repo")
 	fs.StringVar(&f.cacheRepo, "cache-repo", "", "where cached steps live: a repository, or oci:DIR for a local OCI layout (default <first destination's repository>/cache)")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep pulled base image layers in this directory, and (chroot isolation) each layer unpacked, for later builds to reuse")
+	fs.StringArrayVar(&f.cacheKeyIgnoreArgs, "cache-key-ignore-arg", nil, "a build arg whose value stays out of every step's cache key (repeatable): steps that differ only in it reuse the cache")
 	fs.StringVar(&f.cacheMountDir, "cache-mount-dir", "", "where RUN --mount=type=cache keeps its contents between builds (default: cache-mounts in --cache-dir when given, else builder-cache-mounts in --work-dir)")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", 14*24*time.Hour, "how long cached steps stay valid")
 	fs.BoolVar(&f.noPushCache, "no-push-cache", false, "read the cache but write nothing to it")

@@ -97,6 +97,7 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 		return bo, po, err
 	}
 	bo.CacheReadOnly, bo.BaseLayerDir, bo.CacheMountDir = f.noPushCache, f.cacheDir, f.cacheMountDir
+	bo.CacheKeyIgnoreArgs = f.cacheKeyIgnoreArgs
 	if bo.Secrets, err = parseSecrets(f.secrets); err != nil {
 		return bo, po, err
 	}

@@ -31,6 +31,7 @@ type cachedBuild struct {
 	dir     string
 	cache   Cache
 	args    map[string]string
+	ignore  []string // CacheKeyIgnoreArgs
 	runs    int
 	output  string
 	digest  string
@@ -42,7 +43,7 @@ func (cb *cachedBuild) build() *Result {
 	runner := &countingRunner{Chroot: isolation.Chroot{TempDir: cb.t.TempDir()}}
 	var progress strings.Builder
 	res, err := Build(context.Background(), Options{ContextDir: cb.dir, WorkDir: cb.t.TempDir(), Cache: cb.cache,
-		BuildArgs: cb.args, Runner: runner, Progress: &progress, Platform: "linux/amd64"})
+		BuildArgs: cb.args, CacheKeyIgnoreArgs: cb.ignore, Runner: runner, Progress: &progress, Platform: "linux/amd64"})
 	if err != nil {
 		cb.t.Fatalf("build: %v\n%s", err, progress.String())
 	}
@@ -230,5 +231,30 @@ func TestCacheConcurrentBuilds(t *testing.T) {
 	}
 	if fs := flatten(t, res.Image); fs["one"].Body != "one\n" || fs["two"].Body != "two\n" || fs["f"].Body != "content\n" {
 		t.Errorf("rebuilt from a shared cache: %v", fs["two"])
+	}
+}
+
+// TestCacheKeyIgnoreArg: a build arg named in CacheKeyIgnoreArgs changes
+// no key, whether RUN uses it or an ENV was made from it; others do.
+func TestCacheKeyIgnoreArg(t *testing.T) {
+	base := busybox(t)
+	dir := t.TempDir()
+	write(t, dir, "Dockerfile", "FROM "+base+"\nARG VERSION\nARG OTHER\nENV STAMP=v$VERSION\nRUN echo $VERSION $OTHER > /version\n")
+	store := &cache.Layout{Dir: t.TempDir()}
+	for _, tc := range []struct {
+		args   map[string]string
+		ignore []string
+		runs   int
+	}{
+		{map[string]string{"VERSION": "1.0", "OTHER": "a"}, []string{"VERSION"}, 1},
+		{map[string]string{"VERSION": "2.0", "OTHER": "a"}, []string{"VERSION"}, 0},
+		{map[string]string{"VERSION": "2.0", "OTHER": "b"}, []string{"VERSION"}, 1},
+		{map[string]string{"VERSION": "3.0", "OTHER": "b"}, nil, 1},
+	} {
+		cb := &cachedBuild{t: t, dir: dir, cache: store, args: tc.args, ignore: tc.ignore}
+		cb.build()
+		if cb.runs != tc.runs {
+			t.Errorf("%v ignoring %v: %d RUN steps ran, want %d", tc.args, tc.ignore, cb.runs, tc.runs)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -79,8 +80,18 @@ func (b *builder) stepKey(ctx context.Context, st *stage, ins dockerfile.Instruc
 	if err != nil {
 		return "", false, err
 	}
-	k.field(string(j))
-	env := st.vars.Environ()
+	text, env := string(j), st.vars.Environ()
+	for _, name := range b.opts.CacheKeyIgnoreArgs {
+		if v, ok := st.vars.Get(name); ok && v != "" {
+			// The value, wherever it went (the expanded command, an ENV
+			// made from it), counts as the name alone.
+			text = strings.ReplaceAll(text, v, "\x00"+name)
+			for i := range env {
+				env[i] = strings.ReplaceAll(env[i], v, "\x00"+name)
+			}
+		}
+	}
+	k.field(text)
 	sort.Strings(env)
 	k.fields(env)
 	var inputs func() (string, bool, error)

@@ -71,6 +71,10 @@ type Options struct {
 	// Cache, when set, keeps each step's result by a key of its inputs and
 	// reuses it instead of running the step again.
 	Cache Cache
+	// CacheKeyIgnoreArgs names build args whose values stay out of every
+	// step's cache key: a step that differs only in one of them is a hit
+	// (e.g. a version stamp that should not rebuild everything).
+	CacheKeyIgnoreArgs []string
 	// CacheReadOnly reads the cache but stores nothing new.
 	CacheReadOnly bool
 	// BaseLayerDir, when set, keeps the layers of pulled images by digest
