@@ -184,3 +184,43 @@ func TestParseChmod(t *testing.T) {
 		})
 	}
 }
+
+// TestChmodDestinationDirectory: a directory COPY makes for a directory
+// source takes an octal --chmod; a symbolic one, or a directory that was
+// there, keeps its mode (BuildKit v0.34.2's results).
+func TestChmodDestinationDirectory(t *testing.T) {
+	ctxDir := t.TempDir()
+	writeTree(t, ctxDir, map[string]string{"dir/f": "f"})
+	src := &Source{Root: ctxDir, Context: true, Name: "the build context"}
+	for _, tc := range []struct {
+		chmod  string
+		exists bool
+		want   os.FileMode
+	}{{"700", false, 0o700}, {"700", true, 0o711}, {"a=rX", false, 0o755}} {
+		root := t.TempDir()
+		if tc.exists {
+			if err := os.Mkdir(filepath.Join(root, "d"), 0o711); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(filepath.Join(root, "d"), 0o711)
+		}
+		mode, err := ParseChmod(tc.chmod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		matches, err := src.Resolve("dir")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := New(root, src, Options{Mode: mode}).Copy(context.Background(), matches[0], "/d", false); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(filepath.Join(root, "d"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != tc.want {
+			t.Errorf("--chmod=%s, existing %v: /d is %v, want %v", tc.chmod, tc.exists, fi.Mode().Perm(), tc.want)
+		}
+	}
+}
