@@ -229,3 +229,35 @@ COPY --from=tools /usr/bin/ /out/
 		t.Errorf("hardlinks in the COPY --from layer (-want +got):\n%s", diff)
 	}
 }
+
+// TestRunGroups gives a step the groups BuildKit gives it (observed with
+// BuildKit v0.34.2 on the same /etc/group): the user's groups plus its
+// primary group, or an explicit group alone. The base's /etc/group has
+// app:x:1000: and staff:x:50:app.
+func TestRunGroups(t *testing.T) {
+	base := busybox(t)
+	df := "FROM " + base + `
+RUN echo 'staff2:x:51:app' >> /etc/group && echo 'other:x:60:app,x' >> /etc/group && mkdir -m 777 /o
+USER app
+RUN busybox grep Groups /proc/self/status > /o/app
+USER app:app
+RUN busybox grep Groups /proc/self/status > /o/app-app
+USER 1000:1000
+RUN busybox grep Groups /proc/self/status > /o/num-num
+USER 1000
+RUN busybox grep Groups /proc/self/status > /o/num
+USER 1000:51
+RUN busybox grep Groups /proc/self/status > /o/num-51
+USER root
+RUN busybox grep Groups /proc/self/status > /o/root
+`
+	fs := flatten(t, mustBuildIn(t, df, map[string]string{}, amd).Image)
+	want := map[string]string{"app": "50 51 60 1000", "app-app": "1000", "num-num": "1000", "num": "50 51 60 1000", "num-51": "51", "root": "0"}
+	got := map[string]string{}
+	for k := range want {
+		got[k] = strings.TrimSpace(strings.TrimPrefix(fs["o/"+k].Body, "Groups:"))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("groups (-BuildKit +ours):\n%s", diff)
+	}
+}

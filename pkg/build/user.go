@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,7 +34,9 @@ type groupEntry struct {
 
 // resolveUser resolves USER's "user[:group]" against the root's
 // /etc/passwd and /etc/group, as runc does: names must exist; a numeric
-// user need not; the user's other groups come from /etc/group.
+// user need not. The step's groups are BuildKit's (checked against
+// v0.34.2): the user's groups from /etc/group plus its primary group,
+// or with an explicit group that group alone.
 func resolveUser(root, spec string) (identity, error) {
 	if spec == "" {
 		spec = "0"
@@ -71,15 +74,14 @@ func resolveUser(root, spec string) (identity, error) {
 		}
 		id.gid = gid
 	}
-	if name != "" {
+	if name != "" && !hasGroup {
 		for _, g := range groups {
-			for _, m := range g.members {
-				if m == name && g.gid != id.gid {
-					id.groups = append(id.groups, g.gid)
-				}
+			if g.gid != id.gid && slices.Contains(g.members, name) && !slices.Contains(id.groups, g.gid) {
+				id.groups = append(id.groups, g.gid)
 			}
 		}
 	}
+	id.groups = append(id.groups, id.gid)
 	return id, nil
 }
 

@@ -79,7 +79,8 @@ func (None) Run(ctx context.Context, spec *Spec) error {
 // credential is the identity to switch to, or nil when the builder
 // already is that user with no extra groups.
 func credential(spec *Spec) *syscall.Credential {
-	if int(spec.UID) == os.Geteuid() && int(spec.GID) == os.Getegid() && len(spec.Groups) == 0 {
+	onlyPrimary := len(spec.Groups) == 0 || len(spec.Groups) == 1 && spec.Groups[0] == spec.GID
+	if int(spec.UID) == os.Geteuid() && int(spec.GID) == os.Getegid() && onlyPrimary {
 		return nil
 	}
 	return &syscall.Credential{Uid: spec.UID, Gid: spec.GID, Groups: spec.Groups}
