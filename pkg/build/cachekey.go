@@ -127,7 +127,7 @@ func (b *builder) copySourceKey(ctx context.Context, st *stage, c *dockerfile.Co
 		}
 		k.field("url " + s + " " + c.Checksum)
 	}
-	if ok, err := b.hashSources(ctx, k, st, c.From, paths); !ok || err != nil {
+	if ok, err := b.hashSources(ctx, k, st, c.From, paths, c.Parents); !ok || err != nil {
 		return "", false, err
 	}
 	return k.sum(), true, nil
@@ -146,7 +146,7 @@ func (b *builder) mountsKey(ctx context.Context, st *stage, c *dockerfile.Run) (
 		if source == "" {
 			source = "/"
 		}
-		if ok, err := b.hashSources(ctx, k, st, m.From, []string{source}); !ok || err != nil {
+		if ok, err := b.hashSources(ctx, k, st, m.From, []string{source}, false); !ok || err != nil {
 			return "", false, err
 		}
 	}
@@ -156,7 +156,7 @@ func (b *builder) mountsKey(ctx context.Context, st *stage, c *dockerfile.Run) (
 // hashSources adds to k what paths of a --from hold: the context's files
 // by content, a stage by its key, an image by its digest. It reports false
 // where the step itself will fail (a path that does not resolve).
-func (b *builder) hashSources(ctx context.Context, k *keyHash, st *stage, fromName string, paths []string) (bool, error) {
+func (b *builder) hashSources(ctx context.Context, k *keyHash, st *stage, fromName string, paths []string, parents bool) (bool, error) {
 	if fromName != "" {
 		from, err := b.df.ResolveFrom(fromName, st.index)
 		if err != nil {
@@ -183,11 +183,12 @@ func (b *builder) hashSources(ctx context.Context, k *keyHash, st *stage, fromNa
 	}
 	src := b.contextSource()
 	for _, s := range paths {
-		matches, err := src.Resolve(s)
+		matches, err := resolveSource(src, s, parents)
 		if err != nil {
 			return false, nil // the step itself reports it
 		}
 		for _, m := range matches {
+			k.field(m.Dest)
 			if err := hashTree(ctx, k, src, m.Host, m.Rel); err != nil {
 				return false, err
 			}

@@ -19,9 +19,6 @@ import (
 // copy executes COPY and ADD: it copies into the stage's root and makes the
 // layer from exactly the paths it wrote, without walking the filesystem.
 func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error {
-	if c.Parents {
-		return errors.New("COPY --parents is not supported yet")
-	}
 	// A stage with an ADD reads its files (archives unpack over them):
 	// roots.write gives it the full root, never an outline.
 	fs, err := b.roots.write(ctx, st, c.Chown != "")
@@ -62,6 +59,24 @@ func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error
 		return err
 	}
 	return st.commit(copyHistory(c), layer)
+}
+
+// resolveSource finds what a COPY source names: with --parents each
+// match keeps its path below the source's pivot (see
+// copier.Source.ResolveParents).
+func resolveSource(src *copier.Source, s string, parents bool) ([]copier.ParentMatch, error) {
+	if parents {
+		return src.ResolveParents(s)
+	}
+	ms, err := src.Resolve(s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]copier.ParentMatch, len(ms))
+	for i, m := range ms {
+		out[i].Match = m
+	}
+	return out, nil
 }
 
 // copySource returns what COPY reads: the context, a stage or an image.
@@ -132,7 +147,7 @@ func destination(workdir, dest string) string {
 
 // copyAll copies every source of one COPY or ADD to dest.
 func (b *builder) copyAll(ctx context.Context, cp *copier.Copier, src *copier.Source, c *dockerfile.Copy, dest string) error {
-	var matches []copier.Match
+	var matches []copier.ParentMatch
 	var urls []string
 	for _, s := range c.Sources {
 		if c.Add && isURL(s) {
@@ -142,11 +157,14 @@ func (b *builder) copyAll(ctx context.Context, cp *copier.Copier, src *copier.So
 		if !c.Add && isURL(s) {
 			return fmt.Errorf("source can't be a URL for COPY")
 		}
-		m, err := src.Resolve(s)
+		m, err := resolveSource(src, s, c.Parents)
 		if err != nil {
 			return err
 		}
 		matches = append(matches, m...)
+	}
+	if c.Parents && !strings.HasSuffix(dest, "/") {
+		dest += "/" // the sources keep their paths below it
 	}
 	destIsDir := strings.HasSuffix(dest, "/")
 	if n := len(matches) + len(urls) + len(c.Inline); n > 1 && !destIsDir && !cp.IsDir(dest) {
@@ -159,7 +177,11 @@ func (b *builder) copyAll(ctx context.Context, cp *copier.Copier, src *copier.So
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := cp.Copy(ctx, m, dest, c.Add && (c.Unpack == nil || *c.Unpack)); err != nil {
+		to := dest
+		if c.Parents {
+			to = path.Join(dest, m.Dest)
+		}
+		if err := cp.Copy(ctx, m.Match, to, c.Add && (c.Unpack == nil || *c.Unpack)); err != nil {
 			return err
 		}
 	}
