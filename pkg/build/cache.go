@@ -74,12 +74,21 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 	if !cacheable {
 		key = uncacheable()
 	}
+	// The chain goes on from the step's key; a linked layer's key says
+	// nothing of what is below it, so the chain takes both.
+	chain := key
+	if linked(ins) {
+		k := newKeyHash("link")
+		k.field(st.key)
+		k.field(key)
+		chain = k.sum()
+	}
 	if cacheable && makesLayer(ins) {
 		hit, err := b.fromCache(ctx, st, ins, key)
 		b.since("cache", start)
 		if err != nil || hit {
 			if hit {
-				st.key = key
+				st.key = chain
 			}
 			return hit, err
 		}
@@ -94,7 +103,7 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 	if cacheable && makesLayer(ins) {
 		b.toCache(ctx, st, key)
 	}
-	st.key = key
+	st.key = chain
 	return false, nil
 }
 

@@ -68,13 +68,17 @@ func baseKey(kind, id string, platform v1.Platform) string {
 	return k.sum()
 }
 
-// stepKey is a step's key: the key before it, the instruction after
-// expansion, the ARG and ENV values it can see, and for COPY and ADD what
+// stepKey is a step's key: the key before it (but for COPY --link), the
+// instruction after expansion, the ARG and ENV values it can see, and for COPY and ADD what
 // its sources hold. The second result is false when the step cannot be
 // cached.
 func (b *builder) stepKey(ctx context.Context, st *stage, ins dockerfile.Instruction) (string, bool, error) {
 	k := newKeyHash("step")
-	k.field(st.key)
+	if !linked(ins) {
+		// A linked layer does not depend on what is below it: its key
+		// does not either (step chains it on).
+		k.field(st.key)
+	}
 	k.field(fmt.Sprintf("%T", ins))
 	j, err := json.Marshal(ins)
 	if err != nil {

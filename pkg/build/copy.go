@@ -19,6 +19,9 @@ import (
 // copy executes COPY and ADD: it copies into the stage's root and makes the
 // layer from exactly the paths it wrote, without walking the filesystem.
 func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error {
+	if linked(c) {
+		return b.copyLinked(ctx, st, c)
+	}
 	// A stage with an ADD reads its files (archives unpack over them):
 	// roots.write gives it the full root, never an outline.
 	fs, err := b.roots.write(ctx, st, c.Chown != "")
@@ -218,6 +221,9 @@ func (b *builder) contextSource() *copier.Source {
 func copyHistory(c *dockerfile.Copy) string {
 	var b strings.Builder
 	b.WriteString(keyword(c))
+	if c.Parents {
+		b.WriteString(" --parents")
+	}
 	if c.Chown != "" {
 		b.WriteString(" --chown=" + c.Chown)
 	}
