@@ -106,9 +106,13 @@ func TestAddURL(t *testing.T) {
 	}))
 	defer srv.Close()
 	sum := sha256.Sum256(compress(t, "gz", tarBytes(t)))
-	df := "FROM scratch\nADD " + srv.URL + "/dl/archive.tar.gz /downloads/\nADD --checksum=sha256:" + hex.EncodeToString(sum[:]) + " " + srv.URL + "/x /checked\n"
+	df := "FROM scratch\nADD " + srv.URL + "/dl/archive.tar.gz /downloads/\nADD --checksum=sha256:" + hex.EncodeToString(sum[:]) + " " + srv.URL + "/x /checked\n" +
+		"ADD --unpack=true " + srv.URL + "/dl/archive.tar.gz /unpacked/\n"
 	res := mustBuildIn(t, df, map[string]string{})
 	fs := flatten(t, res.Image)
+	if e := fs["unpacked/pkg/file"]; e.Body != "data" || e.UID != 5 {
+		t.Errorf("ADD --unpack=true of a URL: unpacked/pkg/file = %+v, want the archive's file", e)
+	}
 	e := fs["downloads/archive.tar.gz"]
 	if e.Mode != 0o600 || !e.ModTime.Equal(modified) || e.Type != tar.TypeReg {
 		t.Errorf("download: mode %o mtime %v type %q; want 0600, Last-Modified, a plain (not unpacked) file", e.Mode, e.ModTime, e.Type)

@@ -189,7 +189,7 @@ func (b *builder) copyAll(ctx context.Context, cp *copier.Copier, src *copier.So
 		}
 	}
 	for _, u := range urls {
-		if err := b.download(ctx, cp, u, dest, c.Checksum); err != nil {
+		if err := b.download(ctx, cp, u, dest, c.Checksum, c.Unpack != nil && *c.Unpack); err != nil {
 			return err
 		}
 	}

@@ -19,8 +19,9 @@ import (
 )
 
 // download fetches an ADD URL to dest: mode 0600, the Last-Modified time as
-// its mtime, never unpacked, checked against --checksum when given.
-func (b *builder) download(ctx context.Context, cp *copier.Copier, rawURL, dest, checksum string) error {
+// its mtime, checked against --checksum when given. It is unpacked only
+// with ADD --unpack=true and when it is an archive, as in BuildKit.
+func (b *builder) download(ctx context.Context, cp *copier.Copier, rawURL, dest, checksum string, unpack bool) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return fmt.Errorf("parsing %q: %w", rawURL, err)
@@ -67,6 +68,11 @@ func (b *builder) download(ctx context.Context, cp *copier.Copier, rawURL, dest,
 		got := hex.EncodeToString(h.Sum(nil))
 		if !ok || want != got {
 			return fmt.Errorf("checksum mismatch for %s: got sha256:%s, want %s", rawURL, got, checksum)
+		}
+	}
+	if unpack {
+		if ok, err := cp.UnpackArchive(ctx, tmp.Name(), dest); ok || err != nil {
+			return err
 		}
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {

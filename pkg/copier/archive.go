@@ -11,10 +11,10 @@ import (
 	"github.com/buildcrew/builder/pkg/layers"
 )
 
-// unpackArchive extracts a local tar archive (plain, gzip, bzip2, xz or
+// UnpackArchive extracts a local tar archive (plain, gzip, bzip2, xz or
 // zstd, recognized by content, not by name) into the directory dest, as
 // ADD does. It reports false, doing nothing, for any other file.
-func (cp *Copier) unpackArchive(ctx context.Context, file, dest string) (bool, error) {
+func (cp *Copier) UnpackArchive(ctx context.Context, file, dest string) (bool, error) {
 	ok, err := isArchive(file)
 	if err != nil || !ok {
 		return false, err

@@ -36,7 +36,7 @@ func (cp *Copier) Copy(ctx context.Context, m Match, dest string, unpack bool) e
 		return cp.copyDir(m.Host, target, m.Rel, "", true, nil)
 	}
 	if unpack {
-		ok, err := cp.unpackArchive(ctx, m.Host, dest)
+		ok, err := cp.UnpackArchive(ctx, m.Host, dest)
 		if ok || err != nil {
 			return err
 		}
