@@ -122,6 +122,14 @@ func (b *builder) copySourceKey(ctx context.Context, st *stage, c *dockerfile.Co
 	k := newKeyHash("sources")
 	var paths []string
 	for _, s := range c.Sources {
+		if g, ok := gitSource(c, s); ok {
+			key, ok := gitKey(ctx, g, c.Checksum)
+			if !ok {
+				return "", false, nil
+			}
+			k.field(key)
+			continue
+		}
 		if !isURL(s) {
 			paths = append(paths, s)
 			continue

@@ -152,7 +152,12 @@ func destination(workdir, dest string) string {
 func (b *builder) copyAll(ctx context.Context, cp *copier.Copier, src *copier.Source, c *dockerfile.Copy, dest string) error {
 	var matches []copier.ParentMatch
 	var urls []string
+	var gits []*dockerfile.GitSource
 	for _, s := range c.Sources {
+		if g, ok := gitSource(c, s); ok {
+			gits = append(gits, g)
+			continue
+		}
 		if c.Add && isURL(s) {
 			urls = append(urls, s)
 			continue
@@ -170,11 +175,16 @@ func (b *builder) copyAll(ctx context.Context, cp *copier.Copier, src *copier.So
 		dest += "/" // the sources keep their paths below it
 	}
 	destIsDir := strings.HasSuffix(dest, "/")
-	if n := len(matches) + len(urls) + len(c.Inline); n > 1 && !destIsDir && !cp.IsDir(dest) {
+	if n := len(matches) + len(urls) + len(gits) + len(c.Inline); n > 1 && !destIsDir && !cp.IsDir(dest) {
 		return fmt.Errorf("when using %s with more than one source file, the destination must be a directory and end with a /", keyword(c))
 	}
-	if c.Checksum != "" && len(urls) != 1 {
-		return errors.New("checksum requires exactly one HTTP(S) source")
+	if c.Checksum != "" && len(urls)+len(gits) != 1 {
+		return errors.New("checksum requires exactly one HTTP(S) or Git source")
+	}
+	for _, g := range gits {
+		if err := b.addGit(ctx, cp, g, dest, c.Checksum); err != nil {
+			return err
+		}
 	}
 	for _, m := range matches {
 		if err := ctx.Err(); err != nil {

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/buildcrew/builder/internal/dirlist"
+	"github.com/buildcrew/builder/internal/filecopy"
 	"github.com/buildcrew/builder/internal/xattr"
 	"github.com/buildcrew/builder/pkg/layers"
 )
@@ -55,6 +56,14 @@ func New(root string, src *Source, o Options) *Copier {
 		root: root, src: src, owner: o.Owner, mode: o.Mode, excludes: o.Excludes, outline: o.Outline,
 		links: map[[2]uint64]string{}, written: map[string]layers.Owner{}, isRoot: os.Geteuid() == 0,
 	}
+}
+
+// From returns a copier into the same root, with the same options and the
+// same record of what was written (one layer), that reads src.
+func (cp *Copier) From(src *Source) *Copier {
+	c := *cp
+	c.src, c.links = src, map[[2]uint64]string{}
+	return &c
 }
 
 // rel is a host path inside the root relative to it.
@@ -135,7 +144,7 @@ func (cp *Copier) copyFile(srcHost, dst string, fi os.FileInfo) error {
 			cp.record(dst, uid, gid)
 			return nil
 		}
-		if err := copyContent(srcHost, dst); err != nil {
+		if err := filecopy.Content(srcHost, dst); err != nil {
 			return err
 		}
 		if st.Nlink > 1 {
@@ -173,23 +182,6 @@ func clearFileTarget(dst string) error {
 		return fmt.Errorf("cannot replace the directory %s with a file", dst)
 	}
 	return os.Remove(dst)
-}
-
-func copyContent(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, in)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // copyDir copies the directory srcHost to dst. rel is its path relative to

@@ -21,13 +21,10 @@ func convert(cmd instructions.Command) (Instruction, error) {
 			Excludes: c.ExcludePatterns, Parents: c.Parents,
 		}, nil
 	case *instructions.AddCommand:
-		if c.KeepGitDir != nil {
-			return nil, fmt.Errorf("ADD --keep-git-dir: git sources are not supported")
-		}
 		return &Copy{
 			Add: true, Sources: c.SourcePaths, Inline: inlineFiles(c.SourceContents), Dest: c.DestPath,
 			Chown: c.Chown, Chmod: c.Chmod, Link: c.Link, Excludes: c.ExcludePatterns,
-			Checksum: c.Checksum, Unpack: c.Unpack,
+			Checksum: c.Checksum, Unpack: c.Unpack, KeepGitDir: c.KeepGitDir != nil && *c.KeepGitDir,
 		}, nil
 	case *instructions.EnvCommand:
 		return &Env{Vars: keyValues(c.Env)}, nil

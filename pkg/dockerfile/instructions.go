@@ -61,6 +61,8 @@ type Copy struct {
 	Parents  bool
 	Checksum string // ADD --checksum
 	Unpack   *bool  // ADD --unpack
+	// KeepGitDir (ADD --keep-git-dir) keeps .git of a git source.
+	KeepGitDir bool
 }
 
 // InlineFile is a here-document used as a COPY source.

@@ -1,0 +1,29 @@
+// Package filecopy copies a file's content into a new file.
+package filecopy
+
+import (
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Content copies src's bytes to dst, which it creates (mode 0600, never
+// through a symlink, never over an existing file): the caller gives it
+// its metadata afterwards.
+func Content(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
