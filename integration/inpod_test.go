@@ -75,8 +75,9 @@ func TestSelfImage(t *testing.T) {
 	}
 }
 
-// inPodDockerfile uses RUN, deletions, stages built FROM stages and COPY
-// --from, on both test bases.
+// inPodDockerfile uses RUN, deletions, stages built FROM stages, COPY
+// --from and RUN's cache, bind and tmpfs mounts (put in place as files
+// in the Pod), on both test bases.
 const inPodDockerfile = `ARG BUSYBOX
 ARG DEBIAN
 FROM $DEBIAN AS deb
@@ -90,6 +91,12 @@ FROM $BUSYBOX
 COPY --from=deb /out/ /deb/
 COPY --from=test /app/ /app/
 COPY ctxfile /ctxfile
+RUN --mount=type=cache,target=/var/cache/build echo run >> /var/cache/build/log && cat /var/cache/build/log > /cache-seen
+RUN --mount=type=cache,target=/var/cache/build cat /var/cache/build/log >> /cache-seen
+RUN --mount=type=bind,target=/ctx cat /ctx/ctxfile > /bound && ! test -e /ctx/nothing
+RUN --mount=type=bind,from=deb,source=/out,target=/app cat /app/marker > /from-deb && ! test -e /app/hello
+RUN --mount=type=tmpfs,target=/scratch echo x > /scratch/x && ! test -e /scratch/y
+RUN test ! -e /var/cache/build && test ! -e /ctx && test ! -e /scratch && test -e /app/hello && echo clean > /mounts-gone
 RUN rm /etc/group && echo done > /done
 `
 
@@ -134,7 +141,8 @@ func TestInPod(t *testing.T) {
 	}
 
 	reference := env.registry + "/inpod:chroot"
-	mustBuild(t, ctx, append([]string{"--context", ctx, "--destination", reference, "--isolation", "chroot"}, args...)...)
+	// A cache of its own, empty as the Pod's is.
+	mustBuild(t, ctx, append([]string{"--context", ctx, "--destination", reference, "--isolation", "chroot", "--cache-mount-dir", t.TempDir()}, args...)...)
 
 	pod, chroot := fetch(t, inPod), fetch(t, reference)
 	if diffs := diffTrees(pod.tree, chroot.tree); len(diffs) > 0 {
@@ -142,12 +150,13 @@ func TestInPod(t *testing.T) {
 			t.Errorf("%s: in the pod %s", p, d)
 		}
 	}
-	for _, p := range []string{"/deb/debian_version", "/deb/marker", "/app/hello", "/app/link", "/app/tested", "/ctxfile", "/done"} {
+	for _, p := range []string{"/deb/debian_version", "/deb/marker", "/app/hello", "/app/link", "/app/tested", "/ctxfile", "/done",
+		"/cache-seen", "/bound", "/from-deb", "/mounts-gone"} {
 		if _, ok := pod.tree[p]; !ok {
 			t.Errorf("%s missing", p)
 		}
 	}
-	for _, p := range []string{"/app/gone", "/app/sub", "/etc/group", "/kaniko", "/workspace"} {
+	for _, p := range []string{"/app/gone", "/app/sub", "/etc/group", "/kaniko", "/workspace", "/var/cache/build", "/ctx", "/scratch"} {
 		if _, ok := pod.tree[p]; ok {
 			t.Errorf("%s should not be in the image", p)
 		}

@@ -19,9 +19,13 @@ type sharedRoot struct {
 }
 
 // newSharedRoot prepares building in opts.Root, sparing the ignored
-// paths, the work directory and the context.
+// paths and the builder's own: the work directory, the context, the base
+// layer directory and the cache mounts.
 func newSharedRoot(b *builder, opts Options) *sharedRoot {
-	spare := append(append([]string(nil), opts.Ignore...), b.work, opts.ContextDir)
+	spare := append(append([]string(nil), opts.Ignore...), b.work, opts.ContextDir, opts.CacheMountDir)
+	if opts.BaseLayerDir != "" {
+		spare = append(spare, opts.BaseLayerDir)
+	}
 	return &sharedRoot{b: b, dir: rootfs.NewShared(opts.Root, spare...), cleanup: opts.Cleanup}
 }
 

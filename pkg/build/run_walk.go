@@ -2,6 +2,8 @@ package build
 
 import (
 	"context"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/buildcrew/builder/pkg/isolation"
@@ -40,10 +42,34 @@ func (r walkRuns) run(ctx context.Context, st *stage, spec *isolation.Spec) ([]l
 	if err != nil {
 		return nil, err
 	}
-	changes := snapshot.Diff(before, after)
+	changes := underNoMount(snapshot.Diff(before, after), spec.Mounts)
 	st.fs.Record(after)
 	diffed := time.Since(start) - ran
 	b.addPhase("snapshot", diffed)
 	b.opts.Logger.Debug("RUN finished", "stage", st.def.DisplayName(), "changes", len(changes), "run", ran, "snapshot", diffed)
 	return changes, nil
+}
+
+// underNoMount drops the changes at or under the step's mount targets:
+// in isolation none the mounts are put in place as files, and what the
+// step did there is the mounts', never the layer's.
+func underNoMount(changes []layers.Entry, mounts []isolation.Mount) []layers.Entry {
+	if len(mounts) == 0 {
+		return changes
+	}
+	out := changes[:0]
+	for _, c := range changes {
+		inside := false
+		for _, m := range mounts {
+			t := strings.TrimPrefix(path.Clean("/"+m.Target), "/")
+			if c.Path == t || strings.HasPrefix(c.Path, t+"/") {
+				inside = true
+				break
+			}
+		}
+		if !inside {
+			out = append(out, c)
+		}
+	}
+	return out
 }

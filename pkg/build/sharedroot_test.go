@@ -3,7 +3,9 @@ package build
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -24,6 +26,7 @@ FROM ` + base + `
 COPY --from=build /artifact /artifact
 COPY --from=test /tested /tested
 RUN test -f /data/old && ! test -e /tested.not && echo final > /final
+RUN --mount=type=cache,target=/c echo x > /c/f
 `
 	private := mustBuildIn(t, df, map[string]string{}, amd)
 
@@ -37,6 +40,7 @@ RUN test -f /data/old && ! test -e /tested.not && echo final > /final
 			o.Root, o.Cleanup = root, cleanup
 			o.Ignore = []string{filepath.Join(root, "keep"), filepath.Join(root, "etc/hosts")}
 			o.Runner = &isolation.Chroot{TempDir: t.TempDir()}
+			o.CacheMountDir = filepath.Join(root, "cache-mounts") // spared like the work directory
 		}
 	}
 	res := mustBuildIn(t, df, map[string]string{}, shared(false))
@@ -49,8 +53,10 @@ RUN test -f /data/old && ! test -e /tested.not && echo final > /final
 			t.Errorf("%s missing from the image", p)
 		}
 	}
-	if _, ok := got["keep/secret"]; ok {
-		t.Error("an ignored path went into the image")
+	for _, p := range []string{"keep/secret", "cache-mounts", "c"} {
+		if _, ok := got[p]; ok {
+			t.Errorf("%s went into the image", p)
+		}
 	}
 	// The root holds the last stage now; the ignored paths are untouched.
 	for p, body := range map[string]string{"final": "final\n", "keep/secret": "mine", "etc/hosts": "mounted"} {
@@ -73,6 +79,10 @@ RUN test -f /data/old && ! test -e /tested.not && echo final > /final
 		return nil
 	})
 	sort.Strings(left)
+	if got := left[:min(len(left), 1)]; len(got) == 0 || got[0] != "cache-mounts" {
+		t.Errorf("the cache mounts did not outlive the build: %v", left)
+	}
+	left = slices.DeleteFunc(left, func(p string) bool { return strings.HasPrefix(p, "cache-mounts") })
 	if diff := cmp.Diff([]string{"etc", "etc/hosts", "keep", "keep/secret"}, left); diff != "" {
 		t.Errorf("after --cleanup (-want +got):\n%s", diff)
 	}

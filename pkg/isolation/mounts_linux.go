@@ -19,11 +19,7 @@ import (
 // it. A target inside another mount's is made by the helper, in that
 // mount.
 func mountBinds(root string, mounts []Mount, st *stubs) ([]stephelper.Bind, error) {
-	sorted := append([]Mount(nil), mounts...)
-	for i := range sorted {
-		sorted[i].Target = path.Clean("/" + sorted[i].Target)
-	}
-	sort.SliceStable(sorted, func(i, j int) bool { return depth(sorted[i].Target) < depth(sorted[j].Target) })
+	sorted := byDepth(mounts)
 	var binds []stephelper.Bind
 	var done []string // targets mounted so far, resolved
 	for _, m := range sorted {
@@ -69,6 +65,16 @@ func mountBinds(root string, mounts []Mount, st *stubs) ([]stephelper.Bind, erro
 		binds = append(binds, b)
 	}
 	return binds, nil
+}
+
+// byDepth returns the mounts with clean absolute targets, parents first.
+func byDepth(mounts []Mount) []Mount {
+	sorted := append([]Mount(nil), mounts...)
+	for i := range sorted {
+		sorted[i].Target = path.Clean("/" + sorted[i].Target)
+	}
+	sort.SliceStable(sorted, func(i, j int) bool { return depth(sorted[i].Target) < depth(sorted[j].Target) })
+	return sorted
 }
 
 // depth counts a clean absolute path's components.

@@ -22,7 +22,7 @@ type None struct{}
 
 // Run runs spec.Args as spec.UID:spec.GID and waits for it. Cancelling ctx
 // kills the command's whole process group.
-func (None) Run(ctx context.Context, spec *Spec) error {
+func (None) Run(ctx context.Context, spec *Spec) (err error) {
 	if filepath.Clean(spec.Root) != "/" {
 		return fmt.Errorf("isolation none runs commands at / only, not in %s", spec.Root)
 	}
@@ -32,8 +32,14 @@ func (None) Run(ctx context.Context, spec *Spec) error {
 	if len(spec.Args) == 0 {
 		return errors.New("no command given")
 	}
-	if len(spec.Mounts) > 0 {
-		return errors.New("RUN --mount=type=cache, bind and tmpfs need chroot isolation for now: in isolation none nothing can be mounted")
+	unmount, err := placeMounts(spec.Mounts)
+	defer func() {
+		if uerr := unmount(); uerr != nil && err == nil {
+			err = fmt.Errorf("taking the step's mounts away: %w", uerr)
+		}
+	}()
+	if err != nil {
+		return err
 	}
 	// Here-document scripts and secrets alike exist for the step only.
 	remove, err := placeFiles(append(stepFiles(spec.Files), spec.Secrets...))
