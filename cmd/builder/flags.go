@@ -43,6 +43,7 @@ type buildFlags struct {
 	cacheKeyIgnoreArgs               []string
 	cacheTTL                         time.Duration
 	secrets                          []string
+	ssh                              []string
 	pullRetry, extractRetry          int
 	keepWorkDir                      bool
 	noOverlay                        bool
@@ -108,6 +109,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.snapshotMode, "snapshot-mode", "full", "kaniko's snapshot modes (full, redo, time) are accepted; files are never re-read to find changes (an overlay's upper directory, or file metadata)")
 	fs.StringVar(&f.snapshotMode, "snapshotMode", "full", "deprecated spelling of --snapshot-mode")
 	fs.BoolVar(&f.skipUnusedStages, "skip-unused-stages", true, "always on: stages the target does not need never run")
+	fs.StringArrayVar(&f.ssh, "ssh", nil, "an SSH agent or keys for RUN --mount=type=ssh, as buildx takes them: default ($SSH_AUTH_SOCK), ID=SOCKET or ID=KEY[,KEY]; repeatable")
 	fs.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (a bare id=ID reads the variable ID); repeatable")
 	fs.StringSliceVar(&f.allow, "allow", nil, "grant an entitlement, as buildx does: security.insecure lets RUN --security=insecure run with every capability and no seccomp filter (trusted Dockerfiles only)")
 	fs.StringVar(&f.memory, "memory", "", "the most memory one RUN step may use, e.g. 512m or 2g, as docker run's --memory (chroot isolation; a cgroup per step)")

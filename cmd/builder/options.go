@@ -98,6 +98,9 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	}
 	bo.CacheReadOnly, bo.BaseLayerDir, bo.CacheMountDir = f.noPushCache, f.cacheDir, f.cacheMountDir
 	bo.CacheKeyIgnoreArgs = f.cacheKeyIgnoreArgs
+	if bo.SSH, err = parseSSH(f.ssh); err != nil {
+		return bo, po, err
+	}
 	if bo.Secrets, err = parseSecrets(f.secrets); err != nil {
 		return bo, po, err
 	}

@@ -76,10 +76,11 @@ type builder struct {
 	// mu guards what stages building at once share: phases, used and
 	// stepRuns.
 	mu        sync.Mutex
-	pullMu    sync.Mutex    // one pull at a time: the second of an image finds it pulled
-	stepRuns  stepRuns      // how RUN runs; nil until first asked
-	maker     *rootfs.Maker // makes the roots, deletes them in the background
-	downloads *http.Client  // ADD's URLs
+	pullMu    sync.Mutex           // one pull at a time: the second of an image finds it pulled
+	stepRuns  stepRuns             // how RUN runs; nil until first asked
+	ssh       map[string]sshSource // the agents RUN --mount=type=ssh gets, by id
+	maker     *rootfs.Maker        // makes the roots, deletes them in the background
+	downloads *http.Client         // ADD's URLs
 }
 
 // Build runs the build described by opts.
@@ -189,6 +190,9 @@ func newBuilder(opts Options) (*builder, error) {
 	if b.maker, err = rootfs.New(rootfs.Options{
 		Work: b.work, LayerDir: opts.BaseLayerDir, Retry: b.retryPull, Spent: b.addPhase, Logger: opts.Logger,
 	}); err != nil {
+		return nil, err
+	}
+	if b.ssh, err = sshSources(opts.SSH); err != nil {
 		return nil, err
 	}
 	b.runner = opts.Runner

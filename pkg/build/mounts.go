@@ -20,6 +20,7 @@ import (
 // and what to undo once it has run.
 type stepMounts struct {
 	mounts []isolation.Mount
+	env    []string // SSH_AUTH_SOCK, for ssh mounts
 	undo   []func()
 }
 
@@ -34,7 +35,8 @@ func (m *stepMounts) release() {
 // (see secrets), as BuildKit gives them: a cache persists between builds
 // in the cache mount directory, a bind shows a stage's, an image's or
 // (by default) the context's files, read-only unless rw (then writes are
-// thrown away), a tmpfs is empty. Nothing under a mount reaches a layer.
+// thrown away), a tmpfs is empty, ssh is an agent's socket. Nothing under
+// a mount reaches a layer.
 func (b *builder) mounts(ctx context.Context, st *stage, c *dockerfile.Run) (_ *stepMounts, err error) {
 	sm := &stepMounts{}
 	defer func() {
@@ -42,8 +44,23 @@ func (b *builder) mounts(ctx context.Context, st *stage, c *dockerfile.Run) (_ *
 			sm.release()
 		}
 	}()
+	nSSH := 0
 	for _, m := range c.Mounts {
 		if m.Type == "secret" {
+			continue
+		}
+		if m.Type == "ssh" {
+			mt, ok, err := b.sshMount(m, nSSH, sm)
+			nSSH++
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				if _, set := st.vars.Get("SSH_AUTH_SOCK"); !set && len(sm.env) == 0 {
+					sm.env = append(sm.env, "SSH_AUTH_SOCK="+mt.Target)
+				}
+				sm.mounts = append(sm.mounts, mt)
+			}
 			continue
 		}
 		if m.Target == "" {

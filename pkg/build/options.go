@@ -83,6 +83,11 @@ type Options struct {
 	// for any image that has it: stage roots are stacked from them by hard
 	// links (see overlay.Stack). cache.LayerDir owns its layout.
 	BaseLayerDir string
+	// SSH gives RUN --mount=type=ssh,id=ID its agent, by ID ("default"
+	// when the mount names none): one path that is a socket is an agent's
+	// (e.g. $SSH_AUTH_SOCK); other paths are private keys, served by an
+	// agent of the builder's. Keys never reach a layer or a cache key.
+	SSH map[string][]string
 	// CacheMountDir keeps the contents of RUN --mount=type=cache between
 	// builds, one directory per cache id; builds sharing it share the
 	// caches, as sharing= says. Default: "cache-mounts" in BaseLayerDir

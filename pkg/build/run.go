@@ -39,6 +39,7 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 	}
 	defer mounts.release()
 	spec.Mounts = mounts.mounts
+	spec.Env = append(spec.Env, mounts.env...)
 	changes, err := b.runs(ctx).run(ctx, st, spec)
 	if err != nil {
 		return err
