@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/patternmatcher"
 
 	"github.com/buildcrew/builder/pkg/copier"
@@ -80,6 +81,29 @@ func resolveSource(src *copier.Source, s string, parents bool) ([]copier.ParentM
 		out[i].Match = m
 	}
 	return out, nil
+}
+
+// parentDirs makes the directories COPY --parents puts between dest and
+// match m (and m's own, when it is one) with their sources' modes, as
+// BuildKit does.
+func parentDirs(cp *copier.Copier, src *copier.Source, m copier.ParentMatch, dest string) error {
+	pivot := strings.TrimSuffix(strings.TrimSuffix(m.Rel, m.Dest), "/")
+	parts := strings.Split(m.Dest, "/")
+	n := len(parts) - 1
+	if fi, err := os.Stat(m.Host); err == nil && fi.IsDir() {
+		n = len(parts)
+	}
+	for i := 1; i <= n; i++ {
+		rel := path.Join(parts[:i]...)
+		host, err := securejoin.SecureJoin(src.Root, path.Join(pivot, rel))
+		if err != nil {
+			return err
+		}
+		if err := cp.MkdirLike(path.Join(dest, rel), host); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // copySource returns what COPY reads: the context, a stage or an image.
@@ -193,6 +217,9 @@ func (b *builder) copyAll(ctx context.Context, cp *copier.Copier, src *copier.So
 		to := dest
 		if c.Parents {
 			to = path.Join(dest, m.Dest)
+			if err := parentDirs(cp, src, m, dest); err != nil {
+				return err
+			}
 		}
 		if err := cp.Copy(ctx, m.Match, to, c.Add && (c.Unpack == nil || *c.Unpack)); err != nil {
 			return err

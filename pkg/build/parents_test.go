@@ -1,12 +1,15 @@
 package build
 
 import (
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/buildcrew/builder/internal/testenv"
 	"github.com/buildcrew/builder/pkg/cache"
 )
 
@@ -25,7 +28,21 @@ COPY --parents ./x/./y/*.txt /pivot/
 COPY --parents ./src/**/*.txt /deep/
 COPY --parents src/x /dir
 `
-	fs := flatten(t, mustBuildIn(t, df, files).Image)
+	dir := t.TempDir()
+	files["Dockerfile"] = df
+	if err := testenv.WriteFiles(dir, 0o644, files); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(dir, "src/x"), 0o700)
+	os.Chmod(filepath.Join(dir, "x/y"), 0o750)
+	fs := flatten(t, mustBuildIn(t, df, map[string]string{}, func(o *Options) { o.ContextDir = dir }).Image)
+	// The directories between the destination and a match take their
+	// sources' modes (BuildKit v0.34.2's result on the same context).
+	for p, mode := range map[string]int64{"deep/src": 0o755, "deep/src/x": 0o700, "deep/src/x/y": 0o755, "dir/src/x": 0o700, "pivot/y": 0o750, "parents/x": 0o755} {
+		if e, ok := fs[p]; !ok || e.Mode&0o7777 != mode {
+			t.Errorf("%s: mode %o (present %v), want %o", p, e.Mode&0o7777, ok, mode)
+		}
+	}
 	var got []string
 	for p, e := range fs {
 		if e.Type != '5' { // files only

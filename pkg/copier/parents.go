@@ -11,6 +11,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/patternmatcher"
+	"golang.org/x/sys/unix"
 
 	"github.com/buildcrew/builder/internal/dirlist"
 )
@@ -53,6 +54,25 @@ func (s *Source) ResolveParents(src string) ([]ParentMatch, error) {
 	var out []ParentMatch
 	err = s.walkParents(pm, host, pivot, "", &out)
 	return out, err
+}
+
+// MkdirLike makes the directory dest in the root, unless it is there,
+// with the mode of the source directory srcHost (as --chmod changes it)
+// and the copy's owner: COPY --parents's directories between the
+// destination and a match, as BuildKit makes them.
+func (cp *Copier) MkdirLike(dest, srcHost string) error {
+	if cp.IsDir(dest) {
+		return nil
+	}
+	fi, err := os.Stat(srcHost)
+	if err != nil {
+		return err
+	}
+	host, err := cp.MkdirAll(dest)
+	if err != nil {
+		return err
+	}
+	return unix.Chmod(host, cp.modeOf(fi))
 }
 
 // walkParents adds the entries of dirHost (rel below the pivot) that pm
