@@ -175,7 +175,6 @@ func TestCopyErrors(t *testing.T) {
 		{"unknown chown name", "FROM scratch\nCOPY --chown=nobody a /x\n", "unable to find user nobody"},
 		{"file onto a directory", "FROM scratch\nCOPY b /d/a/\nCOPY a /d/\n", "cannot replace the directory"},
 		{"later stage", "FROM scratch\nCOPY --from=later /a /a\nFROM scratch AS later\n", "needs to be defined before"},
-		{"--parents", "FROM scratch\nCOPY --parents a /x/\n", "not supported yet"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

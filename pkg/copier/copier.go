@@ -109,9 +109,10 @@ func (cp *Copier) Entries() []layers.Entry {
 	return out
 }
 
-// mkdirAll makes the directory rel inside the root, resolving symlinks
-// inside it; directories it creates are 0755 and owned by --chown's owner
-// (else root). It returns the host path.
+// MkdirAll makes the directory rel inside the root, resolving symlinks
+// inside it; directories it creates are 0755 (an octal --chmod's mode, as
+// in BuildKit) and owned by --chown's owner (else root). It returns the
+// host path.
 func (cp *Copier) MkdirAll(rel string) (string, error) {
 	uid, gid := 0, 0
 	if cp.owner != nil {
@@ -120,6 +121,11 @@ func (cp *Copier) MkdirAll(rel string) (string, error) {
 	return layers.MkdirAll(cp.root, rel, cp.outline, func(host string) error {
 		if err := cp.chown(host, uid, gid); err != nil {
 			return err
+		}
+		if c := cp.mode; c != nil && c.octal != nil {
+			if err := unix.Chmod(host, *c.octal); err != nil {
+				return err
+			}
 		}
 		cp.record(host, uid, gid)
 		return nil

@@ -185,9 +185,10 @@ func TestParseChmod(t *testing.T) {
 	}
 }
 
-// TestChmodDestinationDirectory: a directory COPY makes for a directory
-// source takes an octal --chmod; a symbolic one, or a directory that was
-// there, keeps its mode (BuildKit v0.34.2's results).
+// TestChmodDestinationDirectory: every directory COPY makes on the way
+// (the destination, its parents) takes an octal --chmod; a symbolic one,
+// or a directory that was there, keeps its mode (BuildKit v0.34.2's
+// results).
 func TestChmodDestinationDirectory(t *testing.T) {
 	ctxDir := t.TempDir()
 	writeTree(t, ctxDir, map[string]string{"dir/f": "f"})
@@ -214,6 +215,18 @@ func TestChmodDestinationDirectory(t *testing.T) {
 		}
 		if err := New(root, src, Options{Mode: mode}).Copy(context.Background(), matches[0], "/d", false); err != nil {
 			t.Fatal(err)
+		}
+		if err := New(root, src, Options{Mode: mode}).Copy(context.Background(), matches[0], "/p/q/", false); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{"p", "p/q"} {
+			made := os.FileMode(0o755)
+			if tc.chmod == "700" {
+				made = 0o700
+			}
+			if fi, err := os.Stat(filepath.Join(root, d)); err != nil || fi.Mode().Perm() != made {
+				t.Errorf("--chmod=%s: /%s made as %v (%v), want %v", tc.chmod, d, fi.Mode().Perm(), err, made)
+			}
 		}
 		fi, err := os.Stat(filepath.Join(root, "d"))
 		if err != nil {

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"golang.org/x/sys/unix"
 )
 
 // Copy copies m, a match of the copier's source, to dest: a directory's
@@ -21,17 +20,9 @@ func (cp *Copier) Copy(ctx context.Context, m Match, dest string, unpack bool) e
 		return err
 	}
 	if fi.IsDir() {
-		existed := cp.IsDir(dest)
 		target, err := cp.MkdirAll(dest)
 		if err != nil {
 			return err
-		}
-		// A destination directory COPY makes takes an octal --chmod, as
-		// in BuildKit (a symbolic one applies to the contents only).
-		if c := cp.mode; !existed && c != nil && c.octal != nil {
-			if err := unix.Chmod(target, *c.octal); err != nil {
-				return err
-			}
 		}
 		return cp.copyDir(m.Host, target, m.Rel, "", true, nil)
 	}
