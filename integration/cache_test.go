@@ -4,10 +4,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // counter is an HTTP endpoint RUN steps call, so the test sees which
@@ -110,5 +112,53 @@ func TestCache(t *testing.T) {
 				t.Error("--cache-dir kept no base layer")
 			}
 		})
+	}
+}
+
+// TestCacheFreshClone builds two clones of one commit, the second with
+// other mtimes and owners (a CI runner's fresh checkout): the second
+// build runs nothing and pushes the same image.
+func TestCacheFreshClone(t *testing.T) {
+	needs(t)
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("needs git (Debian package git)")
+	}
+	src := writeContext(t, map[string]string{
+		"Dockerfile":   "ARG BUSYBOX\nFROM $BUSYBOX\nCOPY app/ /app/\nRUN cat /app/main.txt > /copy\n",
+		"app/main.txt": "main\n", "app/lib/util.txt": "util\n",
+	})
+	gitEnv := []string{"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_GLOBAL=/dev/null"}
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"commit", "-q", "-m", "c"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir, cmd.Env = src, append(os.Environ(), gitEnv...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	clones := t.TempDir()
+	layout := filepath.Join(t.TempDir(), "cache")
+	var results []result
+	for i, name := range []string{"first", "second"} {
+		dir := filepath.Join(clones, name)
+		run(t, "git", "clone", "-q", src, dir)
+		if i == 1 {
+			// Another day, another user: every mtime and owner differs.
+			later := time.Now().Add(48 * time.Hour)
+			filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+				if err == nil {
+					os.Lchown(p, 1000, 1000)
+					os.Chtimes(p, later, later)
+				}
+				return nil
+			})
+		}
+		results = append(results, mustBuild(t, dir, "--context", dir, "--destination", env.registry+"/fresh-clone:1",
+			"--build-arg", "BUSYBOX="+env.busybox, "--cache", "--cache-repo", "oci:"+layout))
+	}
+	if n := strings.Count(results[1].stderr, "CACHED"); n != 2 {
+		t.Errorf("the second clone's build cached %d steps, want COPY and RUN:\n%s", n, results[1].stderr)
+	}
+	if results[0].stdout != results[1].stdout {
+		t.Errorf("the clones gave %s and %s", results[0].stdout, results[1].stdout)
 	}
 }
