@@ -76,7 +76,8 @@ func TestOptions(t *testing.T) {
 		"--registry-mirror", "mirror.example/hub", "--registry-map", "ghcr.io=m1.example;quay.io=m2.example",
 		"--push-retry", "3", "--compression-level", "1", "--reproducible", "--kaniko-dir", "/tmp/k",
 		"--image-name-tag-with-digest-file", "/tmp/names", "--allow", "network.host,security.insecure",
-		"--memory", "512m", "--pids-limit", "200")
+		"--memory", "512m", "--pids-limit", "200", "--annotation", "team=builders", "--iidfile", "/tmp/iid",
+		"--cache-mount-dir", "/tmp/cm", "--cache-key-ignore-arg", "VERSION", "--ssh", "deploy=/tmp/key1,/tmp/key2")
 	t.Setenv("DOCKER_CONFIG", "/work/ci/.docker")
 	bo, po, err := f.options()
 	if err != nil {
@@ -84,6 +85,10 @@ func TestOptions(t *testing.T) {
 	}
 	if bo.Limits.Memory != 512<<20 || bo.Limits.Pids != 200 {
 		t.Errorf("limits %+v", bo.Limits)
+	}
+	if bo.Annotations["team"] != "builders" || po.IIDFile != "/tmp/iid" || bo.CacheMountDir != "/tmp/cm" ||
+		!slices.Equal(bo.CacheKeyIgnoreArgs, []string{"VERSION"}) || !slices.Equal(bo.SSH["deploy"], []string{"/tmp/key1", "/tmp/key2"}) {
+		t.Errorf("annotations %v iidfile %q cache mounts %q ignored args %v ssh %v", bo.Annotations, po.IIDFile, bo.CacheMountDir, bo.CacheKeyIgnoreArgs, bo.SSH)
 	}
 	if !bo.AllowInsecure || !slices.Equal(bo.ExcludeFromContext, []string{"/work/ci/.docker"}) {
 		t.Errorf("allow insecure %v, excluded from the context %v", bo.AllowInsecure, bo.ExcludeFromContext)

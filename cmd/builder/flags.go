@@ -15,7 +15,8 @@ type buildFlags struct {
 	tarPath, ociLayoutPath           string
 	digestFile, nameWithDigestFile   string
 	nameTagWithDigestFile            string
-	buildArgs, labels                []string
+	buildArgs, labels, annotations   []string
+	iidFile                          string
 	target                           string
 	insecure, insecurePull           bool
 	insecureRegistries               []string
@@ -75,6 +76,8 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.nameTagWithDigestFile, "image-name-tag-with-digest-file", "", "write repo:tag@digest for every destination to this file")
 	fs.StringArrayVar(&f.buildArgs, "build-arg", nil, "KEY=VALUE for an ARG; a bare KEY takes its value from the environment")
 	fs.StringArrayVar(&f.labels, "label", nil, "KEY=VALUE label added to the image")
+	fs.StringArrayVar(&f.annotations, "annotation", nil, "KEY=VALUE annotation added to the image's manifest (repeatable), as the kaniko fork's and buildx's")
+	fs.StringVar(&f.iidFile, "iidfile", "", "write the image ID (its config's digest) to this file, as docker build does")
 	fs.StringVar(&f.target, "target", "", "the stage to build (default: the last)")
 	fs.BoolVar(&f.insecure, "insecure", false, "push to registries over plain HTTP")
 	fs.BoolVar(&f.insecurePull, "insecure-pull", false, "pull base images over plain HTTP")

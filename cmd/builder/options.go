@@ -68,6 +68,10 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	if err != nil {
 		return bo, po, err
 	}
+	annotations, err := parseKeyValues("--annotation", f.annotations, false)
+	if err != nil {
+		return bo, po, err
+	}
 	pullReg, pushReg, err := f.registries()
 	if err != nil {
 		return bo, po, err
@@ -81,13 +85,13 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	}
 	bo = build.Options{
 		ContextDir: contextDir, Dockerfile: dockerfile, BuildArgs: args, Target: f.target,
-		Labels: labels, Platform: f.platform, WorkDir: f.workDirectory(), Format: build.Format(f.imageFormat),
+		Labels: labels, Annotations: annotations, Platform: f.platform, WorkDir: f.workDirectory(), Format: build.Format(f.imageFormat),
 		Registry: pullReg, PullRetries: max(f.pullRetry, f.extractRetry), KeepWorkDir: f.keepWorkDir, NoOverlay: f.noOverlay, CompressionLevel: level, Zstd: f.compression == "zstd", Reproducible: f.reproducible,
 	}
 	po = push.Options{
 		Destinations: f.destinations, NoPush: f.noPush, Registry: pushReg, Retries: f.pushRetry,
 		TarPath: f.tarPath, OCILayoutPath: f.ociLayoutPath,
-		DigestFile: f.digestFile, ImageNameWithDigestFile: f.nameWithDigestFile,
+		DigestFile: f.digestFile, IIDFile: f.iidFile, ImageNameWithDigestFile: f.nameWithDigestFile,
 		ImageNameTagWithDigestFile: f.nameTagWithDigestFile,
 	}
 	if !f.noPush && len(f.destinations) == 0 {

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/buildcrew/builder/pkg/dockerfile"
 	"github.com/buildcrew/builder/pkg/isolation"
@@ -221,6 +222,9 @@ func (b *builder) build(ctx context.Context) (v1.Image, error) {
 	if err != nil {
 		v.fail(err)
 		return nil, err
+	}
+	if len(b.opts.Annotations) > 0 {
+		img = mutate.Annotations(img, b.opts.Annotations).(v1.Image)
 	}
 	v.done()
 	return img, nil

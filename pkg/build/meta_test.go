@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
 
 func TestConfig(t *testing.T) {
@@ -222,5 +223,23 @@ COPY --from=other /h /h
 	}
 	if diff := cmp.Diff(want, told); diff != "" {
 		t.Errorf("layers told (-the result's +told):\n%s", diff)
+	}
+}
+
+// TestAnnotations puts Options.Annotations on the result's manifest, in
+// an image that stays valid.
+func TestAnnotations(t *testing.T) {
+	res := mustBuildIn(t, "FROM scratch\nLABEL a=b\n", map[string]string{}, func(o *Options) {
+		o.Annotations = map[string]string{"org.opencontainers.image.source": "https://example.com/repo", "team": "builders"}
+	})
+	m, err := res.Image.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Annotations["team"] != "builders" || m.Annotations["org.opencontainers.image.source"] != "https://example.com/repo" {
+		t.Errorf("manifest annotations = %v", m.Annotations)
+	}
+	if err := validate.Image(res.Image); err != nil {
+		t.Errorf("the annotated image is not valid: %v", err)
 	}
 }

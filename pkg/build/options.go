@@ -45,6 +45,8 @@ type Options struct {
 	Target string
 	// Labels are added to the result's config.
 	Labels map[string]string
+	// Annotations are added to the result's manifest.
+	Annotations map[string]string
 	// Platform is "os/arch[/variant]" of the result; the default is this
 	// machine's.
 	Platform string

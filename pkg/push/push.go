@@ -33,6 +33,9 @@ type Options struct {
 	OCILayoutPath string
 	// DigestFile, when set, receives the image digest.
 	DigestFile string
+	// IIDFile, when set, receives the image ID: its config's digest, as
+	// docker build --iidfile writes it.
+	IIDFile string
 	// ImageNameWithDigestFile, when set, receives "repo@digest" per destination.
 	ImageNameWithDigestFile string
 	// ImageNameTagWithDigestFile, when set, receives "repo:tag@digest" per
@@ -55,7 +58,7 @@ func Publish(ctx context.Context, img v1.Image, opts Options) ([]string, error) 
 		return nil, err
 	}
 	if !opts.NoPush && len(refs) == 0 && opts.TarPath == "" && opts.OCILayoutPath == "" {
-		return nil, errors.New("nowhere to put the image: give --destination, --tar-path or --oci-layout-path, or --no-push")
+		return nil, errors.New("nowhere to put the image: no destination, tarball or OCI layout is given, and pushing is not turned off")
 	}
 	digest, err := img.Digest()
 	if err != nil {
@@ -106,6 +109,15 @@ func Publish(ctx context.Context, img v1.Image, opts Options) ([]string, error) 
 	if opts.DigestFile != "" {
 		if err := atomicfile.Write(opts.DigestFile, []byte(digest.String())); err != nil {
 			return nil, fmt.Errorf("writing the digest file: %w", err)
+		}
+	}
+	if opts.IIDFile != "" {
+		id, err := img.ConfigName()
+		if err != nil {
+			return nil, err
+		}
+		if err := atomicfile.Write(opts.IIDFile, []byte(id.String())); err != nil {
+			return nil, fmt.Errorf("writing the image ID file: %w", err)
 		}
 	}
 	if opts.ImageNameWithDigestFile != "" {

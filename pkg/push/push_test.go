@@ -131,6 +131,7 @@ func TestPublishFiles(t *testing.T) {
 		NoPush:       true,
 		TarPath:      filepath.Join(dir, "img.tar"), OCILayoutPath: filepath.Join(dir, "layout"),
 		DigestFile: filepath.Join(dir, "digest"), ImageNameWithDigestFile: filepath.Join(dir, "names"),
+		IIDFile: filepath.Join(dir, "iid"),
 	}
 	names, err := Publish(context.Background(), img, opts)
 	if err != nil {
@@ -170,6 +171,10 @@ func TestPublishFiles(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(opts.ImageNameWithDigestFile); string(b) != names[0]+"\n" {
 		t.Errorf("names file %q", b)
+	}
+	id, _ := img.ConfigName()
+	if b, _ := os.ReadFile(opts.IIDFile); string(b) != id.String() {
+		t.Errorf("image ID file %q, want %s (the config's digest)", b, id)
 	}
 }
 
