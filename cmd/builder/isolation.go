@@ -18,11 +18,12 @@ const imageDir = "/kaniko"
 // host is what the isolation choice needs to know about the machine.
 type host struct {
 	inContainer func() (bool, string)
+	namespaces  func() error // nil when chroot isolation can make namespaces
 	executable  func() (string, error)
 	systemPaths func() ([]string, error)
 }
 
-var realHost = host{inContainer: isolation.InContainer, executable: os.Executable, systemPaths: isolation.SystemPaths}
+var realHost = host{inContainer: isolation.InContainer, namespaces: isolation.CanNamespace, executable: os.Executable, systemPaths: isolation.SystemPaths}
 
 // inImage tells whether the builder runs from its own image's layout.
 func (h host) inImage() bool {
@@ -52,6 +53,14 @@ func (f *buildFlags) setIsolation(bo *build.Options, h host, warn io.Writer) err
 	inContainer, why := h.inContainer()
 	if mode == "" {
 		mode = "chroot"
+		if h.inImage() && !inContainer {
+			// The builder's own image with no marker (plain runc, ctr,
+			// nerdctl): a container all the same if it cannot make the
+			// namespaces a machine could.
+			if err := h.namespaces(); err != nil {
+				inContainer, why = true, "the builder's own image, where namespaces cannot be made: "+err.Error()
+			}
+		}
 		if inContainer && h.inImage() {
 			mode = "none"
 			fmt.Fprintf(warn, "isolation: none, building at / of this container (%s)\n", why)

@@ -14,9 +14,16 @@ import (
 func fakeHost(inContainer bool, exe string) host {
 	return host{
 		inContainer: func() (bool, string) { return inContainer, "the test says so" },
+		namespaces:  func() error { return nil },
 		executable:  func() (string, error) { return exe, nil },
 		systemPaths: func() ([]string, error) { return []string{"/proc", "/sys", "/dev", "/var/run", "/kaniko"}, nil },
 	}
+}
+
+// noNamespaces is h where chroot isolation cannot make namespaces.
+func noNamespaces(h host) host {
+	h.namespaces = func() error { return isolation.ErrNoNamespaces }
+	return h
 }
 
 func TestSetIsolation(t *testing.T) {
@@ -32,6 +39,9 @@ func TestSetIsolation(t *testing.T) {
 			ignore: []string{"/proc", "/sys", "/dev", "/var/run", "/kaniko"}},
 		{name: "auto in another container stays chroot", host: fakeHost(true, "/usr/local/bin/builder")},
 		{name: "auto on a machine", host: fakeHost(false, "/kaniko/executor")},
+		{name: "auto in the builder's image without markers or namespaces", host: noNamespaces(fakeHost(false, "/kaniko/executor")),
+			wantRoot: "/", ignore: []string{"/proc", "/sys", "/dev", "/var/run", "/kaniko"}},
+		{name: "no namespaces outside the builder's image stays chroot", host: noNamespaces(fakeHost(false, "/usr/bin/builder"))},
 		{name: "none outside a container", args: []string{"--isolation", "none"}, host: fakeHost(false, "/usr/bin/builder"),
 			wantErr: "does not look like a container (the test says so)"},
 		{name: "none forced", args: []string{"--isolation", "none", "--force"}, host: fakeHost(false, "/usr/bin/builder"), wantRoot: "/",

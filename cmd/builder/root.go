@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/buildcrew/builder/pkg/isolation"
 	"github.com/spf13/cobra"
 )
 
@@ -58,6 +59,9 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintf(stderr, "error: %v\n", err)
+	if errors.Is(err, isolation.ErrNoNamespaces) {
+		fmt.Fprintln(stderr, "hint: inside a container that grants no CAP_SYS_ADMIN, pass --isolation=none: the container is then the boundary")
+	}
 	var se *signalError
 	if errors.As(context.Cause(ctx), &se) {
 		return 128 + int(se.sig)

@@ -206,7 +206,7 @@ func runHelper(ctx context.Context, spec *Spec, cfg *stephelper.Config, limits L
 	defer runtime.UnlockOSThread()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(flags), Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting the isolation helper: %w", err)
+		return startError(err)
 	}
 	specR.Close()
 	errW.Close()
