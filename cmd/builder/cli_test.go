@@ -258,3 +258,30 @@ func TestCacheRepo(t *testing.T) {
 		}
 	}
 }
+
+// TestDockerBuildSpellings: -t and --file are docker build's names for
+// --destination and --dockerfile, and mix with them.
+func TestDockerBuildSpellings(t *testing.T) {
+	ctxDir := t.TempDir()
+	for _, n := range []string{"Dockerfile", "Other.Dockerfile"} {
+		if err := os.WriteFile(filepath.Join(ctxDir, n), []byte("FROM scratch\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := parseFlags(t, "--context", ctxDir, "-t", "r.example/x:1", "--destination", "r.example/x:2", "--tag", "r.example/x:3",
+		"--file", "Other.Dockerfile", "--metadata-file", "/tmp/md.json")
+	bo, po, err := f.options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"r.example/x:2", "r.example/x:1", "r.example/x:3"}, po.Destinations); diff != "" {
+		t.Errorf("destinations (-want +got):\n%s", diff)
+	}
+	if bo.Dockerfile != filepath.Join(ctxDir, "Other.Dockerfile") || po.MetadataFile != "/tmp/md.json" {
+		t.Errorf("dockerfile %q metadata file %q", bo.Dockerfile, po.MetadataFile)
+	}
+	f = parseFlags(t, "--context", ctxDir, "-t", "r.example/x:1", "--file", "Other.Dockerfile", "--dockerfile", "Dockerfile")
+	if _, _, err := f.options(); err == nil || !strings.Contains(err.Error(), "give one") {
+		t.Errorf("--file and --dockerfile both: err = %v", err)
+	}
+}

@@ -16,7 +16,9 @@ type buildFlags struct {
 	digestFile, nameWithDigestFile   string
 	nameTagWithDigestFile            string
 	buildArgs, labels, annotations   []string
-	iidFile                          string
+	iidFile, metadataFile            string
+	tags                             []string
+	file                             string
 	target                           string
 	insecure, insecurePull           bool
 	insecureRegistries               []string
@@ -67,6 +69,9 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.git, "git", "", "for git contexts: branch=NAME, the branch to clone when the URL names none")
 	fs.StringVarP(&f.dockerfile, "dockerfile", "f", "", "the Dockerfile (default <context>/Dockerfile); a relative path is tried against the working directory, then the context")
 	fs.StringArrayVarP(&f.destinations, "destination", "d", nil, "an image reference to push to; repeat for more tags")
+	fs.StringArrayVarP(&f.tags, "tag", "t", nil, "docker build's name for --destination")
+	fs.StringVar(&f.file, "file", "", "docker build's name for --dockerfile")
+	fs.StringVar(&f.metadataFile, "metadata-file", "", "write the build's result to this file as JSON, in buildx's format (containerimage.digest, containerimage.descriptor, image.name)")
 	fs.BoolVar(&f.noPush, "no-push", false, "build (and write --tar-path, --oci-layout-path) without pushing")
 	fs.StringVar(&f.tarPath, "tar-path", "", "write the image as a tarball for docker load, tagged with the destinations")
 	fs.StringVar(&f.tarPath, "tarPath", "", "deprecated spelling of --tar-path")

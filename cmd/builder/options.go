@@ -52,6 +52,16 @@ func (f *buildFlags) logger(w io.Writer) (*slog.Logger, error) {
 func (f *buildFlags) options() (build.Options, push.Options, error) {
 	var bo build.Options
 	var po push.Options
+	// docker build's spellings: -t adds destinations, --file names the
+	// Dockerfile.
+	f.destinations = append(f.destinations, f.tags...)
+	f.tags = nil
+	if f.file != "" {
+		if f.dockerfile != "" && f.dockerfile != f.file {
+			return bo, po, fmt.Errorf("--file %s and --dockerfile %s: give one", f.file, f.dockerfile)
+		}
+		f.dockerfile = f.file
+	}
 	contextDir := strings.TrimPrefix(f.context, "dir://")
 	if strings.Contains(contextDir, "://") {
 		return bo, po, fmt.Errorf("--context %s: not fetched", f.context)
@@ -91,7 +101,7 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	po = push.Options{
 		Destinations: f.destinations, NoPush: f.noPush, Registry: pushReg, Retries: f.pushRetry,
 		TarPath: f.tarPath, OCILayoutPath: f.ociLayoutPath,
-		DigestFile: f.digestFile, IIDFile: f.iidFile, ImageNameWithDigestFile: f.nameWithDigestFile,
+		DigestFile: f.digestFile, IIDFile: f.iidFile, MetadataFile: f.metadataFile, ImageNameWithDigestFile: f.nameWithDigestFile,
 		ImageNameTagWithDigestFile: f.nameTagWithDigestFile,
 	}
 	if !f.noPush && len(f.destinations) == 0 {

@@ -36,6 +36,9 @@ type Options struct {
 	// IIDFile, when set, receives the image ID: its config's digest, as
 	// docker build --iidfile writes it.
 	IIDFile string
+	// MetadataFile, when set, receives the result as JSON in buildx's
+	// --metadata-file format (see Metadata).
+	MetadataFile string
 	// ImageNameWithDigestFile, when set, receives "repo@digest" per destination.
 	ImageNameWithDigestFile string
 	// ImageNameTagWithDigestFile, when set, receives "repo:tag@digest" per
@@ -109,6 +112,11 @@ func Publish(ctx context.Context, img v1.Image, opts Options) ([]string, error) 
 	if opts.DigestFile != "" {
 		if err := atomicfile.Write(opts.DigestFile, []byte(digest.String())); err != nil {
 			return nil, fmt.Errorf("writing the digest file: %w", err)
+		}
+	}
+	if opts.MetadataFile != "" {
+		if err := writeMetadata(opts.MetadataFile, img, refs); err != nil {
+			return nil, fmt.Errorf("writing the metadata file: %w", err)
 		}
 	}
 	if opts.IIDFile != "" {

@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log"
 	"net/http"
@@ -131,7 +132,7 @@ func TestPublishFiles(t *testing.T) {
 		NoPush:       true,
 		TarPath:      filepath.Join(dir, "img.tar"), OCILayoutPath: filepath.Join(dir, "layout"),
 		DigestFile: filepath.Join(dir, "digest"), ImageNameWithDigestFile: filepath.Join(dir, "names"),
-		IIDFile: filepath.Join(dir, "iid"),
+		IIDFile: filepath.Join(dir, "iid"), MetadataFile: filepath.Join(dir, "metadata.json"),
 	}
 	names, err := Publish(context.Background(), img, opts)
 	if err != nil {
@@ -175,6 +176,16 @@ func TestPublishFiles(t *testing.T) {
 	id, _ := img.ConfigName()
 	if b, _ := os.ReadFile(opts.IIDFile); string(b) != id.String() {
 		t.Errorf("image ID file %q, want %s (the config's digest)", b, id)
+	}
+	var md map[string]any
+	data, _ := os.ReadFile(opts.MetadataFile)
+	if err := json.Unmarshal(data, &md); err != nil {
+		t.Fatalf("metadata file %q: %v", data, err)
+	}
+	desc, _ := md["containerimage.descriptor"].(map[string]any)
+	if md["containerimage.digest"] != digest.String() || md["containerimage.config.digest"] != id.String() ||
+		md["image.name"] != "registry.example.com/app:1,registry.example.com/app:2" || desc["digest"] != digest.String() {
+		t.Errorf("metadata file:\n%s", data)
 	}
 }
 
