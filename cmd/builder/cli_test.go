@@ -285,3 +285,30 @@ func TestDockerBuildSpellings(t *testing.T) {
 		t.Errorf("--file and --dockerfile both: err = %v", err)
 	}
 }
+
+// TestSourceDateEpoch reads SOURCE_DATE_EPOCH from a build arg, else
+// from the environment (passed on as the build arg), as buildx does.
+func TestSourceDateEpoch(t *testing.T) {
+	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"--context", ctxDir, "--no-push"}
+	bo, _, err := parseFlags(t, append(base, "--build-arg", "SOURCE_DATE_EPOCH=1700000000", "--rewrite-timestamp")...).options()
+	if err != nil || bo.SourceDateEpoch == nil || bo.SourceDateEpoch.Unix() != 1700000000 || !bo.RewriteTimestamp {
+		t.Errorf("from the build arg: %v, %v", bo.SourceDateEpoch, err)
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", "1600000000")
+	bo, _, err = parseFlags(t, base...).options()
+	if err != nil || bo.SourceDateEpoch == nil || bo.SourceDateEpoch.Unix() != 1600000000 || bo.BuildArgs["SOURCE_DATE_EPOCH"] != "1600000000" {
+		t.Errorf("from the environment: %v, args %v, %v", bo.SourceDateEpoch, bo.BuildArgs, err)
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", "yesterday")
+	if _, _, err := parseFlags(t, base...).options(); err == nil || !strings.Contains(err.Error(), "seconds since") {
+		t.Errorf("a malformed SOURCE_DATE_EPOCH: err = %v", err)
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", "")
+	if _, _, err := parseFlags(t, append(base, "--rewrite-timestamp")...).options(); err == nil {
+		t.Error("--rewrite-timestamp without SOURCE_DATE_EPOCH was accepted")
+	}
+}

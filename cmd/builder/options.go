@@ -74,6 +74,10 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	if err != nil {
 		return bo, po, err
 	}
+	epoch, err := sourceDateEpoch(args)
+	if err != nil {
+		return bo, po, err
+	}
 	labels, err := parseKeyValues("--label", f.labels, false)
 	if err != nil {
 		return bo, po, err
@@ -112,6 +116,10 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	}
 	bo.CacheReadOnly, bo.BaseLayerDir, bo.CacheMountDir = f.noPushCache, f.cacheDir, f.cacheMountDir
 	bo.CacheKeyIgnoreArgs = f.cacheKeyIgnoreArgs
+	bo.SourceDateEpoch, bo.RewriteTimestamp = epoch, f.rewriteTimestamp
+	if f.rewriteTimestamp && epoch == nil {
+		return bo, po, fmt.Errorf("--rewrite-timestamp needs SOURCE_DATE_EPOCH (a build arg or the environment)")
+	}
 	if bo.SSH, err = parseSSH(f.ssh); err != nil {
 		return bo, po, err
 	}

@@ -152,6 +152,9 @@ func newBuilder(opts Options) (*builder, error) {
 	if opts.Reproducible {
 		b.now = time.Unix(0, 0).UTC()
 	}
+	if opts.SourceDateEpoch != nil {
+		b.now = opts.SourceDateEpoch.UTC()
+	}
 	host, _ := ParsePlatform("")
 	auto := dockerfile.PlatformArgs(toDFPlatform(host), toDFPlatform(platform), opts.Target, opts.BuildArgs)
 	if b.globals, err = df.Globals(auto, opts.BuildArgs); err != nil {
@@ -257,7 +260,7 @@ func (b *builder) removeRoots() {
 func (b *builder) warnUnusedArgs() {
 	var unused []string
 	for k := range b.opts.BuildArgs {
-		if !b.used[k] && !dockerfile.IsProxyArg(k) && !isPlatformArg(k) {
+		if !b.used[k] && !dockerfile.IsProxyArg(k) && !isPlatformArg(k) && k != "SOURCE_DATE_EPOCH" {
 			unused = append(unused, k)
 		}
 	}

@@ -93,7 +93,7 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 			return hit, err
 		}
 	}
-	if makesLayer(ins) && !b.opts.Reproducible {
+	if makesLayer(ins) && !b.fixedTime() {
 		// This result and what follows it are as new as the build.
 		st.now = v1.Time{Time: b.started}
 	}
@@ -128,7 +128,7 @@ func (b *builder) fromCache(ctx context.Context, st *stage, ins dockerfile.Instr
 	if w, ok := ins.(*dockerfile.Workdir); ok {
 		st.setWorkdir(w)
 	}
-	if !b.opts.Reproducible {
+	if !b.fixedTime() {
 		st.now = v1.Time{Time: e.Created.UTC()}
 	}
 	if st.fs != nil && e.Layer != nil {

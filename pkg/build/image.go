@@ -15,7 +15,7 @@ import (
 func (b *builder) image(st *stage, final bool) (v1.Image, error) {
 	cfg := st.config.DeepCopy()
 	cfg.Created = v1.Time{Time: b.now}
-	if b.opts.Cache != nil && !b.opts.Reproducible {
+	if b.opts.Cache != nil && !b.fixedTime() {
 		cfg.Created = st.now
 	}
 	if final && len(b.opts.Labels) > 0 {
@@ -77,4 +77,10 @@ func layerMediaType(l v1.Layer, f Format) (types.MediaType, error) {
 		}
 	}
 	return mt, nil
+}
+
+// fixedTime tells a build whose times are given (reproducible, or
+// SOURCE_DATE_EPOCH), not taken from the clock or the cache.
+func (b *builder) fixedTime() bool {
+	return b.opts.Reproducible || b.opts.SourceDateEpoch != nil
 }

@@ -66,6 +66,13 @@ type Options struct {
 	// Reproducible strips timestamps: the config's, the history's and
 	// every file's in the new layers, as kaniko's --reproducible does.
 	Reproducible bool
+	// SourceDateEpoch, when set (the SOURCE_DATE_EPOCH build arg, as in
+	// BuildKit), is the time of the config and of every history entry.
+	SourceDateEpoch *time.Time
+	// RewriteTimestamp, with SourceDateEpoch, clamps every file time in the
+	// new layers to it, as BuildKit's rewrite-timestamp does: two builds of
+	// one commit give the same digest.
+	RewriteTimestamp bool
 	// Secrets are the values RUN --mount=type=secret,id=ID can use, by ID.
 	// They reach the step's files or environment only: never a layer, the
 	// config, the history or a cache key.

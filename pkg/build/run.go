@@ -135,12 +135,16 @@ func (b *builder) layer(ctx context.Context, root string, entries []layers.Entry
 	return f, nil
 }
 
-// tarOptions clamps every new file's time to the build's time when the
-// build is reproducible.
+// tarOptions sets every new file's time to the build's time when the
+// build is reproducible, and clamps them to SOURCE_DATE_EPOCH when asked.
 func (b *builder) tarOptions() layers.TarOptions {
-	if !b.opts.Reproducible {
-		return layers.TarOptions{}
+	switch {
+	case b.opts.Reproducible:
+		t := b.now
+		return layers.TarOptions{ModTime: &t}
+	case b.opts.SourceDateEpoch != nil && b.opts.RewriteTimestamp:
+		t := b.opts.SourceDateEpoch.UTC()
+		return layers.TarOptions{Clamp: &t}
 	}
-	t := b.now
-	return layers.TarOptions{ModTime: &t}
+	return layers.TarOptions{}
 }

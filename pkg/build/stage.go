@@ -179,7 +179,7 @@ func (b *builder) setBase(ctx context.Context, st *stage) error {
 		st.layers = append([]v1.Layer(nil), img.layers...)
 		st.key = baseKey("image", img.digest.String(), *platform)
 	}
-	if b.opts.Cache != nil && !b.opts.Reproducible {
+	if b.opts.Cache != nil && !b.fixedTime() {
 		// With a cache, times come from what the steps' results are: the
 		// base's creation, then each layer's (see fromCache), so a rebuild
 		// that changes nothing gives the same image.

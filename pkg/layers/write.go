@@ -27,7 +27,7 @@ func WriteTar(ctx context.Context, w io.Writer, root string, entries []Entry, op
 	sort.Slice(sorted, func(i, j int) bool { return tarName(sorted[i]) < tarName(sorted[j]) })
 
 	tw := tar.NewWriter(w)
-	lw := &layerWriter{tw: tw, root: root, links: map[inode]string{}, buf: make([]byte, 1<<20), modTime: opts.ModTime}
+	lw := &layerWriter{tw: tw, root: root, links: map[inode]string{}, buf: make([]byte, 1<<20), modTime: opts.ModTime, clamp: opts.Clamp}
 	var last string
 	for i, e := range sorted {
 		if e.Path == "" || (i > 0 && tarName(e) == last) {
@@ -60,9 +60,14 @@ type TarOptions struct {
 	// ModTime, when set, replaces every entry's modification time, and
 	// access and change times are left out: reproducible layers.
 	ModTime *time.Time
+	// Clamp, when set, replaces every modification time after it with
+	// it, and leaves access and change times out (BuildKit's
+	// rewrite-timestamp with SOURCE_DATE_EPOCH).
+	Clamp *time.Time
 }
 
 type layerWriter struct {
+	clamp   *time.Time
 	modTime *time.Time
 	tw      *tar.Writer
 	root    string
@@ -88,6 +93,12 @@ func (lw *layerWriter) write(e Entry) error {
 	}
 	if lw.modTime != nil {
 		h.ModTime, h.AccessTime, h.ChangeTime = *lw.modTime, time.Time{}, time.Time{}
+	}
+	if lw.clamp != nil {
+		if h.ModTime.After(*lw.clamp) {
+			h.ModTime = *lw.clamp
+		}
+		h.AccessTime, h.ChangeTime = time.Time{}, time.Time{}
 	}
 	if h.Typeflag == tar.TypeReg && fi.st.Nlink > 1 {
 		key := inode{dev: fi.st.Dev, ino: fi.st.Ino}
