@@ -51,13 +51,24 @@ func TestCredentials(t *testing.T) {
 	}
 
 	publicBase := writeContext(t, map[string]string{"Dockerfile": "FROM " + env.busybox + "\nRUN echo built > /built\n"})
-	for _, tc := range []struct{ name, config, context, refusal string }{
-		{"pull without credentials", t.TempDir(), ctxDir, "UNAUTHORIZED"},
-		{"pull with a wrong password", bad, ctxDir, "UNAUTHORIZED"},
-		{"push without credentials", t.TempDir(), publicBase, "401 Unauthorized"},
+	// The pulls skip the check before building, which would refuse the
+	// push first; the push is refused by it, before anything is built.
+	skip := []string{"--skip-push-permission-check"}
+	for _, tc := range []struct {
+		name, config, context, refusal string
+		args                           []string
+	}{
+		{"pull without credentials", t.TempDir(), ctxDir, "UNAUTHORIZED", skip},
+		{"pull with a wrong password", bad, ctxDir, "UNAUTHORIZED", skip},
+		{"push without credentials", t.TempDir(), publicBase, "401 Unauthorized", skip},
+		{"push refused before building", t.TempDir(), publicBase, "cannot push to " + addr + "/private/app", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := runBuilder(t, tc.context, []string{"DOCKER_CONFIG=" + tc.config}, "--context", tc.context, "--destination", addr+"/private/app:2")
+			args := append([]string{"--context", tc.context, "--destination", addr + "/private/app:2"}, tc.args...)
+			r := runBuilder(t, tc.context, []string{"DOCKER_CONFIG=" + tc.config}, args...)
+			if tc.args == nil && strings.Contains(r.stderr, "RUN echo built") {
+				t.Errorf("the build ran before the push was refused:\n%s", r.stderr)
+			}
 			if r.code != 1 {
 				t.Errorf("exit %d, want 1", r.code)
 			}

@@ -38,6 +38,12 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 	if bo.Logger, err = f.logger(stderr); err != nil {
 		return err
 	}
+	// Fail before building, not after: kaniko asks every destination too.
+	if !f.skipPushCheck {
+		if err := push.CheckDestinations(po); err != nil {
+			return err
+		}
+	}
 	// Layers start going up as they are written; Publish sends the rest.
 	early, err := push.NewUploader(po)
 	if err != nil {

@@ -185,3 +185,28 @@ func refList(refs []name.Reference) string {
 	}
 	return s
 }
+
+// CheckDestinations asks each destination's registry whether the
+// credentials may push there, before anything is built; nothing with
+// NoPush.
+func CheckDestinations(opts Options) error {
+	if opts.NoPush {
+		return nil
+	}
+	refs, err := parseRefs(opts)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, r := range refs {
+		repo := r.Context().String()
+		if seen[repo] {
+			continue
+		}
+		seen[repo] = true
+		if err := opts.Registry.CheckPush(r); err != nil {
+			return fmt.Errorf("cannot push to %s: %w", repo, err)
+		}
+	}
+	return nil
+}

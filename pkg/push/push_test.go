@@ -250,3 +250,33 @@ func TestImageNameTagWithDigestFile(t *testing.T) {
 		t.Errorf("file = %q, want %q", data, want)
 	}
 }
+
+// TestCheckDestinations asks each destination's registry before a build:
+// one that lets the credentials push passes, one that refuses them or
+// cannot be reached fails, and with NoPush nothing is asked.
+func TestCheckDestinations(t *testing.T) {
+	open, _ := startRegistry(t)
+	locked := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+	}))
+	defer locked.Close()
+	lockedHost := strings.TrimPrefix(locked.URL, "http://")
+	for _, tc := range []struct {
+		name  string
+		opts  Options
+		fails string
+	}{
+		{"open", Options{Destinations: []string{open + "/app:1", open + "/app:2"}}, ""},
+		{"refused", Options{Destinations: []string{open + "/app:1", lockedHost + "/app:1"}}, "cannot push to " + lockedHost + "/app"},
+		{"unreachable", Options{Destinations: []string{"127.0.0.1:1/app:1"}}, "cannot push to 127.0.0.1:1/app"},
+		{"no push", Options{NoPush: true, Destinations: []string{"127.0.0.1:1/app:1"}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckDestinations(tc.opts)
+			if tc.fails == "" && err != nil || tc.fails != "" && (err == nil || !strings.Contains(err.Error(), tc.fails)) {
+				t.Errorf("err = %v, want %q", err, tc.fails)
+			}
+		})
+	}
+}

@@ -61,6 +61,16 @@ func (o Options) ParseReference(s string) (name.Reference, error) {
 	return ref, nil
 }
 
+// CheckPush tells whether the credentials for ref's repository let them
+// push there, asking the registry (which must answer): nil when they do.
+func (o Options) CheckPush(ref name.Reference) error {
+	kc := o.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	return remote.CheckPushPermission(ref, kc, o.transport())
+}
+
 // Remote returns the options for ggcr's remote package.
 func (o Options) Remote(ctx context.Context, platform *v1.Platform) []remote.Option {
 	kc := o.Keychain
