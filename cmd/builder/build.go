@@ -38,6 +38,9 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 	if bo.Logger, err = f.logger(stderr); err != nil {
 		return err
 	}
+	if f.dryRun {
+		return printPlan(cmd.Context(), bo, cmd.OutOrStdout())
+	}
 	// Fail before building, not after: kaniko asks every destination too.
 	if !f.skipPushCheck {
 		if err := push.CheckDestinations(po); err != nil {

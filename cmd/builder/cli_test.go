@@ -312,3 +312,21 @@ func TestSourceDateEpoch(t *testing.T) {
 		t.Error("--rewrite-timestamp without SOURCE_DATE_EPOCH was accepted")
 	}
 }
+
+// TestDryRunFlag prints the plan and builds nothing.
+func TestDryRunFlag(t *testing.T) {
+	dir, work := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch AS app\nCOPY a /a\nLABEL x=y\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, progress, err := execute(t, "build", "--context", dir, "--destination", "127.0.0.1:1/never:1", "--dryrun", "--work-dir", work)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress)
+	}
+	if want := "stage app: FROM scratch\n  COPY a /a\n  LABEL x=y\n"; out != want {
+		t.Errorf("output %q, want %q", out, want)
+	}
+	if left, _ := os.ReadDir(work); len(left) != 0 {
+		t.Errorf("a dry run wrote %v", left)
+	}
+}

@@ -18,7 +18,7 @@ type buildFlags struct {
 	buildArgs, labels, annotations   []string
 	iidFile, metadataFile            string
 	rewriteTimestamp                 bool
-	skipPushCheck                    bool
+	skipPushCheck, dryRun            bool
 	tags                             []string
 	file                             string
 	target                           string
@@ -84,6 +84,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.buildArgs, "build-arg", nil, "KEY=VALUE for an ARG; a bare KEY takes its value from the environment")
 	fs.StringArrayVar(&f.labels, "label", nil, "KEY=VALUE label added to the image")
 	fs.StringArrayVar(&f.annotations, "annotation", nil, "KEY=VALUE annotation added to the image's manifest (repeatable), as the kaniko fork's and buildx's")
+	fs.BoolVar(&f.dryRun, "dryrun", false, "parse, resolve the base images and plan, print the stages and steps that would run, and stop: nothing is built, written or pushed (the kaniko fork's flag)")
 	fs.BoolVar(&f.skipPushCheck, "skip-push-permission-check", false, "do not ask the destinations' registries before building whether the credentials may push there")
 	fs.BoolVar(&f.rewriteTimestamp, "rewrite-timestamp", false, "clamp every file time in the new layers to SOURCE_DATE_EPOCH, as buildx's rewrite-timestamp=true")
 	fs.StringVar(&f.iidFile, "iidfile", "", "write the image ID (its config's digest) to this file, as docker build does")

@@ -122,6 +122,16 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 }
 
 func newBuilder(opts Options) (*builder, error) {
+	b, err := planBuilder(opts)
+	if err != nil {
+		return nil, err
+	}
+	return b, b.prepare()
+}
+
+// planBuilder parses the Dockerfile and plans the build; it writes
+// nothing.
+func planBuilder(opts Options) (*builder, error) {
 	src, err := readInContext(opts.ContextDir, opts.Dockerfile)
 	if err != nil {
 		return nil, fmt.Errorf("reading the Dockerfile: %w", err)
@@ -180,24 +190,31 @@ func newBuilder(opts Options) (*builder, error) {
 			}
 		}
 	}
+	return b, nil
+}
+
+// prepare makes the work directory and what the build runs with.
+func (b *builder) prepare() error {
+	opts := b.opts
+	var err error
 	if err := os.MkdirAll(opts.WorkDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating the work directory: %w", err)
+		return fmt.Errorf("creating the work directory: %w", err)
 	}
 	if b.work, err = os.MkdirTemp(opts.WorkDir, "builder-"); err != nil {
-		return nil, fmt.Errorf("creating the work directory: %w", err)
+		return fmt.Errorf("creating the work directory: %w", err)
 	}
 	for _, d := range []string{"layers", "tmp", "overlays"} {
 		if err := os.Mkdir(filepath.Join(b.work, d), 0o700); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if b.maker, err = rootfs.New(rootfs.Options{
 		Work: b.work, LayerDir: opts.BaseLayerDir, Retry: b.retryPull, Spent: b.addPhase, Logger: opts.Logger,
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	if b.ssh, err = sshSources(opts.SSH); err != nil {
-		return nil, err
+		return err
 	}
 	b.runner = opts.Runner
 	switch {
@@ -211,7 +228,7 @@ func newBuilder(opts Options) (*builder, error) {
 	if opts.Root != "" {
 		b.roots = newSharedRoot(b, opts)
 	}
-	return b, nil
+	return nil
 }
 
 func (b *builder) build(ctx context.Context) (v1.Image, error) {
