@@ -67,7 +67,7 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 		return false, b.execute(ctx, st, ins, v)
 	}
 	start := time.Now()
-	key, cacheable, err := b.stepKey(ctx, st, ins)
+	key, inputs, cacheable, err := b.stepKey(ctx, st, ins)
 	if err != nil {
 		return false, err
 	}
@@ -92,6 +92,7 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 			}
 			return hit, err
 		}
+		b.explainMiss(ctx, st, v, inputs)
 	}
 	if makesLayer(ins) && !b.fixedTime() {
 		// This result and what follows it are as new as the build.
@@ -101,7 +102,7 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 		return false, err
 	}
 	if cacheable && makesLayer(ins) {
-		b.toCache(ctx, st, key)
+		b.toCache(ctx, st, key, inputs)
 	}
 	st.key = chain
 	return false, nil
@@ -141,14 +142,17 @@ func (b *builder) fromCache(ctx context.Context, st *stage, ins dockerfile.Instr
 
 // toCache stores the result of the step that just ran: its history entry
 // and its layer, if it made one.
-func (b *builder) toCache(ctx context.Context, st *stage, key string) {
+func (b *builder) toCache(ctx context.Context, st *stage, key string, inputs keyInputs) {
 	if b.opts.CacheReadOnly || len(st.config.History) == 0 {
 		return
 	}
 	h := st.config.History[len(st.config.History)-1]
-	e := cache.Entry{CreatedBy: h.CreatedBy, Created: b.started}
+	e := cache.Entry{CreatedBy: h.CreatedBy, Created: b.started, Inputs: inputs}
 	if !h.EmptyLayer {
 		e.Layer = st.layers[len(st.layers)-1]
 	}
 	b.cacheWrites.put(ctx, b.opts.Cache, key, e)
+	// What follows the step before: the next build that misses here can
+	// say which input changed.
+	b.cacheWrites.put(ctx, b.opts.Cache, followsKey(inputs), cache.Entry{CreatedBy: h.CreatedBy, Created: b.started, Inputs: inputs})
 }

@@ -72,17 +72,19 @@ func baseKey(kind, id string, platform v1.Platform) string {
 // instruction after expansion, the ARG and ENV values it can see, and for COPY and ADD what
 // its sources hold. The second result is false when the step cannot be
 // cached.
-func (b *builder) stepKey(ctx context.Context, st *stage, ins dockerfile.Instruction) (string, bool, error) {
+func (b *builder) stepKey(ctx context.Context, st *stage, ins dockerfile.Instruction) (string, keyInputs, bool, error) {
+	in := keyInputs{}
 	k := newKeyHash("step")
 	if !linked(ins) {
 		// A linked layer does not depend on what is below it: its key
 		// does not either (step chains it on).
 		k.field(st.key)
+		in["the steps before it"] = st.key
 	}
 	k.field(fmt.Sprintf("%T", ins))
 	j, err := json.Marshal(ins)
 	if err != nil {
-		return "", false, err
+		return "", nil, false, err
 	}
 	text, env := string(j), st.vars.Environ()
 	for _, name := range b.opts.CacheKeyIgnoreArgs {
@@ -98,6 +100,8 @@ func (b *builder) stepKey(ctx context.Context, st *stage, ins dockerfile.Instruc
 	k.field(text)
 	sort.Strings(env)
 	k.fields(env)
+	in["the instruction"] = digestOf(fmt.Sprintf("%T", ins), text)
+	in["the ARG and ENV values"] = digestOf(env...)
 	var inputs func() (string, bool, error)
 	switch c := ins.(type) {
 	case *dockerfile.Copy:
@@ -108,11 +112,23 @@ func (b *builder) stepKey(ctx context.Context, st *stage, ins dockerfile.Instruc
 	if inputs != nil {
 		sum, ok, err := inputs()
 		if err != nil || !ok {
-			return "", false, err
+			return "", nil, false, err
 		}
 		k.field(sum)
+		in["the files it reads"] = sum
 	}
-	return k.sum(), true, nil
+	return k.sum(), in, true, nil
+}
+
+// keyInputs are digests of what a step's key was made of, by what they
+// are, for explaining a miss (see explainMiss).
+type keyInputs map[string]string
+
+// digestOf hashes fields as a key does.
+func digestOf(fields ...string) string {
+	k := newKeyHash("input")
+	k.fields(fields)
+	return k.sum()
 }
 
 // copySourceKey hashes what COPY or ADD reads: context files by content,

@@ -7,6 +7,7 @@ package cache
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -23,8 +24,14 @@ type Entry struct {
 	CreatedBy string
 	// Created is when the entry was stored.
 	Created time.Time
-	diffID  v1.Hash // of Layer, as the stored config says
+	// Inputs are digests of what the step's key was made of, by name
+	// ("instruction", "environment", ...), kept to explain later misses.
+	Inputs map[string]string
+	diffID v1.Hash // of Layer, as the stored config says
 }
+
+// inputLabel prefixes the config labels that hold an entry's Inputs.
+const inputLabel = "builder.cache.input."
 
 // DefaultTTL is how long entries live unless told otherwise: two weeks,
 // as kaniko's --cache-ttl.
@@ -39,6 +46,12 @@ func entryImage(e Entry) (v1.Image, error) {
 		History: []v1.History{{CreatedBy: e.CreatedBy, EmptyLayer: e.Layer == nil}},
 		RootFS:  v1.RootFS{Type: "layers"},
 		OS:      "linux", Architecture: "cache",
+	}
+	for k, v := range e.Inputs {
+		if cfg.Config.Labels == nil {
+			cfg.Config.Labels = map[string]string{}
+		}
+		cfg.Config.Labels[inputLabel+k] = v
 	}
 	if e.Layer != nil {
 		mt, err := e.Layer.MediaType()
@@ -73,6 +86,14 @@ func imageEntry(img v1.Image, ttl time.Duration, now time.Time) (*Entry, error) 
 		return nil, fmt.Errorf("not a cache entry: %d history entries", len(cfg.History))
 	}
 	e := &Entry{CreatedBy: cfg.History[0].CreatedBy, Created: cfg.Created.Time}
+	for k, v := range cfg.Config.Labels {
+		if name, ok := strings.CutPrefix(k, inputLabel); ok {
+			if e.Inputs == nil {
+				e.Inputs = map[string]string{}
+			}
+			e.Inputs[name] = v
+		}
+	}
 	ls, err := img.Layers()
 	if err != nil {
 		return nil, err

@@ -130,3 +130,19 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Errorf("index has %d entries (%v), want 20: one per key", len(idx.Manifests), err)
 	}
 }
+
+// TestEntryInputs: an entry's Inputs come back as they were stored.
+func TestEntryInputs(t *testing.T) {
+	l := &Layout{Dir: t.TempDir()}
+	in := map[string]string{"the instruction": "abc", "the files it reads": "def"}
+	if err := l.Put(t.Context(), "k", Entry{CreatedBy: "RUN x", Created: time.Now(), Inputs: in}); err != nil {
+		t.Fatal(err)
+	}
+	e, err := l.Get(t.Context(), "k")
+	if err != nil || e == nil {
+		t.Fatalf("Get: %v, %v", e, err)
+	}
+	if len(e.Inputs) != 2 || e.Inputs["the instruction"] != "abc" || e.Inputs["the files it reads"] != "def" {
+		t.Errorf("inputs = %v, want %v", e.Inputs, in)
+	}
+}
