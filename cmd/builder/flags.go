@@ -19,6 +19,7 @@ type buildFlags struct {
 	iidFile, metadataFile            string
 	rewriteTimestamp                 bool
 	skipPushCheck, dryRun            bool
+	exportCacheMounts                bool
 	tags                             []string
 	file                             string
 	target                           string
@@ -131,6 +132,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.cacheRepo, "cache-repo", "", "where cached steps live: a repository, or oci:DIR for a local OCI layout (default <first destination's repository>/cache)")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep pulled base image layers in this directory, and (chroot isolation) each layer unpacked, for later builds to reuse")
 	fs.StringArrayVar(&f.cacheKeyIgnoreArgs, "cache-key-ignore-arg", nil, "a build arg whose value stays out of every step's cache key (repeatable): steps that differ only in it reuse the cache")
+	fs.BoolVar(&f.exportCacheMounts, "export-cache-mounts", false, "keep the contents of RUN --mount=type=cache in --cache-repo after the build, and restore them from there on a machine that has none (CI runners and Pods that start empty)")
 	fs.StringVar(&f.cacheMountDir, "cache-mount-dir", "", "where RUN --mount=type=cache keeps its contents between builds (default: cache-mounts in --cache-dir when given, else builder-cache-mounts in --work-dir)")
 	fs.DurationVar(&f.cacheTTL, "cache-ttl", 14*24*time.Hour, "how long cached steps stay valid")
 	fs.BoolVar(&f.noPushCache, "no-push-cache", false, "read the cache but write nothing to it")

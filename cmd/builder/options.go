@@ -115,7 +115,10 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 		return bo, po, err
 	}
 	bo.CacheReadOnly, bo.BaseLayerDir, bo.CacheMountDir = f.noPushCache, f.cacheDir, f.cacheMountDir
-	bo.CacheKeyIgnoreArgs = f.cacheKeyIgnoreArgs
+	bo.CacheKeyIgnoreArgs, bo.ExportCacheMounts = f.cacheKeyIgnoreArgs, f.exportCacheMounts
+	if f.exportCacheMounts && !f.cache {
+		return bo, po, fmt.Errorf("--export-cache-mounts keeps them in the step cache: give --cache too")
+	}
 	bo.SourceDateEpoch, bo.RewriteTimestamp = epoch, f.rewriteTimestamp
 	if f.rewriteTimestamp && epoch == nil {
 		return bo, po, fmt.Errorf("--rewrite-timestamp needs SOURCE_DATE_EPOCH (a build arg or the environment)")

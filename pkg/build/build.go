@@ -76,12 +76,14 @@ type builder struct {
 	now             time.Time
 	// mu guards what stages building at once share: phases, used and
 	// stepRuns.
-	mu        sync.Mutex
-	pullMu    sync.Mutex           // one pull at a time: the second of an image finds it pulled
-	stepRuns  stepRuns             // how RUN runs; nil until first asked
-	ssh       map[string]sshSource // the agents RUN --mount=type=ssh gets, by id
-	maker     *rootfs.Maker        // makes the roots, deletes them in the background
-	downloads *http.Client         // ADD's URLs
+	mu       sync.Mutex
+	pullMu   sync.Mutex           // one pull at a time: the second of an image finds it pulled
+	stepRuns stepRuns             // how RUN runs; nil until first asked
+	ssh      map[string]sshSource // the agents RUN --mount=type=ssh gets, by id
+	// mountsUsed are the cache mount ids steps used (guarded by mu).
+	mountsUsed map[string]bool
+	maker      *rootfs.Maker // makes the roots, deletes them in the background
+	downloads  *http.Client  // ADD's URLs
 }
 
 // Build runs the build described by opts.
@@ -94,6 +96,9 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	img, err := b.build(ctx)
+	if err == nil && opts.ExportCacheMounts {
+		b.exportCacheMounts(ctx)
+	}
 	for _, w := range b.cacheWrites.wait() {
 		b.warn("writing the cache: %s", w)
 	}

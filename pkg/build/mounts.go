@@ -98,8 +98,11 @@ func (b *builder) cacheMount(ctx context.Context, st *stage, m dockerfile.Mount,
 	if id == "" {
 		id = m.Target
 	}
+	b.noteCacheMount(id)
 	fill := func(dir string) error {
-		if m.From != "" {
+		switch {
+		case b.restoreCacheMount(ctx, id, dir): // exported by an earlier build
+		case m.From != "":
 			copied, err := b.copyFrom(ctx, st, m.From, m.Source, dir)
 			if err != nil {
 				return err
@@ -107,8 +110,10 @@ func (b *builder) cacheMount(ctx context.Context, st *stage, m dockerfile.Mount,
 			if copied != dir {
 				return fmt.Errorf("cache mount source %s is not a directory", m.Source)
 			}
-		} else if err := os.Mkdir(dir, 0o755); err != nil {
-			return err
+		default:
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				return err
+			}
 		}
 		mode := os.FileMode(0o755)
 		if m.Mode != nil {

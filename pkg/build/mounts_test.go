@@ -222,3 +222,33 @@ func (r *recordingRunner) Run(ctx context.Context, spec *isolation.Spec) error {
 	r.mu.Unlock()
 	return r.Chroot.Run(ctx, spec)
 }
+
+// TestCacheMountExport: with ExportCacheMounts a cache mount outlives its
+// machine: a build on an empty cache-mount directory restores it from the
+// step cache before the step that uses it; without, it starts empty.
+func TestCacheMountExport(t *testing.T) {
+	base := busybox(t)
+	steps := &cache.Layout{Dir: t.TempDir()}
+	df := "FROM " + base + `
+ARG N
+RUN --mount=type=cache,target=/c,id=go-build echo "build $N" >> /c/log && mkdir -p /c/deep && echo x > /c/deep/f && cat /c/log > /seen
+`
+	run := func(n string, export bool) string {
+		t.Helper()
+		res := mustBuildIn(t, df, map[string]string{}, amd, func(o *Options) {
+			o.Cache, o.ExportCacheMounts = steps, export
+			o.CacheMountDir = t.TempDir() // every build on an empty machine
+			o.BuildArgs = map[string]string{"N": n}
+		})
+		return flatten(t, res.Image)["seen"].Body
+	}
+	if got := run("1", true); got != "build 1\n" {
+		t.Fatalf("first build saw %q", got)
+	}
+	if got := run("2", true); got != "build 1\nbuild 2\n" {
+		t.Errorf("a build on an empty machine saw %q in the cache mount, want the first build's contents restored", got)
+	}
+	if got := run("3", false); got != "build 3\n" {
+		t.Errorf("without the export the cache mount held %q, want it empty", got)
+	}
+}

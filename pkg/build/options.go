@@ -92,6 +92,12 @@ type Options struct {
 	// for any image that has it: stage roots are stacked from them by hard
 	// links (see overlay.Stack). cache.LayerDir owns its layout.
 	BaseLayerDir string
+	// ExportCacheMounts stores the contents of every cache mount the build
+	// used in Cache after the build, and restores a cache mount from there
+	// on a machine that has none, before the first step that uses it: CI
+	// runners and Pods that start empty keep their caches. A failure either
+	// way is a warning.
+	ExportCacheMounts bool
 	// SSH gives RUN --mount=type=ssh,id=ID its agent, by ID ("default"
 	// when the mount names none): one path that is a socket is an agent's
 	// (e.g. $SSH_AUTH_SOCK); other paths are private keys, served by an
@@ -196,6 +202,9 @@ func (o *Options) normalize() error {
 	}
 	if o.WorkDir == "" {
 		o.WorkDir = os.TempDir()
+	}
+	if o.ExportCacheMounts && o.Cache == nil {
+		return fmt.Errorf("exporting cache mounts needs a step cache to keep them in")
 	}
 	if o.CacheMountDir == "" {
 		o.CacheMountDir = filepath.Join(o.WorkDir, "builder-cache-mounts")
