@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,4 +56,51 @@ func TestSelfSignedRegistry(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPrivateCARegistry pulls from and pushes to a registry whose
+// certificate a private CA (made here with openssl) signed: refused
+// without the CA, verified with --registry-certificate REGISTRY=CA_FILE.
+func TestPrivateCARegistry(t *testing.T) {
+	needs(t)
+	dir := t.TempDir()
+	p := func(n string) string { return filepath.Join(dir, n) }
+	run(t, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", p("ca.key"), "-out", p("ca.pem"), "-subj", "/CN=test CA")
+	run(t, "openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", p("srv.key"), "-out", p("srv.csr"), "-subj", "/CN=127.0.0.1")
+	if err := os.WriteFile(p("ext.cnf"), []byte("subjectAltName=IP:127.0.0.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "openssl", "x509", "-req", "-in", p("srv.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"), "-CAcreateserial",
+		"-out", p("srv.pem"), "-days", "2", "-extfile", p("ext.cnf"))
+	addr, stop, err := testenv.StartRegistryTLS(p("registry"), "", p("srv.pem"), p("srv.key"))
+	if stop != nil {
+		defer stop()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := addr + "/ca/busybox:1"
+	run(t, "skopeo", "copy", "-q", "--src-tls-verify=false", "--dest-cert-dir", dirWith(t, p("ca.pem")), "docker://"+env.busybox, "docker://"+base)
+	ctxDir := writeContext(t, map[string]string{"Dockerfile": "FROM " + base + "\nRUN echo private ca > /f\n"})
+	dest := addr + "/ca/app:1"
+	if r := runBuilder(t, ctxDir, nil, "--context", ctxDir, "--destination", dest); r.code == 0 || !strings.Contains(r.stderr, "certificate") {
+		t.Errorf("without the CA: exit %d\n%s", r.code, r.stderr)
+	}
+	mustBuild(t, ctxDir, "--context", ctxDir, "--destination", dest, "--registry-certificate", addr+"="+p("ca.pem"))
+	run(t, "skopeo", "inspect", "--cert-dir", dirWith(t, p("ca.pem")), "docker://"+dest)
+}
+
+// dirWith makes a directory holding a CA file as skopeo's --cert-dir
+// wants it (NAME.crt).
+func dirWith(t *testing.T, ca string) string {
+	t.Helper()
+	d := t.TempDir()
+	data, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "ca.crt"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

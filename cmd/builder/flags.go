@@ -8,54 +8,55 @@ import (
 
 // buildFlags are kaniko's executor flags, with its names and meanings.
 type buildFlags struct {
-	context, contextSubPath, git     string
-	dockerfile                       string
-	destinations                     []string
-	noPush                           bool
-	tarPath, ociLayoutPath           string
-	digestFile, nameWithDigestFile   string
-	nameTagWithDigestFile            string
-	buildArgs, labels, annotations   []string
-	iidFile, metadataFile            string
-	rewriteTimestamp                 bool
-	skipPushCheck, dryRun            bool
-	exportCacheMounts                bool
-	tags                             []string
-	file                             string
-	target                           string
-	insecure, insecurePull           bool
-	insecureRegistries               []string
-	skipTLSVerify, skipTLSVerifyPull bool
-	skipTLSVerifyRegistries          []string
-	registryMirrors, registryMaps    []string
-	noFallback                       bool
-	pushRetry                        int
-	imageFormat, platform, workDir   string
-	kanikoDir                        string
-	verbosity, logFormat             string
-	logTimestamp                     bool
-	isolation                        string
-	force, cleanup                   bool
-	ignorePaths                      []string
-	ignoreVarRun                     bool
-	reproducible                     bool
-	compression                      string
-	compressionLevel                 int
-	snapshotMode                     string
-	skipUnusedStages                 bool
-	cache, noPushCache               bool
-	cacheRepo, cacheDir              string
-	cacheMountDir                    string
-	cacheKeyIgnoreArgs               []string
-	cacheTTL                         time.Duration
-	secrets                          []string
-	ssh                              []string
-	pullRetry, extractRetry          int
-	keepWorkDir                      bool
-	noOverlay                        bool
-	allow                            []string
-	memory                           string
-	pidsLimit                        int64
+	context, contextSubPath, git       string
+	dockerfile                         string
+	destinations                       []string
+	noPush                             bool
+	tarPath, ociLayoutPath             string
+	digestFile, nameWithDigestFile     string
+	nameTagWithDigestFile              string
+	buildArgs, labels, annotations     []string
+	iidFile, metadataFile              string
+	rewriteTimestamp                   bool
+	skipPushCheck, dryRun              bool
+	exportCacheMounts                  bool
+	registryCerts, registryClientCerts []string
+	tags                               []string
+	file                               string
+	target                             string
+	insecure, insecurePull             bool
+	insecureRegistries                 []string
+	skipTLSVerify, skipTLSVerifyPull   bool
+	skipTLSVerifyRegistries            []string
+	registryMirrors, registryMaps      []string
+	noFallback                         bool
+	pushRetry                          int
+	imageFormat, platform, workDir     string
+	kanikoDir                          string
+	verbosity, logFormat               string
+	logTimestamp                       bool
+	isolation                          string
+	force, cleanup                     bool
+	ignorePaths                        []string
+	ignoreVarRun                       bool
+	reproducible                       bool
+	compression                        string
+	compressionLevel                   int
+	snapshotMode                       string
+	skipUnusedStages                   bool
+	cache, noPushCache                 bool
+	cacheRepo, cacheDir                string
+	cacheMountDir                      string
+	cacheKeyIgnoreArgs                 []string
+	cacheTTL                           time.Duration
+	secrets                            []string
+	ssh                                []string
+	pullRetry, extractRetry            int
+	keepWorkDir                        bool
+	noOverlay                          bool
+	allow                              []string
+	memory                             string
+	pidsLimit                          int64
 
 	// Kept for kaniko's sake, read only to warn that they change nothing.
 	ignoredBool     map[string]*bool
@@ -86,6 +87,8 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.labels, "label", nil, "KEY=VALUE label added to the image")
 	fs.StringArrayVar(&f.annotations, "annotation", nil, "KEY=VALUE annotation added to the image's manifest (repeatable), as the kaniko fork's and buildx's")
 	fs.BoolVar(&f.dryRun, "dryrun", false, "parse, resolve the base images and plan, print the stages and steps that would run, and stop: nothing is built, written or pushed (the kaniko fork's flag)")
+	fs.StringArrayVar(&f.registryCerts, "registry-certificate", nil, "REGISTRY=CA_FILE: trust this CA (PEM) for that registry (host:port), for pulls and pushes; repeatable")
+	fs.StringArrayVar(&f.registryClientCerts, "registry-client-cert", nil, "REGISTRY=CERT_FILE,KEY_FILE: present this client certificate to that registry (host:port); repeatable")
 	fs.BoolVar(&f.skipPushCheck, "skip-push-permission-check", false, "do not ask the destinations' registries before building whether the credentials may push there")
 	fs.BoolVar(&f.rewriteTimestamp, "rewrite-timestamp", false, "clamp every file time in the new layers to SOURCE_DATE_EPOCH, as buildx's rewrite-timestamp=true")
 	fs.StringVar(&f.iidFile, "iidfile", "", "write the image ID (its config's digest) to this file, as docker build does")

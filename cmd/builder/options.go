@@ -197,6 +197,13 @@ func (f *buildFlags) registries() (registry.Options, registry.Options, error) {
 			}
 		}
 	}
+	var err error
+	if pull.CAs, err = registryCAs(f.registryCerts); err != nil {
+		return pull, pull, err
+	}
+	if pull.ClientCerts, err = clientCerts(f.registryClientCerts); err != nil {
+		return pull, pull, err
+	}
 	push := pull
 	push.Mirrors, push.NoFallback = nil, false
 	push.Insecure, push.SkipTLSVerify = f.insecure, f.skipTLSVerify

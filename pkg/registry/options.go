@@ -6,6 +6,7 @@ package registry
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"slices"
@@ -31,6 +32,12 @@ type Options struct {
 	// SkipTLSVerifyRegistries are hosts ("host:port") whose certificates
 	// are accepted unverified.
 	SkipTLSVerifyRegistries []string
+	// CAs are certificates (PEM) trusted for a host ("host:port"),
+	// besides the system's: a registry with a private CA.
+	CAs map[string][]byte
+	// ClientCerts are presented to a host ("host:port") that
+	// authenticates clients by TLS.
+	ClientCerts map[string]tls.Certificate
 	// Transport is the base transport; nil means http.DefaultTransport.
 	Transport http.RoundTripper
 	// UserAgent is sent with every request.
@@ -99,33 +106,70 @@ func (o Options) transport() http.RoundTripper {
 	if base == nil {
 		base = remote.DefaultTransport
 	}
-	if !o.SkipTLSVerify && len(o.SkipTLSVerifyRegistries) == 0 {
-		return base
-	}
 	t, ok := base.(*http.Transport)
 	if !ok {
 		return base
 	}
-	t = t.Clone()
-	if t.TLSClientConfig == nil {
-		t.TLSClientConfig = &tls.Config{}
+	// with returns base with TLS settings changed by set.
+	with := func(set func(*tls.Config)) *http.Transport {
+		c := t.Clone()
+		if c.TLSClientConfig == nil {
+			c.TLSClientConfig = &tls.Config{}
+		}
+		set(c.TLSClientConfig)
+		return c
 	}
-	t.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // the user asked for it
+	def := base
 	if o.SkipTLSVerify {
-		return t
+		def = with(func(c *tls.Config) { c.InsecureSkipVerify = true }) //nolint:gosec // the user asked for it
 	}
-	return &perHost{hosts: o.SkipTLSVerifyRegistries, unverified: t, verified: base}
+	hosts := map[string]http.RoundTripper{}
+	for _, h := range hostsOf(o) {
+		hosts[h] = with(func(c *tls.Config) {
+			if o.SkipTLSVerify || slices.Contains(o.SkipTLSVerifyRegistries, h) {
+				c.InsecureSkipVerify = true //nolint:gosec // the user asked for it
+			}
+			if ca, ok := o.CAs[h]; ok {
+				pool, err := x509.SystemCertPool()
+				if err != nil || pool == nil {
+					pool = x509.NewCertPool()
+				}
+				pool.AppendCertsFromPEM(ca)
+				c.RootCAs = pool
+			}
+			if cert, ok := o.ClientCerts[h]; ok {
+				c.Certificates = []tls.Certificate{cert}
+			}
+		})
+	}
+	if len(hosts) == 0 {
+		return def
+	}
+	return &perHost{hosts: hosts, other: def}
 }
 
-// perHost skips certificate checks for some hosts only.
+// hostsOf lists the hosts with TLS settings of their own.
+func hostsOf(o Options) []string {
+	out := append([]string(nil), o.SkipTLSVerifyRegistries...)
+	for h := range o.CAs {
+		out = append(out, h)
+	}
+	for h := range o.ClientCerts {
+		out = append(out, h)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// perHost gives some hosts a transport of their own.
 type perHost struct {
-	hosts                []string
-	unverified, verified http.RoundTripper
+	hosts map[string]http.RoundTripper
+	other http.RoundTripper
 }
 
 func (p *perHost) RoundTrip(req *http.Request) (*http.Response, error) {
-	if slices.Contains(p.hosts, req.URL.Host) {
-		return p.unverified.RoundTrip(req)
+	if t, ok := p.hosts[req.URL.Host]; ok {
+		return t.RoundTrip(req)
 	}
-	return p.verified.RoundTrip(req)
+	return p.other.RoundTrip(req)
 }
