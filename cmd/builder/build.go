@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +24,17 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 		return err
 	}
 	f.defaultWorkDir(realHost)
+	if f.dockerfile == "-" || f.file == "-" {
+		// docker build -f -: the Dockerfile comes from stdin.
+		if f.context == "tar://stdin" {
+			return errors.New("stdin holds either the Dockerfile (-f -) or the context (-), not both")
+		}
+		data, err := io.ReadAll(cmd.InOrStdin())
+		if err != nil {
+			return fmt.Errorf("reading the Dockerfile from stdin: %w", err)
+		}
+		f.dockerfileData, f.dockerfile, f.file = data, "", ""
+	}
 	cleanup, err := f.fetchContext(cmd)
 	if err != nil {
 		return err

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -328,5 +331,42 @@ func TestDryRunFlag(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(work); len(left) != 0 {
 		t.Errorf("a dry run wrote %v", left)
+	}
+}
+
+// TestStdin reads the Dockerfile (-f -) or the context (-) from stdin, as
+// docker build does, never both.
+func TestStdin(t *testing.T) {
+	run := func(stdin io.Reader, args ...string) (string, error) {
+		t.Helper()
+		cmd := newRootCmd()
+		var out, errb bytes.Buffer
+		cmd.SetIn(stdin)
+		cmd.SetOut(&out)
+		cmd.SetErr(&errb)
+		cmd.SetArgs(append(args, "--no-push", "--destination", "example.com/x:1", "--work-dir", t.TempDir()))
+		err := cmd.ExecuteContext(context.Background())
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, errb.String())
+		}
+		return out.String(), err
+	}
+	empty := t.TempDir() // no Dockerfile in it
+	if out, err := run(strings.NewReader("FROM scratch\nLABEL from=stdin\n"), "build", "-f", "-", empty); err != nil || !strings.Contains(out, "@sha256:") {
+		t.Errorf("-f -: %q, %v", out, err)
+	}
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	df := []byte("FROM scratch\nCOPY f /f\n")
+	tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(df)), Typeflag: tar.TypeReg})
+	tw.Write(df)
+	tw.WriteHeader(&tar.Header{Name: "f", Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
+	tw.Write([]byte("x"))
+	tw.Close()
+	if out, err := run(&tarball, "build", "-"); err != nil || !strings.Contains(out, "@sha256:") {
+		t.Errorf("context -: %q, %v", out, err)
+	}
+	if _, err := run(strings.NewReader(""), "build", "-f", "-", "-"); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("both from stdin: %v", err)
 	}
 }

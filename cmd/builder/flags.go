@@ -21,6 +21,7 @@ type buildFlags struct {
 	skipPushCheck, dryRun              bool
 	exportCacheMounts                  bool
 	registryCerts, registryClientCerts []string
+	dockerfileData                     []byte // -f -
 	tags                               []string
 	file                               string
 	target                             string

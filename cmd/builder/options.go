@@ -98,7 +98,7 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 		level = 0
 	}
 	bo = build.Options{
-		ContextDir: contextDir, Dockerfile: dockerfile, BuildArgs: args, Target: f.target,
+		ContextDir: contextDir, Dockerfile: dockerfile, DockerfileData: f.dockerfileData, BuildArgs: args, Target: f.target,
 		Labels: labels, Annotations: annotations, Platform: f.platform, WorkDir: f.workDirectory(), Format: build.Format(f.imageFormat),
 		Registry: pullReg, PullRetries: max(f.pullRetry, f.extractRetry), KeepWorkDir: f.keepWorkDir, NoOverlay: f.noOverlay, CompressionLevel: level, Zstd: f.compression == "zstd", Reproducible: f.reproducible,
 	}

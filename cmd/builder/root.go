@@ -44,6 +44,9 @@ func newBuildCmd() *cobra.Command {
 					return errors.New("give the context either as an argument or with --context, not both")
 				}
 				f.context = args[0]
+				if f.context == "-" {
+					f.context = "tar://stdin" // docker build's spelling
+				}
 			}
 			return runBuild(cmd, f)
 		},

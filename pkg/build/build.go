@@ -137,9 +137,12 @@ func newBuilder(opts Options) (*builder, error) {
 // planBuilder parses the Dockerfile and plans the build; it writes
 // nothing.
 func planBuilder(opts Options) (*builder, error) {
-	src, err := readInContext(opts.ContextDir, opts.Dockerfile)
-	if err != nil {
-		return nil, fmt.Errorf("reading the Dockerfile: %w", err)
+	src := opts.DockerfileData
+	if src == nil {
+		var err error
+		if src, err = readInContext(opts.ContextDir, opts.Dockerfile); err != nil {
+			return nil, fmt.Errorf("reading the Dockerfile: %w", err)
+		}
 	}
 	df, err := dockerfile.Parse(filepath.Base(opts.Dockerfile), src)
 	if err != nil {

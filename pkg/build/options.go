@@ -39,6 +39,9 @@ type Options struct {
 	ContextDir string
 	// Dockerfile is the Dockerfile's path; the default is ContextDir/Dockerfile.
 	Dockerfile string
+	// DockerfileData, when set, is the Dockerfile itself (read from
+	// stdin, say); Dockerfile then only names it in messages.
+	DockerfileData []byte
 	// BuildArgs are --build-arg values.
 	BuildArgs map[string]string
 	// Target is the stage to build; the default is the last one.
