@@ -370,3 +370,14 @@ func TestStdin(t *testing.T) {
 		t.Errorf("both from stdin: %v", err)
 	}
 }
+
+// TestVersionAndSuggestions: --version answers, a mistyped command gets a
+// suggestion.
+func TestVersionAndSuggestions(t *testing.T) {
+	if out, _, err := execute(t, "--version"); err != nil || !strings.Contains(out, "builder version") {
+		t.Errorf("--version: %q, %v", out, err)
+	}
+	if _, _, err := execute(t, "buidl"); err == nil || !strings.Contains(err.Error(), "did you mean build?") {
+		t.Errorf("a mistyped command: %v", err)
+	}
+}

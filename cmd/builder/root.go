@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/buildcrew/builder/pkg/isolation"
 	"github.com/spf13/cobra"
@@ -15,9 +16,21 @@ import (
 func newRootCmd() *cobra.Command {
 	f := &buildFlags{}
 	root := &cobra.Command{
-		Use:           "builder",
-		Short:         "Build container images from Dockerfiles without a daemon",
-		Args:          cobra.NoArgs,
+		Use:     "builder",
+		Short:   "Build container images from Dockerfiles without a daemon",
+		Version: version,
+		// "builder buidl": "did you mean build?"
+		SuggestionsMinimumDistance: 2,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += ": did you mean " + strings.Join(s, " or ") + "?"
+			}
+			return errors.New(msg)
+		},
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
