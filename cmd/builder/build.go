@@ -91,6 +91,9 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 	if len(names) == 0 {
 		fmt.Fprintln(cmd.OutOrStdout(), res.Digest)
 	}
+	if f.nothingPushed {
+		fmt.Fprintln(stderr, "WARNING: no --destination given: the image was built and not pushed")
+	}
 	return nil
 }
 

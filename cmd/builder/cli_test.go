@@ -381,3 +381,16 @@ func TestVersionAndSuggestions(t *testing.T) {
 		t.Errorf("a mistyped command: %v", err)
 	}
 }
+
+// TestBuildWithoutDestination: "builder build" without a destination
+// builds and warns that nothing was pushed, as buildx; kaniko's form
+// (no subcommand) still refuses.
+func TestBuildWithoutDestination(t *testing.T) {
+	out, progress, err := execute(t, "build", "../../examples/hello", "--work-dir", t.TempDir())
+	if err != nil || !strings.HasPrefix(out, "sha256:") || !strings.Contains(progress, "the image was built and not pushed") {
+		t.Errorf("builder build without a destination: %q, %v\n%s", out, err, progress)
+	}
+	if _, _, err := execute(t, "--context", "../../examples/hello"); err == nil || !strings.Contains(err.Error(), "no --destination given") {
+		t.Errorf("kaniko's form without a destination: %v", err)
+	}
+}

@@ -22,42 +22,46 @@ type buildFlags struct {
 	exportCacheMounts                  bool
 	registryCerts, registryClientCerts []string
 	dockerfileData                     []byte // -f -
-	tags                               []string
-	file                               string
-	target                             string
-	insecure, insecurePull             bool
-	insecureRegistries                 []string
-	skipTLSVerify, skipTLSVerifyPull   bool
-	skipTLSVerifyRegistries            []string
-	registryMirrors, registryMaps      []string
-	noFallback                         bool
-	pushRetry                          int
-	imageFormat, platform, workDir     string
-	kanikoDir                          string
-	verbosity, logFormat               string
-	logTimestamp                       bool
-	isolation                          string
-	force, cleanup                     bool
-	ignorePaths                        []string
-	ignoreVarRun                       bool
-	reproducible                       bool
-	compression                        string
-	compressionLevel                   int
-	snapshotMode                       string
-	skipUnusedStages                   bool
-	cache, noPushCache                 bool
-	cacheRepo, cacheDir                string
-	cacheMountDir                      string
-	cacheKeyIgnoreArgs                 []string
-	cacheTTL                           time.Duration
-	secrets                            []string
-	ssh                                []string
-	pullRetry, extractRetry            int
-	keepWorkDir                        bool
-	noOverlay                          bool
-	allow                              []string
-	memory                             string
-	pidsLimit                          int64
+	// dockerFace is set for "builder build", which behaves as docker
+	// buildx build where kaniko's executor would refuse: no destination
+	// builds without pushing.
+	dockerFace, nothingPushed        bool
+	tags                             []string
+	file                             string
+	target                           string
+	insecure, insecurePull           bool
+	insecureRegistries               []string
+	skipTLSVerify, skipTLSVerifyPull bool
+	skipTLSVerifyRegistries          []string
+	registryMirrors, registryMaps    []string
+	noFallback                       bool
+	pushRetry                        int
+	imageFormat, platform, workDir   string
+	kanikoDir                        string
+	verbosity, logFormat             string
+	logTimestamp                     bool
+	isolation                        string
+	force, cleanup                   bool
+	ignorePaths                      []string
+	ignoreVarRun                     bool
+	reproducible                     bool
+	compression                      string
+	compressionLevel                 int
+	snapshotMode                     string
+	skipUnusedStages                 bool
+	cache, noPushCache               bool
+	cacheRepo, cacheDir              string
+	cacheMountDir                    string
+	cacheKeyIgnoreArgs               []string
+	cacheTTL                         time.Duration
+	secrets                          []string
+	ssh                              []string
+	pullRetry, extractRetry          int
+	keepWorkDir                      bool
+	noOverlay                        bool
+	allow                            []string
+	memory                           string
+	pidsLimit                        int64
 
 	// Kept for kaniko's sake, read only to warn that they change nothing.
 	ignoredBool     map[string]*bool

@@ -109,7 +109,12 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 		ImageNameTagWithDigestFile: f.nameTagWithDigestFile,
 	}
 	if !f.noPush && len(f.destinations) == 0 {
-		return bo, po, fmt.Errorf("no --destination given: name where to push, or pass --no-push")
+		if !f.dockerFace {
+			return bo, po, fmt.Errorf("no --destination given: name where to push, or pass --no-push")
+		}
+		// builder build, as docker buildx build: it builds, and says
+		// nothing was pushed.
+		po.NoPush, f.nothingPushed = true, true
 	}
 	if bo.Cache, err = f.cacheStore(pushReg); err != nil {
 		return bo, po, err

@@ -46,7 +46,7 @@ func newRootCmd() *cobra.Command {
 }
 
 func newBuildCmd() *cobra.Command {
-	f := &buildFlags{}
+	f := &buildFlags{dockerFace: true}
 	cmd := &cobra.Command{
 		Use:   "build [CONTEXT]",
 		Short: "Build an image from a Dockerfile and push it",
