@@ -48,6 +48,9 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 		return err
 	}
 	bo.Progress, po.Progress = stderr, stderr
+	if f.quiet {
+		bo.Progress, po.Progress = nil, nil // -q: the result's name alone, as docker build -q
+	}
 	if bo.Logger, err = f.logger(stderr); err != nil {
 		return err
 	}

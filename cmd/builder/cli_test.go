@@ -394,3 +394,11 @@ func TestBuildWithoutDestination(t *testing.T) {
 		t.Errorf("kaniko's form without a destination: %v", err)
 	}
 }
+
+// TestQuiet prints the result and nothing of the progress.
+func TestQuiet(t *testing.T) {
+	out, progress, err := execute(t, "build", "-q", "../../examples/hello", "--no-push", "--destination", "example.com/hello:1", "--work-dir", t.TempDir())
+	if err != nil || !strings.Contains(out, "@sha256:") || strings.Contains(progress, "#") || strings.Contains(progress, "DONE") {
+		t.Errorf("-q: out %q, err %v, progress:\n%s", out, err, progress)
+	}
+}
