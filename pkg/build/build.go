@@ -42,6 +42,7 @@ type Result struct {
 	Phases Phases
 	work   string
 	maker  *rootfs.Maker // what is still being deleted in the work directory
+	lock   *os.File      // held on the work directory until Close
 }
 
 // Close removes the layers the image was built from. Use the image before.
@@ -52,7 +53,11 @@ func (r *Result) Close() error {
 	if r.maker != nil {
 		r.maker.Wait()
 	}
-	return os.RemoveAll(r.work)
+	err := os.RemoveAll(r.work)
+	if r.lock != nil {
+		r.lock.Close()
+	}
+	return err
 }
 
 type builder struct {
@@ -80,6 +85,7 @@ type builder struct {
 	pullMu   sync.Mutex           // one pull at a time: the second of an image finds it pulled
 	stepRuns stepRuns             // how RUN runs; nil until first asked
 	ssh      map[string]sshSource // the agents RUN --mount=type=ssh gets, by id
+	lock     *os.File             // held on the work directory while it lives
 	// mountsUsed are the cache mount ids steps used (guarded by mu).
 	mountsUsed map[string]bool
 	maker      *rootfs.Maker // makes the roots, deletes them in the background
@@ -118,10 +124,10 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		b.removeWork()
 		return nil, fmt.Errorf("computing the image digest: %w", err)
 	}
-	res := &Result{Image: img, Digest: digest, Target: b.df.Stages[b.plan.Target].DisplayName(), Phases: b.phases, work: b.work, maker: b.maker}
+	res := &Result{Image: img, Digest: digest, Target: b.df.Stages[b.plan.Target].DisplayName(), Phases: b.phases, work: b.work, maker: b.maker, lock: b.lock}
 	if opts.KeepWorkDir {
-		res.work = ""
-		b.opts.Logger.Info("keeping the work directory", "dir", b.work)
+		res.work, res.lock = "", nil
+		b.keepWork()
 	}
 	return res, nil
 }
@@ -208,8 +214,12 @@ func (b *builder) prepare() error {
 	if err := os.MkdirAll(opts.WorkDir, 0o700); err != nil {
 		return fmt.Errorf("creating the work directory: %w", err)
 	}
+	cleanStaleWork(opts.WorkDir, opts.Logger)
 	if b.work, err = os.MkdirTemp(opts.WorkDir, "builder-"); err != nil {
 		return fmt.Errorf("creating the work directory: %w", err)
+	}
+	if b.lock, err = lockWork(b.work); err != nil {
+		return fmt.Errorf("locking the work directory: %w", err)
 	}
 	for _, d := range []string{"layers", "tmp", "overlays"} {
 		if err := os.Mkdir(filepath.Join(b.work, d), 0o700); err != nil {
@@ -262,11 +272,20 @@ func (b *builder) build(ctx context.Context) (v1.Image, error) {
 // user wants to look at it.
 func (b *builder) removeWork() {
 	if b.opts.KeepWorkDir {
-		b.opts.Logger.Info("keeping the work directory", "dir", b.work)
+		b.keepWork()
 		return
 	}
 	b.maker.Wait()
 	os.RemoveAll(b.work)
+	b.lock.Close()
+}
+
+// keepWork leaves the work directory for a look: marked, so that later
+// builds never take it for a dead build's, and unlocked.
+func (b *builder) keepWork() {
+	os.WriteFile(filepath.Join(b.work, workKeepName), nil, 0o600)
+	b.lock.Close()
+	b.opts.Logger.Info("keeping the work directory", "dir", b.work)
 }
 
 // removeRoots deletes the stages' root filesystems; the layers stay.

@@ -1,0 +1,120 @@
+package build
+
+import (
+	"bufio"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The work directory of a build that died (killed, out of memory, a
+// cancelled pipeline's SIGKILL) is found and removed by the next build
+// in the same parent: every build holds a lock on its own work directory
+// for as long as it lives, so one that is still running is never
+// touched. Overlay mounts it left are taken away first. A directory kept
+// for a look (KeepWorkDir) is marked and left alone.
+const (
+	workLockName = ".lock"
+	workKeepName = ".keep"
+)
+
+// lockWork takes the lock of the work directory dir.
+func lockWork(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, workLockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// cleanStaleWork removes the work directories in parent whose builds are
+// gone.
+func cleanStaleWork(parent string, log *slog.Logger) {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "builder-") || e.Name() == "builder-cache-mounts" {
+			continue
+		}
+		dir := filepath.Join(parent, e.Name())
+		if _, err := os.Stat(filepath.Join(dir, workKeepName)); err == nil {
+			continue
+		}
+		fi, err := os.Stat(filepath.Join(dir, workLockName))
+		if err != nil || time.Since(fi.ModTime()) < time.Minute {
+			// Not a work directory this builder made, or one so young
+			// that its build may not hold its lock yet.
+			continue
+		}
+		lock, err := lockWork(dir)
+		if err != nil {
+			continue // its build is running
+		}
+		err = unmountUnder(dir)
+		if err == nil {
+			err = os.RemoveAll(dir)
+		}
+		lock.Close()
+		log.Debug("removed the work directory of a build that died", "dir", dir, "err", err)
+	}
+}
+
+// unmountUnder takes away every mount at or below dir, deepest first.
+func unmountUnder(dir string) error {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var points []string
+	s := bufio.NewScanner(f)
+	s.Buffer(make([]byte, 64<<10), 1<<20)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		p := unescapeMount(fields[4])
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			points = append(points, p)
+		}
+	}
+	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
+	for _, p := range points {
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil {
+			return err
+		}
+	}
+	return s.Err()
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
