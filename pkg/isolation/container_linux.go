@@ -62,6 +62,16 @@ func SystemPaths() ([]string, error) {
 	return paths, nil
 }
 
+// MountPoints lists this process's mount points but "/".
+func MountPoints() ([]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return mountPoints(f)
+}
+
 // mountPoints reads mountinfo and returns every mount point but "/".
 func mountPoints(r io.Reader) ([]string, error) {
 	var out []string
