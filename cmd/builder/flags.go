@@ -27,6 +27,7 @@ type buildFlags struct {
 	// builds without pushing.
 	dockerFace, nothingPushed        bool
 	quiet                            bool
+	noCache, pull                    bool
 	tags                             []string
 	file                             string
 	target                           string
@@ -139,6 +140,8 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.memory, "memory", "", "the most memory one RUN step may use, e.g. 512m or 2g, as docker run's --memory (chroot isolation; a cgroup per step)")
 	fs.Int64Var(&f.pidsLimit, "pids-limit", 0, "the most processes and threads one RUN step may have at once, as docker run's --pids-limit (chroot isolation; a cgroup per step)")
 	fs.BoolVar(&f.cache, "cache", false, "reuse the results of steps whose inputs did not change, kept in --cache-repo")
+	fs.BoolVar(&f.noCache, "no-cache", false, "run every step, reusing nothing; with --cache the results are still stored, as docker build --no-cache")
+	fs.BoolVar(&f.pull, "pull", false, "docker build's flag: base images are always resolved from their registries here, so it changes nothing")
 	fs.StringVar(&f.cacheRepo, "cache-repo", "", "where cached steps live: a repository, or oci:DIR for a local OCI layout (default <first destination's repository>/cache)")
 	fs.StringVar(&f.cacheDir, "cache-dir", "", "keep pulled base image layers in this directory, and (chroot isolation) each layer unpacked, for later builds to reuse")
 	fs.StringArrayVar(&f.cacheKeyIgnoreArgs, "cache-key-ignore-arg", nil, "a build arg whose value stays out of every step's cache key (repeatable): steps that differ only in it reuse the cache")

@@ -121,6 +121,7 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	}
 	bo.CacheReadOnly, bo.BaseLayerDir, bo.CacheMountDir = f.noPushCache, f.cacheDir, f.cacheMountDir
 	bo.CacheKeyIgnoreArgs, bo.ExportCacheMounts = f.cacheKeyIgnoreArgs, f.exportCacheMounts
+	bo.CacheWriteOnly = f.noCache
 	if f.exportCacheMounts && !f.cache {
 		return bo, po, fmt.Errorf("--export-cache-mounts keeps them in the step cache: give --cache too")
 	}

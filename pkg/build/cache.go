@@ -83,7 +83,7 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 		k.field(key)
 		chain = k.sum()
 	}
-	if cacheable && makesLayer(ins) {
+	if cacheable && makesLayer(ins) && !b.opts.CacheWriteOnly {
 		hit, err := b.fromCache(ctx, st, ins, key)
 		b.since("cache", start)
 		if err != nil || hit {

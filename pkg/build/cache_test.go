@@ -32,6 +32,7 @@ type cachedBuild struct {
 	cache   Cache
 	args    map[string]string
 	ignore  []string // CacheKeyIgnoreArgs
+	noReads bool     // CacheWriteOnly
 	runs    int
 	output  string
 	digest  string
@@ -43,7 +44,7 @@ func (cb *cachedBuild) build() *Result {
 	runner := &countingRunner{Chroot: isolation.Chroot{TempDir: cb.t.TempDir()}}
 	var progress strings.Builder
 	res, err := Build(context.Background(), Options{ContextDir: cb.dir, WorkDir: cb.t.TempDir(), Cache: cb.cache,
-		BuildArgs: cb.args, CacheKeyIgnoreArgs: cb.ignore, Runner: runner, Progress: &progress, Platform: "linux/amd64"})
+		BuildArgs: cb.args, CacheKeyIgnoreArgs: cb.ignore, CacheWriteOnly: cb.noReads, Runner: runner, Progress: &progress, Platform: "linux/amd64"})
 	if err != nil {
 		cb.t.Fatalf("build: %v\n%s", err, progress.String())
 	}
@@ -255,6 +256,31 @@ func TestCacheKeyIgnoreArg(t *testing.T) {
 		cb.build()
 		if cb.runs != tc.runs {
 			t.Errorf("%v ignoring %v: %d RUN steps ran, want %d", tc.args, tc.ignore, cb.runs, tc.runs)
+		}
+	}
+}
+
+// TestCacheWriteOnly (docker build --no-cache with a cache): every step
+// runs though the cache has it, and what it stores serves the next build.
+func TestCacheWriteOnly(t *testing.T) {
+	base := busybox(t)
+	dir := t.TempDir()
+	write(t, dir, "Dockerfile", "FROM "+base+"\nRUN echo one > /one\nRUN echo two > /two\n")
+	read, written := &cache.Layout{Dir: t.TempDir()}, &cache.Layout{Dir: t.TempDir()}
+	for i, tc := range []struct {
+		store   *cache.Layout
+		noReads bool
+		runs    int
+	}{
+		{read, false, 2},    // fills the cache
+		{read, true, 2},     // reads none of it
+		{written, true, 2},  // stores into an empty cache
+		{written, false, 0}, // which the next build reads
+	} {
+		cb := &cachedBuild{t: t, dir: dir, cache: tc.store, noReads: tc.noReads}
+		cb.build()
+		if cb.runs != tc.runs {
+			t.Errorf("build %d (write only %v): %d RUN steps ran, want %d", i+1, tc.noReads, cb.runs, tc.runs)
 		}
 	}
 }

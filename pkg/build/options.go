@@ -87,6 +87,10 @@ type Options struct {
 	// step's cache key: a step that differs only in one of them is a hit
 	// (e.g. a version stamp that should not rebuild everything).
 	CacheKeyIgnoreArgs []string
+	// CacheWriteOnly runs every step and stores the results, reading
+	// nothing from the cache (docker build --no-cache with a cache to
+	// export).
+	CacheWriteOnly bool
 	// CacheReadOnly reads the cache but stores nothing new.
 	CacheReadOnly bool
 	// BaseLayerDir, when set, keeps the layers of pulled images by digest
@@ -205,6 +209,9 @@ func (o *Options) normalize() error {
 	}
 	if o.WorkDir == "" {
 		o.WorkDir = os.TempDir()
+	}
+	if o.CacheReadOnly && o.CacheWriteOnly {
+		return fmt.Errorf("the cache can be read only or written only, not both")
 	}
 	if o.ExportCacheMounts && o.Cache == nil {
 		return fmt.Errorf("exporting cache mounts needs a step cache to keep them in")
