@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 
 	"github.com/buildcrew/builder/pkg/dockerfile"
@@ -98,9 +99,11 @@ func (p *privateRoots) outlineFits(ctx context.Context, st *stage) bool {
 
 // outlineRoot unpacks an outline of the stage's layers as its root.
 func (p *privateRoots) outlineRoot(ctx context.Context, st *stage) error {
-	fs, err := p.b.maker.Outlined(ctx, stageRoot(st), st.layers, userFiles...)
+	fs, err := p.b.provision(st, "outlining", func() (*rootfs.Root, error) {
+		return p.b.maker.Outlined(ctx, stageRoot(st), st.layers, userFiles...)
+	})
 	if err != nil {
-		return st.def.Wrap(err)
+		return err
 	}
 	st.fs = fs
 	return nil
@@ -130,9 +133,31 @@ func (b *builder) unpackRoot(ctx context.Context, st *stage, templates bool) (*r
 			return nil, st.def.Wrap(err)
 		}
 	}
-	fs, err := b.maker.Unpacked(ctx, stageRoot(st), st.layers, tmpl)
+	how := "unpacking"
+	if tmpl != nil {
+		how = "cloning and unpacking"
+	}
+	return b.provision(st, how, func() (*rootfs.Root, error) {
+		return b.maker.Unpacked(ctx, stageRoot(st), st.layers, tmpl)
+	})
+}
+
+// provision makes a stage's root as a progress row of its own, so that
+// its time is not charged to the step that first needs the files.
+func (b *builder) provision(st *stage, how string, mk func() (*rootfs.Root, error)) (*rootfs.Root, error) {
+	if len(st.layers) == 0 {
+		return mk()
+	}
+	layers := fmt.Sprintf("%d layers", len(st.layers))
+	if len(st.layers) == 1 {
+		layers = "1 layer"
+	}
+	v := b.prog.vertex(fmt.Sprintf("[%sinternal] %s the root filesystem (%s)", st.prefix, how, layers))
+	fs, err := mk()
 	if err != nil {
+		v.fail(err)
 		return nil, st.def.Wrap(err)
 	}
+	v.done()
 	return fs, nil
 }

@@ -49,9 +49,15 @@ func (s *sharedRoot) full(ctx context.Context, st *stage) (*rootfs.Root, error) 
 		prev.fs = nil
 	}
 	s.active = nil
-	fs, err := s.dir.Fill(ctx, b.maker, st.layers)
+	fs, err := b.provision(st, "unpacking at "+s.dir.Dir(), func() (*rootfs.Root, error) {
+		fs, err := s.dir.Fill(ctx, b.maker, st.layers)
+		if err != nil {
+			return nil, fmt.Errorf("making the stage's root: %w", err)
+		}
+		return fs, nil
+	})
 	if err != nil {
-		return nil, st.def.Wrap(fmt.Errorf("making the stage's root: %w", err))
+		return nil, err
 	}
 	st.fs, s.active = fs, st
 	return fs, nil

@@ -261,3 +261,25 @@ RUN busybox grep Groups /proc/self/status > /o/root
 		t.Errorf("groups (-BuildKit +ours):\n%s", diff)
 	}
 }
+
+// TestProvisionRow: making a stage's root is a progress row of its own,
+// with its own time, not only part of the step that first needs the files.
+func TestProvisionRow(t *testing.T) {
+	base := busybox(t)
+	var progress bytes.Buffer
+	mustBuildIn(t, "FROM "+base+" AS app\nRUN true\nFROM app\nRUN true\n", map[string]string{}, amd, func(o *Options) { o.Progress = &progress })
+	out := progress.String()
+	// The second stage's root is cloned from the first's where overlayfs
+	// allows it, else unpacked.
+	for _, row := range []string{"[app internal] unpacking the root filesystem (1 layer)", "[stage-1 internal] "} {
+		i := strings.Index(out, row)
+		if i < 0 {
+			t.Errorf("no row %q:\n%s", row, out)
+			continue
+		}
+		id := out[strings.LastIndex(out[:i], "#"):i]
+		if !strings.Contains(out[i:], id+"DONE") {
+			t.Errorf("row %q (%s) never ends:\n%s", row, id, out)
+		}
+	}
+}
