@@ -1,7 +1,10 @@
-// Package filecopy copies a file's content into a new file.
+// Package filecopy copies a file's content into a new file, and hashes
+// it.
 package filecopy
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"os"
 
@@ -26,4 +29,18 @@ func Content(src, dst string) error {
 		err = cerr
 	}
 	return err
+}
+
+// SHA256 returns the hex SHA-256 of a file's content.
+func SHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

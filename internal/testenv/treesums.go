@@ -1,14 +1,13 @@
 package testenv
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/buildcrew/builder/internal/filecopy"
 )
 
 // TreeSums describes every path under dir, keyed by its path relative to
@@ -28,17 +27,11 @@ func TreeSums(dir string) (map[string]string, error) {
 		st := fi.Sys().(*syscall.Stat_t)
 		desc := fmt.Sprintf("%v %d:%d %d %d", fi.Mode(), st.Uid, st.Gid, fi.Size(), fi.ModTime().UnixNano())
 		if fi.Mode().IsRegular() {
-			f, err := os.Open(p)
+			sum, err := filecopy.SHA256(p)
 			if err != nil {
 				return err
 			}
-			h := sha256.New()
-			_, err = io.Copy(h, f)
-			f.Close()
-			if err != nil {
-				return err
-			}
-			desc += " " + hex.EncodeToString(h.Sum(nil))
+			desc += " " + sum
 		}
 		rel, _ := filepath.Rel(dir, p)
 		out[rel] = desc

@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/buildcrew/builder/internal/dirlist"
+	"github.com/buildcrew/builder/internal/filecopy"
 	"github.com/buildcrew/builder/pkg/copier"
 	"github.com/buildcrew/builder/pkg/dockerfile"
 )
@@ -248,17 +249,11 @@ func hashTree(ctx context.Context, k *keyHash, src *copier.Source, host, rel str
 		}
 		k.field(target)
 	case fi.Mode().IsRegular():
-		f, err := os.Open(host)
+		sum, err := filecopy.SHA256(host)
 		if err != nil {
 			return err
 		}
-		h := sha256.New()
-		_, err = io.Copy(h, f)
-		f.Close()
-		if err != nil {
-			return err
-		}
-		k.field(hex.EncodeToString(h.Sum(nil)))
+		k.field(sum)
 	case fi.IsDir():
 		names, err := dirlist.Names(host)
 		if err != nil {
