@@ -1,10 +1,8 @@
 package integration
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +11,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/buildcrew/builder/internal/filecopy"
 )
 
 // node is what the conformance suite compares of one path.
@@ -62,7 +62,7 @@ func treeOf(root string) (map[string]node, error) {
 		switch st.Mode & syscall.S_IFMT {
 		case syscall.S_IFREG:
 			n.Type, n.Size = "file", st.Size
-			if n.Hash, err = hashFile(p); err != nil {
+			if n.Hash, err = filecopy.SHA256(p); err != nil {
 				return err
 			}
 			if st.Nlink > 1 {
@@ -103,19 +103,6 @@ func treeOf(root string) (map[string]node, error) {
 		}
 	}
 	return out, err
-}
-
-func hashFile(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // diffTrees lists the paths whose nodes differ, as "path: ours | buildah".
