@@ -110,17 +110,17 @@ func (m *Maker) UnpackInto(ctx context.Context, r *Root, ls []v1.Layer) error {
 func (m *Maker) Unpacked(ctx context.Context, name string, ls []v1.Layer, tmpl *Template) (*Root, error) {
 	dir := m.Dir(name)
 	start := time.Now()
-	n := 0
+	n, made := 0, false
 	if tmpl != nil {
-		made, err := m.fromTemplate(ctx, dir, tmpl)
-		if err != nil {
+		var err error
+		if made, err = m.fromTemplate(ctx, dir, tmpl); err != nil {
 			return nil, err
 		}
 		if made {
 			n = tmpl.Layers
 		}
 	}
-	if n == 0 {
+	if !made {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return nil, err
 		}
@@ -128,7 +128,7 @@ func (m *Maker) Unpacked(ctx context.Context, name string, ls []v1.Layer, tmpl *
 	if err := m.Unpack(ctx, dir, ls[n:], layers.ExtractOptions{}); err != nil {
 		return nil, err
 	}
-	m.opts.Logger.Debug("unpacked a root", "root", name, "layers", len(ls)-n, "cloned", n > 0, "took", time.Since(start))
+	m.opts.Logger.Debug("unpacked a root", "root", name, "layers", len(ls)-n, "cloned", made, "took", time.Since(start))
 	return &Root{Dir: dir}, nil
 }
 

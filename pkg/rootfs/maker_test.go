@@ -331,3 +331,20 @@ func TestKeptStacked(t *testing.T) {
 		t.Error("layers were kept without a layer directory")
 	}
 }
+
+// TestUnpackedFromEmptyTemplate clones a template that holds no layer (a
+// stage with none yet): the clone is the root, nothing is made twice.
+func TestUnpackedFromEmptyTemplate(t *testing.T) {
+	m := newMaker(t, Options{})
+	empty, err := m.Unpacked(t.Context(), "parent", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := m.Unpacked(t.Context(), "child", stack(t)[:1], &Template{Clone: empty.Dir, Layers: 0})
+	if err != nil {
+		t.Fatalf("from a template of no layer: %v", err)
+	}
+	if got := files(t, r.Dir)["etc/passwd"]; got != "etc/passwd" {
+		t.Errorf("the child's layer was not unpacked over the clone: %q", got)
+	}
+}
