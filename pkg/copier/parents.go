@@ -1,19 +1,15 @@
 package copier
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/patternmatcher"
 	"golang.org/x/sys/unix"
-
-	"github.com/buildcrew/builder/internal/dirlist"
 )
 
 // ParentMatch is what COPY --parents copies, and where it goes below the
@@ -78,10 +74,7 @@ func (cp *Copier) MkdirLike(dest, srcHost string) error {
 // walkParents adds the entries of dirHost (rel below the pivot) that pm
 // matches, and looks into the directories it does not.
 func (s *Source) walkParents(pm *patternmatcher.PatternMatcher, dirHost, pivot, rel string, out *[]ParentMatch) error {
-	names, err := dirlist.Names(dirHost)
-	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return nil
-	}
+	names, err := entriesOf(dirHost)
 	if err != nil {
 		return err
 	}

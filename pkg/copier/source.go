@@ -84,10 +84,7 @@ func (s *Source) describe() string {
 
 // glob matches the pattern components one directory level at a time.
 func (s *Source) glob(dirHost, dirRel string, parts []string, out *[]Match) error {
-	names, err := dirlist.Names(dirHost)
-	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return nil
-	}
+	names, err := entriesOf(dirHost)
 	if err != nil {
 		return err
 	}
@@ -116,6 +113,16 @@ func (s *Source) glob(dirHost, dirRel string, parts []string, out *[]Match) erro
 		*out = append(*out, Match{Rel: rel, Host: host})
 	}
 	return nil
+}
+
+// entriesOf lists a directory a pattern walks into; none when it is not
+// there or not a directory.
+func entriesOf(dirHost string) ([]string, error) {
+	names, err := dirlist.Names(dirHost)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil, nil
+	}
+	return names, err
 }
 
 // splitWildcards splits p before its first component with a wildcard.
