@@ -79,7 +79,11 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 	if n := early.Wait(); n > 0 {
 		bo.Logger.Debug("layers uploaded while building", "uploads", n)
 	}
-	names, err := push.Publish(cmd.Context(), res.Image, po)
+	var out push.Artifact = res.Image
+	if res.Index != nil {
+		out = res.Index
+	}
+	names, err := push.Publish(cmd.Context(), out, po)
 	if err != nil {
 		return err
 	}

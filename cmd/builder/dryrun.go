@@ -15,7 +15,11 @@ func printPlan(ctx context.Context, bo build.Options, out io.Writer) error {
 		return err
 	}
 	for _, st := range plan.Stages {
-		fmt.Fprintf(out, "stage %s: FROM %s\n", st.Name, st.Base)
+		name := st.Name
+		if st.Platform != "" {
+			name += " (" + st.Platform + ")"
+		}
+		fmt.Fprintf(out, "stage %s: FROM %s\n", name, st.Base)
 		for _, s := range st.Steps {
 			fmt.Fprintf(out, "  %s\n", s)
 		}

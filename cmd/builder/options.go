@@ -99,8 +99,13 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 	}
 	bo = build.Options{
 		ContextDir: contextDir, Dockerfile: dockerfile, DockerfileData: f.dockerfileData, BuildArgs: args, Target: f.target,
-		Labels: labels, Annotations: annotations, Platform: f.platform, WorkDir: f.workDirectory(), Format: build.Format(f.imageFormat),
+		Labels: labels, Annotations: annotations, WorkDir: f.workDirectory(), Format: build.Format(f.imageFormat),
 		Registry: pullReg, PullRetries: max(f.pullRetry, f.extractRetry), KeepWorkDir: f.keepWorkDir, NoOverlay: f.noOverlay, CompressionLevel: level, Zstd: f.compression == "zstd", Reproducible: f.reproducible,
+	}
+	if ps := strings.Split(f.platform, ","); len(ps) > 1 {
+		bo.Platforms = ps
+	} else {
+		bo.Platform = f.platform
 	}
 	po = push.Options{
 		Destinations: f.destinations, NoPush: f.noPush, Registry: pushReg, Retries: f.pushRetry,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -97,6 +98,9 @@ func (b *builder) fetch(ctx context.Context, r name.Reference, platform *v1.Plat
 		if ctx.Err() != nil {
 			return nil, err
 		}
+		if platform != nil && strings.Contains(err.Error(), "no child with platform") {
+			err = b.missingPlatform(ctx, c, platform)
+		}
 		if len(candidates) > 1 {
 			err = fmt.Errorf("from %s: %w", c.Context().RegistryStr(), err)
 		}
@@ -106,6 +110,27 @@ func (b *builder) fetch(ctx context.Context, r name.Reference, platform *v1.Plat
 		errs = append(errs, fmt.Errorf("no mirror has it, and %s itself was not tried (no fallback)", r.Context().RegistryStr()))
 	}
 	return nil, errors.Join(errs...)
+}
+
+// missingPlatform says that the index r has no image for platform, and
+// which platforms it has.
+func (b *builder) missingPlatform(ctx context.Context, r name.Reference, platform *v1.Platform) error {
+	err := fmt.Errorf("it has no image for %s", platform)
+	idx, ierr := remote.Index(r, b.opts.Registry.Remote(ctx, nil)...)
+	if ierr != nil {
+		return err
+	}
+	m, ierr := idx.IndexManifest()
+	if ierr != nil {
+		return err
+	}
+	var has []string
+	for _, d := range m.Manifests {
+		if d.Platform != nil && d.Platform.OS != "unknown" {
+			has = append(has, d.Platform.String())
+		}
+	}
+	return fmt.Errorf("%w, only for %s", err, strings.Join(has, ", "))
 }
 
 // retryPull runs f with the build's pull retries, warning of each retry.

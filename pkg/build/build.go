@@ -31,10 +31,20 @@ import (
 	"github.com/buildcrew/builder/pkg/rootfs"
 )
 
-// Result is a built image. Its layers live in the build's work directory
-// until Close.
+// Result is a built image, or with more than one platform an image index
+// of one image per platform. Its layers live in the build's work
+// directory until Close.
 type Result struct {
-	Image  v1.Image
+	// Image is the image; nil when Index is set.
+	Image v1.Image
+	// Index is the result of a build for more than one platform: an OCI
+	// image index (a Docker manifest list in the Docker format) of
+	// Platforms' images.
+	Index v1.ImageIndex
+	// Platforms are the images of a multi-platform build, in the order
+	// their platforms were asked for.
+	Platforms []PlatformImage
+	// Digest is the digest of Image, or of Index when it is set.
 	Digest v1.Hash
 	// Target is the name of the stage that was built ("stage-N" if unnamed).
 	Target string
@@ -43,21 +53,29 @@ type Result struct {
 	work   string
 	maker  *rootfs.Maker // what is still being deleted in the work directory
 	lock   *os.File      // held on the work directory until Close
+	parts  []*Result     // the platforms' results, closed with this one
 }
 
 // Close removes the layers the image was built from. Use the image before.
 func (r *Result) Close() error {
-	if r == nil || r.work == "" {
+	if r == nil {
 		return nil
+	}
+	var errs []error
+	for _, p := range r.parts {
+		errs = append(errs, p.Close())
+	}
+	if r.work == "" {
+		return errors.Join(errs...)
 	}
 	if r.maker != nil {
 		r.maker.Wait()
 	}
-	err := os.RemoveAll(r.work)
+	errs = append(errs, os.RemoveAll(r.work))
 	if r.lock != nil {
 		r.lock.Close()
 	}
-	return err
+	return errors.Join(errs...)
 }
 
 type builder struct {
@@ -90,6 +108,10 @@ type builder struct {
 	mountsUsed map[string]bool
 	maker      *rootfs.Maker // makes the roots, deletes them in the background
 	downloads  *http.Client  // ADD's URLs
+	// share is what the builds of the other platforms of a multi-platform
+	// build share with this one; nil for one platform.
+	share *platformShare
+	label string // "linux/arm64 " before step names, in a multi-platform build
 }
 
 // Build runs the build described by opts.
@@ -97,8 +119,23 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.normalize(); err != nil {
 		return nil, err
 	}
-	b, err := newBuilder(opts)
+	if len(opts.Platforms) > 1 {
+		return buildPlatforms(ctx, opts)
+	}
+	return buildOne(ctx, opts, nil)
+}
+
+// buildOne builds for one platform; share, when not nil, joins it to the
+// builds of the other platforms.
+func buildOne(ctx context.Context, opts Options, share *platformShare) (*Result, error) {
+	b, err := planBuilder(opts)
 	if err != nil {
+		return nil, err
+	}
+	if share != nil {
+		b.share, b.prog, b.label = share, share.prog, b.platform.String()+" "
+	}
+	if err := b.prepare(); err != nil {
 		return nil, err
 	}
 	img, err := b.build(ctx)
@@ -130,14 +167,6 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 		b.keepWork()
 	}
 	return res, nil
-}
-
-func newBuilder(opts Options) (*builder, error) {
-	b, err := planBuilder(opts)
-	if err != nil {
-		return nil, err
-	}
-	return b, b.prepare()
 }
 
 // planBuilder parses the Dockerfile and plans the build; it writes
@@ -190,6 +219,9 @@ func planBuilder(opts Options) (*builder, error) {
 		}
 	}
 	if b.plan, err = df.Plan(opts.Target, b.globals); err != nil {
+		return nil, err
+	}
+	if err := b.checkEmulation(); err != nil {
 		return nil, err
 	}
 	if !opts.AllowInsecure {
@@ -255,7 +287,7 @@ func (b *builder) build(ctx context.Context) (v1.Image, error) {
 	}
 	target := b.stages[b.plan.Target]
 	b.warnUnusedArgs()
-	v := b.prog.vertex("exporting to image")
+	v := b.prog.vertex(strings.TrimPrefix("["+strings.TrimSpace(b.label)+"] exporting to image", "[] "))
 	img, err := b.image(target, true)
 	if err != nil {
 		v.fail(err)

@@ -60,10 +60,11 @@ func makesLayer(ins dockerfile.Instruction) bool {
 	return false
 }
 
-// step runs one instruction, or takes its result from the cache, and
-// moves the stage's key chain on. It tells whether the cache answered.
-func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instruction, v *vertex) (bool, error) {
-	if b.opts.Cache == nil {
+// step runs one instruction, or takes its result from the cache or from
+// another platform's build, and moves the stage's key chain on. It tells
+// whether the result was taken.
+func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instruction, v *vertex) (taken bool, err error) {
+	if b.opts.Cache == nil && b.share == nil {
 		return false, b.execute(ctx, st, ins, v)
 	}
 	start := time.Now()
@@ -83,7 +84,29 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 		k.field(key)
 		chain = k.sum()
 	}
-	if cacheable && makesLayer(ins) && !b.opts.CacheWriteOnly {
+	if cacheable && makesLayer(ins) && b.share != nil {
+		e, release, err := b.share.claim(ctx, key)
+		if err != nil {
+			return false, err
+		}
+		if e != nil {
+			if err := b.apply(ctx, st, ins, e); err != nil {
+				return false, err
+			}
+			st.key = chain
+			return true, nil
+		}
+		// The other platforms get what this one makes, or make it
+		// themselves when it fails.
+		defer func() {
+			if err != nil {
+				release(nil)
+			} else {
+				release(b.lastEntry(st))
+			}
+		}()
+	}
+	if cacheable && makesLayer(ins) && b.opts.Cache != nil && !b.opts.CacheWriteOnly {
 		hit, err := b.fromCache(ctx, st, ins, key)
 		b.since("cache", start)
 		if err != nil || hit {
@@ -101,7 +124,7 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 	if err := b.execute(ctx, st, ins, v); err != nil {
 		return false, err
 	}
-	if cacheable && makesLayer(ins) {
+	if cacheable && makesLayer(ins) && b.opts.Cache != nil {
 		b.toCache(ctx, st, key, inputs)
 	}
 	st.key = chain
@@ -126,6 +149,12 @@ func (b *builder) fromCache(ctx context.Context, st *stage, ins dockerfile.Instr
 	if e == nil {
 		return false, nil
 	}
+	return true, b.apply(ctx, st, ins, e)
+}
+
+// apply makes a step's result, from the cache or another platform's
+// build, the stage's next.
+func (b *builder) apply(ctx context.Context, st *stage, ins dockerfile.Instruction, e *cache.Entry) error {
 	if w, ok := ins.(*dockerfile.Workdir); ok {
 		st.setWorkdir(w)
 	}
@@ -134,25 +163,36 @@ func (b *builder) fromCache(ctx context.Context, st *stage, ins dockerfile.Instr
 	}
 	if st.fs != nil && e.Layer != nil {
 		if err := b.maker.UnpackInto(ctx, st.fs, []v1.Layer{e.Layer}); err != nil {
-			return false, err
+			return err
 		}
 	}
-	return true, st.commit(e.CreatedBy, e.Layer)
+	return st.commit(e.CreatedBy, e.Layer)
+}
+
+// lastEntry is the stage's last step as a cache entry: its history entry
+// and its layer, if it made one; nil if the stage has none.
+func (b *builder) lastEntry(st *stage) *cache.Entry {
+	if len(st.config.History) == 0 {
+		return nil
+	}
+	h := st.config.History[len(st.config.History)-1]
+	e := &cache.Entry{CreatedBy: h.CreatedBy, Created: b.started}
+	if !h.EmptyLayer {
+		e.Layer = st.layers[len(st.layers)-1]
+	}
+	return e
 }
 
 // toCache stores the result of the step that just ran: its history entry
 // and its layer, if it made one.
 func (b *builder) toCache(ctx context.Context, st *stage, key string, inputs keyInputs) {
-	if b.opts.CacheReadOnly || len(st.config.History) == 0 {
+	e := b.lastEntry(st)
+	if b.opts.CacheReadOnly || e == nil {
 		return
 	}
-	h := st.config.History[len(st.config.History)-1]
-	e := cache.Entry{CreatedBy: h.CreatedBy, Created: b.started, Inputs: inputs}
-	if !h.EmptyLayer {
-		e.Layer = st.layers[len(st.layers)-1]
-	}
-	b.cacheWrites.put(ctx, b.opts.Cache, key, e)
+	e.Inputs = inputs
+	b.cacheWrites.put(ctx, b.opts.Cache, key, *e)
 	// What follows the step before: the next build that misses here can
 	// say which input changed.
-	b.cacheWrites.put(ctx, b.opts.Cache, followsKey(inputs), cache.Entry{CreatedBy: h.CreatedBy, Created: b.started, Inputs: inputs})
+	b.cacheWrites.put(ctx, b.opts.Cache, followsKey(inputs), cache.Entry{CreatedBy: e.CreatedBy, Created: b.started, Inputs: inputs})
 }

@@ -15,9 +15,12 @@ type Plan struct {
 
 // PlannedStage is one stage of a Plan.
 type PlannedStage struct {
-	Name  string   // the stage's name, or "stage-N"
-	Base  string   // "scratch", "stage NAME", or the image with its digest
-	Steps []string // the instructions as written
+	Name string // the stage's name, or "stage-N"
+	// Platform is the platform the stage is built for, in a build for
+	// more than one; "" otherwise.
+	Platform string
+	Base     string   // "scratch", "stage NAME", or the image with its digest
+	Steps    []string // the instructions as written
 }
 
 // DryRun parses the Dockerfile, resolves the base images (their
@@ -28,6 +31,26 @@ func DryRun(ctx context.Context, opts Options) (*Plan, error) {
 	if err := opts.normalize(); err != nil {
 		return nil, err
 	}
+	if len(opts.Platforms) == 0 {
+		return dryRunOne(ctx, opts)
+	}
+	plan := &Plan{}
+	for _, p := range opts.Platforms {
+		o := opts
+		o.Platform, o.Platforms = p, nil
+		one, err := dryRunOne(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("planning for %s: %w", p, err)
+		}
+		for _, st := range one.Stages {
+			st.Platform = p
+			plan.Stages = append(plan.Stages, st)
+		}
+	}
+	return plan, nil
+}
+
+func dryRunOne(ctx context.Context, opts Options) (*Plan, error) {
 	b, err := planBuilder(opts)
 	if err != nil {
 		return nil, err

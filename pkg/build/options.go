@@ -53,6 +53,10 @@ type Options struct {
 	// Platform is "os/arch[/variant]" of the result; the default is this
 	// machine's.
 	Platform string
+	// Platforms, two or more, build the image once for each and make the
+	// result an image index of them (see Result.Index); one is the same
+	// as Platform. Set Platform or Platforms, not both.
+	Platforms []string
 	// WorkDir is where the build keeps root filesystems and layers, in a
 	// directory of its own; the default is the system's temp directory.
 	WorkDir string
@@ -187,6 +191,9 @@ func (o *Options) normalize() error {
 	if o.Dockerfile == "" {
 		o.Dockerfile = filepath.Join(abs, "Dockerfile")
 	}
+	if err := o.normalizePlatforms(); err != nil {
+		return err
+	}
 	if o.CompressionLevel < 0 || o.CompressionLevel > 9 {
 		return fmt.Errorf("compression level %d: use 1 (fastest) to 9 (smallest)", o.CompressionLevel)
 	}
@@ -227,6 +234,29 @@ func (o *Options) normalize() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return nil
+}
+
+// normalizePlatforms checks Platform and Platforms and leaves Platforms
+// set only for more than one platform.
+func (o *Options) normalizePlatforms() error {
+	if len(o.Platforms) > 0 && o.Platform != "" {
+		return fmt.Errorf("platform %s and platforms %v: give one or the other", o.Platform, o.Platforms)
+	}
+	seen := map[string]bool{}
+	for _, s := range o.Platforms {
+		p, err := ParsePlatform(s)
+		if err != nil {
+			return err
+		}
+		if seen[p.String()] {
+			return fmt.Errorf("platform %s is asked for twice", p)
+		}
+		seen[p.String()] = true
+	}
+	if len(o.Platforms) == 1 {
+		o.Platform, o.Platforms = o.Platforms[0], nil
 	}
 	return nil
 }

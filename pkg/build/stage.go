@@ -90,8 +90,9 @@ func (st *stage) built() bool {
 // buildStage sets the stage's base and runs its steps.
 func (b *builder) buildStage(ctx context.Context, st *stage) error {
 	def, i := st.def, st.index
+	st.prefix = b.label
 	if len(b.df.Stages) > 1 {
-		st.prefix = def.DisplayName() + " "
+		st.prefix += def.DisplayName() + " "
 	}
 	if err := b.setBase(ctx, st); err != nil {
 		return err

@@ -14,10 +14,24 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
-// WriteTarball writes a docker-archive tarball (docker load, podman load,
-// skopeo copy docker-archive:) tagged with every tag among refs; with none
-// the image is in it untagged. The file appears only once complete.
-func WriteTarball(p string, img v1.Image, refs []name.Reference) error {
+// WriteTarball writes img to the file p, which appears only once
+// complete. An image becomes a docker-archive tarball (docker load,
+// podman load, skopeo copy docker-archive:) tagged with every tag among
+// refs, untagged with none. An index, which a docker-archive cannot
+// hold, becomes an OCI archive: an OCI image layout in a tar (skopeo copy
+// oci-archive:, ctr import, docker load with the containerd image store).
+func WriteTarball(p string, a Artifact, refs []name.Reference) error {
+	img, ok := a.(v1.Image)
+	if !ok {
+		idx, ok := a.(v1.ImageIndex)
+		if !ok {
+			return fmt.Errorf("writing the tarball: a %T is neither an image nor an index", a)
+		}
+		if err := atomicfile.WriteFunc(p, 0o644, func(w io.Writer) error { return writeOCIArchive(w, idx, refs) }); err != nil {
+			return fmt.Errorf("writing the tarball: %w", err)
+		}
+		return nil
+	}
 	m := map[name.Reference]v1.Image{}
 	for _, r := range refs {
 		if t, ok := r.(name.Tag); ok {
@@ -42,9 +56,10 @@ func WriteTarball(p string, img v1.Image, refs []name.Reference) error {
 	return nil
 }
 
-// WriteLayout adds img to the OCI image layout at p, creating the layout if
-// needed, with one index entry per tag ("org.opencontainers.image.ref.name").
-func WriteLayout(p string, img v1.Image, refs []name.Reference) error {
+// WriteLayout adds img (an image or an index) to the OCI image layout at
+// p, creating the layout if needed, with one index entry per tag
+// ("org.opencontainers.image.ref.name").
+func WriteLayout(p string, img Artifact, refs []name.Reference) error {
 	lp, err := layout.FromPath(p)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
@@ -54,23 +69,36 @@ func WriteLayout(p string, img v1.Image, refs []name.Reference) error {
 			return fmt.Errorf("creating the OCI layout %s: %w", p, err)
 		}
 	}
-	var tags []string
-	for _, r := range refs {
-		if t, ok := r.(name.Tag); ok {
-			tags = append(tags, t.TagStr())
-		}
-	}
-	if len(tags) == 0 {
-		tags = []string{""}
-	}
-	for _, t := range tags {
+	for _, t := range tagsOf(refs) {
 		var opts []layout.Option
-		if t != "" {
-			opts = append(opts, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": t}))
+		if t != nil {
+			opts = append(opts, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": t.TagStr()}))
 		}
-		if err := lp.AppendImage(img, opts...); err != nil {
+		switch a := img.(type) {
+		case v1.ImageIndex:
+			err = lp.AppendIndex(a, opts...)
+		case v1.Image:
+			err = lp.AppendImage(a, opts...)
+		default:
+			err = fmt.Errorf("a %T is neither an image nor an index", img)
+		}
+		if err != nil {
 			return fmt.Errorf("writing the OCI layout %s: %w", p, err)
 		}
 	}
 	return nil
+}
+
+// tagsOf lists the tags among refs; a single nil when there is none.
+func tagsOf(refs []name.Reference) []*name.Tag {
+	var tags []*name.Tag
+	for _, r := range refs {
+		if t, ok := r.(name.Tag); ok {
+			tags = append(tags, &t)
+		}
+	}
+	if len(tags) == 0 {
+		tags = []*name.Tag{nil}
+	}
+	return tags
 }

@@ -14,20 +14,24 @@ import (
 // build, the fields that apply here.
 type Metadata struct {
 	Digest       string        `json:"containerimage.digest"`
-	ConfigDigest string        `json:"containerimage.config.digest"`
+	ConfigDigest string        `json:"containerimage.config.digest,omitempty"` // an image's, not an index's
 	Descriptor   v1.Descriptor `json:"containerimage.descriptor"`
 	ImageName    string        `json:"image.name,omitempty"` // the destinations, comma-separated
 }
 
 // writeMetadata writes img's Metadata to p.
-func writeMetadata(p string, img v1.Image, refs []name.Reference) error {
+func writeMetadata(p string, img Artifact, refs []name.Reference) error {
 	digest, err := img.Digest()
 	if err != nil {
 		return err
 	}
-	cfg, err := img.ConfigName()
-	if err != nil {
-		return err
+	var cfg string
+	if im, ok := img.(v1.Image); ok {
+		name, err := im.ConfigName()
+		if err != nil {
+			return err
+		}
+		cfg = name.String()
 	}
 	mt, err := img.MediaType()
 	if err != nil {
@@ -42,7 +46,7 @@ func writeMetadata(p string, img v1.Image, refs []name.Reference) error {
 		names[i] = r.Name()
 	}
 	data, err := json.MarshalIndent(Metadata{
-		Digest: digest.String(), ConfigDigest: cfg.String(),
+		Digest: digest.String(), ConfigDigest: cfg,
 		Descriptor: v1.Descriptor{MediaType: mt, Digest: digest, Size: size},
 		ImageName:  strings.Join(names, ","),
 	}, "", "  ")

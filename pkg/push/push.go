@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/buildcrew/builder/internal/atomicfile"
 	"github.com/buildcrew/builder/pkg/registry"
@@ -52,10 +53,25 @@ type Options struct {
 	Progress io.Writer
 }
 
-// Publish writes img everywhere opts says and returns "repo@digest" for
-// every destination, in order, without repeats. Files are written whole or
-// not at all; a registry gets its manifest only after all its blobs.
-func Publish(ctx context.Context, img v1.Image, opts Options) ([]string, error) {
+// Artifact is what Publish writes: a v1.Image, or a v1.ImageIndex of a
+// multi-platform build.
+type Artifact interface {
+	Digest() (v1.Hash, error)
+	MediaType() (types.MediaType, error)
+	Size() (int64, error)
+	RawManifest() ([]byte, error)
+}
+
+// Publish writes img (an image or an index) everywhere opts says and
+// returns "repo@digest" for every destination, in order, without
+// repeats. Files are written whole or not at all; a registry gets its
+// manifest only after all its blobs.
+func Publish(ctx context.Context, img Artifact, opts Options) ([]string, error) {
+	switch img.(type) {
+	case v1.Image, v1.ImageIndex:
+	default:
+		return nil, fmt.Errorf("publishing a %T: want an image or an image index", img)
+	}
 	refs, err := parseRefs(opts)
 	if err != nil {
 		return nil, err
@@ -120,9 +136,13 @@ func Publish(ctx context.Context, img v1.Image, opts Options) ([]string, error) 
 		}
 	}
 	if opts.IIDFile != "" {
-		id, err := img.ConfigName()
-		if err != nil {
-			return nil, err
+		// An image's ID is its config's digest; an index has none, and
+		// buildx writes the index's digest.
+		id := digest
+		if im, ok := img.(v1.Image); ok {
+			if id, err = im.ConfigName(); err != nil {
+				return nil, err
+			}
 		}
 		if err := atomicfile.Write(opts.IIDFile, []byte(id.String())); err != nil {
 			return nil, fmt.Errorf("writing the image ID file: %w", err)
@@ -164,7 +184,7 @@ func parseRefs(opts Options) ([]name.Reference, error) {
 // ToRegistries pushes img to every reference. Blobs a registry already has
 // are not uploaded again, blobs are shared between tags of one
 // repository, and each manifest goes up after its blobs.
-func ToRegistries(ctx context.Context, img v1.Image, refs []name.Reference, reg registry.Options) error {
+func ToRegistries(ctx context.Context, img remote.Taggable, refs []name.Reference, reg registry.Options) error {
 	todo := make(map[name.Reference]remote.Taggable, len(refs))
 	for _, r := range refs {
 		todo[r] = img

@@ -1,0 +1,163 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/buildcrew/builder/pkg/cache"
+)
+
+// PlatformImage is one platform's image of a multi-platform build.
+type PlatformImage struct {
+	Platform v1.Platform
+	Image    v1.Image
+	Digest   v1.Hash
+}
+
+// buildPlatforms builds opts once per platform, at once unless the
+// stages share one root (isolation none), and makes an index of the
+// images. A step whose key is the same on two platforms (a stage FROM
+// --platform=$BUILDPLATFORM that does not read TARGETARCH, say) runs
+// once: the other platforms take its result, as from a cache.
+func buildPlatforms(parent context.Context, opts Options) (*Result, error) {
+	if opts.DockerfileData == nil {
+		src, err := readInContext(opts.ContextDir, opts.Dockerfile)
+		if err != nil {
+			return nil, fmt.Errorf("reading the Dockerfile: %w", err)
+		}
+		opts.DockerfileData = src
+	}
+	share := &platformShare{prog: &progress{w: opts.Progress}, steps: map[string]*sharedStep{}}
+	parts := make([]*Result, len(opts.Platforms))
+	closeAll := func() {
+		for _, r := range parts {
+			r.Close()
+		}
+	}
+	// The first failure stops the other platforms; success cancels
+	// nothing (the images' base layers are fetched with ctx when pushed).
+	ctx, stop := context.WithCancelCause(parent)
+	context.AfterFunc(parent, func() { stop(context.Cause(parent)) })
+	var g errgroup.Group
+	if opts.Root != "" {
+		g.SetLimit(1) // one root: one platform at a time
+	}
+	for i, p := range opts.Platforms {
+		o := opts
+		o.Platform, o.Platforms = p, nil
+		g.Go(func() error {
+			if err := context.Cause(ctx); err != nil {
+				return err
+			}
+			r, err := buildOne(ctx, o, share)
+			if err != nil {
+				err = fmt.Errorf("building for %s: %w", p, err)
+				stop(err)
+				return err
+			}
+			parts[i] = r
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		closeAll()
+		return nil, err
+	}
+	res, err := indexOf(opts, parts)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	return res, nil
+}
+
+// indexOf makes the result of a multi-platform build from its platforms'.
+func indexOf(opts Options, parts []*Result) (*Result, error) {
+	mt := types.OCIImageIndex
+	if opts.Format == Docker {
+		mt = types.DockerManifestList
+	}
+	res := &Result{Target: parts[0].Target, Phases: Phases{}, parts: parts}
+	var adds []mutate.IndexAddendum
+	for i, r := range parts {
+		p, err := ParsePlatform(opts.Platforms[i])
+		if err != nil {
+			return nil, err
+		}
+		res.Platforms = append(res.Platforms, PlatformImage{Platform: p, Image: r.Image, Digest: r.Digest})
+		adds = append(adds, mutate.IndexAddendum{Add: r.Image, Descriptor: v1.Descriptor{Platform: &p}})
+		for k, d := range r.Phases {
+			res.Phases[k] += d
+		}
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, mt), adds...)
+	if len(opts.Annotations) > 0 {
+		idx = mutate.Annotations(idx, opts.Annotations).(v1.ImageIndex)
+	}
+	digest, err := idx.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("computing the index digest: %w", err)
+	}
+	res.Index, res.Digest = idx, digest
+	return res, nil
+}
+
+// platformShare is what the builds of one multi-platform build share: the
+// progress output, and the results of steps by key.
+type platformShare struct {
+	prog  *progress
+	mu    sync.Mutex
+	steps map[string]*sharedStep
+}
+
+// sharedStep is a step's result, made by one platform's build for all.
+type sharedStep struct {
+	done  chan struct{} // closed when entry is set, or the build gave up
+	entry *cache.Entry
+}
+
+// claim returns the result another platform's build made of the step
+// with key, waiting while that build is making it. When none has, the
+// caller gets the key: it makes the result and hands it to release, or
+// nil if it could not (another build then makes it). Only steps whose
+// inputs are all ready are claimed, so a claim never waits for a claim.
+func (s *platformShare) claim(ctx context.Context, key string) (*cache.Entry, func(*cache.Entry), error) {
+	for {
+		s.mu.Lock()
+		ss, ok := s.steps[key]
+		if !ok {
+			ss = &sharedStep{done: make(chan struct{})}
+			s.steps[key] = ss
+			s.mu.Unlock()
+			var once sync.Once
+			release := func(e *cache.Entry) {
+				once.Do(func() {
+					s.mu.Lock()
+					if e == nil {
+						delete(s.steps, key)
+					}
+					ss.entry = e
+					s.mu.Unlock()
+					close(ss.done)
+				})
+			}
+			return nil, release, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-ss.done:
+		case <-ctx.Done():
+			return nil, nil, context.Cause(ctx)
+		}
+		if ss.entry != nil {
+			return ss.entry, func(*cache.Entry) {}, nil
+		}
+	}
+}
