@@ -100,22 +100,13 @@ RUN test ! -e /var/cache/build && test ! -e /ctx && test ! -e /scratch && test -
 RUN rm /etc/group && echo done > /done
 `
 
-// TestInPod runs the builder's image the way a Kubernetes Pod runs it:
-// under runc, default capabilities, not privileged, host network, the
-// context mounted at /workspace. It builds and pushes at / of its own
-// container, and the result equals chroot isolation's.
-func TestInPod(t *testing.T) {
-	needs(t)
-	self := selfImage(t)
-	deb := debianBase(t)
-	ctx := writeContext(t, map[string]string{"Dockerfile": inPodDockerfile, "ctxfile": "from the context\n"})
-	args := []string{"--build-arg", "BUSYBOX=" + env.busybox, "--build-arg", "DEBIAN=" + deb}
-
-	inPod := env.registry + "/inpod:pod"
-	podArgs := append([]string{"/kaniko/executor", "--context", "dir:///workspace", "--destination", inPod}, args...)
-	out, code := runImageWith(t, self, func(spec map[string]any) {
+// asPod makes a runtime spec run args the way a Kubernetes Pod runs the
+// builder: default capabilities, not privileged, host network, the
+// context ctx mounted at /workspace, a writable root.
+func asPod(args []string, ctx string) func(spec map[string]any) {
+	return func(spec map[string]any) {
 		proc := spec["process"].(map[string]any)
-		proc["args"] = podArgs
+		proc["args"] = args
 		proc["env"] = append(proc["env"].([]any), "KUBERNETES_SERVICE_HOST=10.96.0.1")
 		proc["capabilities"] = map[string]any{
 			"bounding": dockerDefaultCaps, "effective": dockerDefaultCaps, "permitted": dockerDefaultCaps,
@@ -132,7 +123,23 @@ func TestInPod(t *testing.T) {
 			"destination": "/workspace", "type": "bind", "source": ctx, "options": []string{"rbind", "ro"},
 		})
 		spec["root"].(map[string]any)["readonly"] = false
-	})
+	}
+}
+
+// TestInPod runs the builder's image the way a Kubernetes Pod runs it:
+// under runc, default capabilities, not privileged, host network, the
+// context mounted at /workspace. It builds and pushes at / of its own
+// container, and the result equals chroot isolation's.
+func TestInPod(t *testing.T) {
+	needs(t)
+	self := selfImage(t)
+	deb := debianBase(t)
+	ctx := writeContext(t, map[string]string{"Dockerfile": inPodDockerfile, "ctxfile": "from the context\n"})
+	args := []string{"--build-arg", "BUSYBOX=" + env.busybox, "--build-arg", "DEBIAN=" + deb}
+
+	inPod := env.registry + "/inpod:pod"
+	podArgs := append([]string{"/kaniko/executor", "--context", "dir:///workspace", "--destination", inPod}, args...)
+	out, code := runImageWith(t, self, asPod(podArgs, ctx))
 	if code != 0 {
 		t.Fatalf("the builder in a pod: exit %d\n%s", code, tail(out, 40))
 	}
@@ -172,4 +179,43 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+const inPodCross = `FROM --platform=$BUILDPLATFORM {{.Busybox}} AS tools
+ARG TARGETPLATFORM
+RUN echo "for $TARGETPLATFORM, built on $(uname -m)" > /made
+FROM {{.Multi}}
+COPY --from=tools /made /made
+COPY ctxfile /ctxfile
+`
+
+// TestInPodMultiPlatform: in a Pod (isolation none, one root shared by
+// the stages), a cross-building Dockerfile makes one index for two
+// platforms; each platform's RUN ran on the node's CPU.
+func TestInPodMultiPlatform(t *testing.T) {
+	needs(t)
+	multi := multiBusybox(t)
+	self := selfImage(t)
+	df := strings.NewReplacer("{{.Busybox}}", env.busybox, "{{.Multi}}", multi).Replace(inPodCross)
+	ctx := writeContext(t, map[string]string{"Dockerfile": df, "ctxfile": "from the context\n"})
+	ref := env.registry + "/inpod-multi:1"
+	out, code := runImageWith(t, self, asPod([]string{"/kaniko/executor", "--context", "dir:///workspace", "--destination", ref, "--platform", "linux/amd64,linux/arm64"}, ctx))
+	if code != 0 {
+		t.Fatalf("the builder in a pod: exit %d\n%s", code, tail(out, 40))
+	}
+	if !strings.Contains(out, "isolation: none") {
+		t.Errorf("output lacks the isolation choice:\n%s", tail(out, 20))
+	}
+	if ix := rawIndex(t, "docker://"+ref); ix.platforms() != "linux/amd64,linux/arm64" {
+		t.Fatalf("pushed an index for %s", ix.platforms())
+	}
+	for arch, want := range map[string]string{"amd64": "for linux/amd64, built on x86_64\n", "arm64": "for linux/arm64, built on x86_64\n"} {
+		root := fetchPlatform(t, ref, arch)
+		if made, _ := os.ReadFile(filepath.Join(root, "made")); string(made) != want {
+			t.Errorf("the %s image's /made is %q, want %q", arch, made, want)
+		}
+		if c, _ := os.ReadFile(filepath.Join(root, "ctxfile")); string(c) != "from the context\n" {
+			t.Errorf("the %s image's /ctxfile is %q", arch, c)
+		}
+	}
 }

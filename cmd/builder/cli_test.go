@@ -108,6 +108,12 @@ func TestOptions(t *testing.T) {
 	if bo.Format != "docker" || bo.Platform != "linux/arm64" || po.Destinations[0] != "r.example/x:1" {
 		t.Errorf("format %q platform %q destinations %v", bo.Format, bo.Platform, po.Destinations)
 	}
+	for _, flag := range []string{"--platform", "--custom-platform"} {
+		bo, _, err := parseFlags(t, "--context", ctxDir, "--no-push", flag, "linux/amd64,linux/arm64/v8").options()
+		if err != nil || bo.Platform != "" || !slices.Equal(bo.Platforms, []string{"linux/amd64", "linux/arm64/v8"}) {
+			t.Errorf("%s a,b: platform %q platforms %v, %v", flag, bo.Platform, bo.Platforms, err)
+		}
+	}
 	wantMirrors := map[string][]string{"index.docker.io": {"mirror.example/hub"}, "ghcr.io": {"m1.example"}, "quay.io": {"m2.example"}}
 	if diff := cmp.Diff(wantMirrors, bo.Registry.Mirrors); diff != "" {
 		t.Errorf("mirrors (-want +got):\n%s", diff)

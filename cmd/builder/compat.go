@@ -39,7 +39,7 @@ var kanikoFlags = []kanikoFlag{
 	{name: "compression-level", status: supported, note: "1 to 9; for zstd mapped onto its four levels"},
 	{name: "context", status: supported, note: "a directory, dir://, tar://FILE (gzip or not), tar://stdin, https:// archives, git://HOST/REPO#REF#COMMIT; s3://, gs://, az:// are rejected"},
 	{name: "context-sub-path", status: supported},
-	{name: "custom-platform", status: supported, note: "also spelled --customPlatform"},
+	{name: "custom-platform", status: supported, note: "also spelled --customPlatform; takes a comma-separated list like `--platform` and then pushes one image index"},
 	{name: "destination", status: supported, note: "repeatable; every tag gets the same digest"},
 	{name: "digest-file", status: supported},
 	{name: "dockerfile", status: supported, note: "relative paths: the working directory first, then the context"},

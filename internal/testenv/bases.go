@@ -49,6 +49,11 @@ func MakeBusybox(dir, ref string) error {
 // UmociImage lists the umoci commands that turn the directory root into
 // the single-layer image layout:latest running cmd.
 func UmociImage(layout, root, cmd string) [][]string {
+	return UmociImageFor(layout, root, cmd, runtime.GOARCH)
+}
+
+// UmociImageFor is UmociImage for an image of linux/arch.
+func UmociImageFor(layout, root, cmd, arch string) [][]string {
 	image := layout + ":latest"
 	return [][]string{
 		{"umoci", "init", "--layout", layout},
@@ -56,7 +61,7 @@ func UmociImage(layout, root, cmd string) [][]string {
 		{"umoci", "insert", "--image", image, root, "/"},
 		{"umoci", "config", "--image", image, "--config.cmd", cmd,
 			"--config.env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			"--os", "linux", "--architecture", runtime.GOARCH},
+			"--os", "linux", "--architecture", arch},
 		{"umoci", "gc", "--layout", layout},
 	}
 }

@@ -122,19 +122,16 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if len(opts.Platforms) > 1 {
 		return buildPlatforms(ctx, opts)
 	}
-	return buildOne(ctx, opts, nil)
-}
-
-// buildOne builds for one platform; share, when not nil, joins it to the
-// builds of the other platforms.
-func buildOne(ctx context.Context, opts Options, share *platformShare) (*Result, error) {
 	b, err := planBuilder(opts)
 	if err != nil {
 		return nil, err
 	}
-	if share != nil {
-		b.share, b.prog, b.label = share, share.prog, b.platform.String()+" "
-	}
+	return b.buildPlanned(ctx)
+}
+
+// buildPlanned makes the planned build happen.
+func (b *builder) buildPlanned(ctx context.Context) (*Result, error) {
+	opts := b.opts
 	if err := b.prepare(); err != nil {
 		return nil, err
 	}

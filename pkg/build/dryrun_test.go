@@ -54,3 +54,23 @@ COPY --from=build /out /out
 		}
 	}
 }
+
+// TestDryRunPlatforms plans each platform, its base resolved from the
+// base's index.
+func TestDryRunPlatforms(t *testing.T) {
+	host := testRegistry(t)
+	ref := host + "/base:multi"
+	pushPlatforms(t, ref, amd64, arm64)
+	dir := t.TempDir()
+	if err := testenv.WriteFiles(dir, 0o644, map[string]string{"Dockerfile": "FROM " + ref + "\nCOPY f /f\n"}); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := DryRun(context.Background(), Options{ContextDir: dir, WorkDir: t.TempDir(), Platforms: []string{"linux/amd64", "linux/arm64"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Stages) != 2 || plan.Stages[0].Platform != "linux/amd64" || plan.Stages[1].Platform != "linux/arm64" ||
+		!strings.HasSuffix(plan.Stages[1].Base, "(linux/arm64, 1 layers)") || plan.Stages[0].Base == plan.Stages[1].Base {
+		t.Fatalf("plan = %+v", plan)
+	}
+}

@@ -35,6 +35,20 @@ func buildPlatforms(parent context.Context, opts Options) (*Result, error) {
 		opts.DockerfileData = src
 	}
 	share := &platformShare{prog: &progress{w: opts.Progress}, steps: map[string]*sharedStep{}}
+	// Every platform is planned before any builds: a platform that
+	// cannot build (no emulator for its RUN steps, say) stops them all
+	// before they start.
+	builders := make([]*builder, len(opts.Platforms))
+	for i, p := range opts.Platforms {
+		o := opts
+		o.Platform, o.Platforms = p, nil
+		b, err := planBuilder(o)
+		if err != nil {
+			return nil, fmt.Errorf("building for %s: %w", p, err)
+		}
+		b.share, b.prog, b.label = share, share.prog, b.platform.String()+" "
+		builders[i] = b
+	}
 	parts := make([]*Result, len(opts.Platforms))
 	closeAll := func() {
 		for _, r := range parts {
@@ -49,16 +63,14 @@ func buildPlatforms(parent context.Context, opts Options) (*Result, error) {
 	if opts.Root != "" {
 		g.SetLimit(1) // one root: one platform at a time
 	}
-	for i, p := range opts.Platforms {
-		o := opts
-		o.Platform, o.Platforms = p, nil
+	for i, b := range builders {
 		g.Go(func() error {
 			if err := context.Cause(ctx); err != nil {
 				return err
 			}
-			r, err := buildOne(ctx, o, share)
+			r, err := b.buildPlanned(ctx)
 			if err != nil {
-				err = fmt.Errorf("building for %s: %w", p, err)
+				err = fmt.Errorf("building for %s: %w", opts.Platforms[i], err)
 				stop(err)
 				return err
 			}
@@ -67,6 +79,10 @@ func buildPlatforms(parent context.Context, opts Options) (*Result, error) {
 		})
 	}
 	if err := g.Wait(); err != nil {
+		// The first failure, not what it made of the others.
+		if cause := context.Cause(ctx); cause != nil && parent.Err() == nil {
+			err = cause
+		}
 		closeAll()
 		return nil, err
 	}
