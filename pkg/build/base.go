@@ -155,7 +155,14 @@ func (b *builder) imageRoot(ctx context.Context, ref string, platform *v1.Platfo
 	if err != nil {
 		return "", err
 	}
-	root, err := b.maker.ImageRoot(ctx, ref+"|"+platform.String(), img.layers)
+	key := ref + "|" + platform.String()
+	unpack := func() (string, error) { return b.maker.ImageRoot(ctx, key, img.layers) }
+	var root string
+	if b.share != nil {
+		root, err = b.share.imageRoot(key+"|"+img.digest.String(), unpack)
+	} else {
+		root, err = unpack()
+	}
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", ref, err)
 	}

@@ -112,6 +112,9 @@ type builder struct {
 	// build share with this one; nil for one platform.
 	share *platformShare
 	label string // "linux/arm64 " before step names, in a multi-platform build
+	// keepRoots leaves the roots after the build, for whoever made the
+	// builder to remove (the other platforms' builds may read them).
+	keepRoots bool
 }
 
 // Build runs the build described by opts.
@@ -142,7 +145,7 @@ func (b *builder) buildPlanned(ctx context.Context) (*Result, error) {
 	for _, w := range b.cacheWrites.wait() {
 		b.warn("writing the cache: %s", w)
 	}
-	if !opts.KeepWorkDir {
+	if !opts.KeepWorkDir && !b.keepRoots {
 		b.removeRoots()
 	}
 	// Asked for whatever happened: a cancelled build is emptied too.

@@ -93,17 +93,21 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 			if err := b.apply(ctx, st, ins, e); err != nil {
 				return false, err
 			}
-			st.key = chain
+			st.advance(chain, ins)
 			return true, nil
 		}
 		// The other platforms get what this one makes, or make it
-		// themselves when it fails.
+		// themselves when it fails; and its root, where they need the
+		// same stage's files (see privateRoots.read).
 		defer func() {
 			if err != nil {
 				release(nil)
-			} else {
-				release(b.lastEntry(st))
+				return
 			}
+			if st.fs != nil && st.fs.Outline == nil {
+				b.share.offerRoot(sharedRootKey(st.index, chain), st.fs.Dir)
+			}
+			release(b.lastEntry(st))
 		}()
 	}
 	if cacheable && makesLayer(ins) && b.opts.Cache != nil && !b.opts.CacheWriteOnly {
@@ -111,7 +115,7 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 		b.since("cache", start)
 		if err != nil || hit {
 			if hit {
-				st.key = chain
+				st.advance(chain, ins)
 			}
 			return hit, err
 		}
@@ -127,8 +131,16 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 	if cacheable && makesLayer(ins) && b.opts.Cache != nil {
 		b.toCache(ctx, st, key, inputs)
 	}
-	st.key = chain
+	st.advance(chain, ins)
 	return false, nil
+}
+
+// advance moves the stage's key chain on past ins.
+func (st *stage) advance(chain string, ins dockerfile.Instruction) {
+	st.key = chain
+	if makesLayer(ins) {
+		st.filesKey = chain
+	}
 }
 
 // fromCache applies a cached result instead of running the step. A stage

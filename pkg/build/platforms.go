@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -34,7 +35,8 @@ func buildPlatforms(parent context.Context, opts Options) (*Result, error) {
 		}
 		opts.DockerfileData = src
 	}
-	share := &platformShare{prog: &progress{w: opts.Progress}, steps: map[string]*sharedStep{}}
+	share := &platformShare{prog: &progress{w: opts.Progress}, steps: map[string]*sharedStep{},
+		images: map[string]*sharedImage{}, roots: map[string]string{}, platforms: len(opts.Platforms)}
 	// Every platform is planned before any builds: a platform that
 	// cannot build (no emulator for its RUN steps, say) stops them all
 	// before they start.
@@ -47,6 +49,7 @@ func buildPlatforms(parent context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("building for %s: %w", p, err)
 		}
 		b.share, b.prog, b.label = share, share.prog, b.platform.String()+" "
+		b.keepRoots = true
 		builders[i] = b
 	}
 	parts := make([]*Result, len(opts.Platforms))
@@ -78,7 +81,14 @@ func buildPlatforms(parent context.Context, opts Options) (*Result, error) {
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err := g.Wait()
+	// The roots go only now: a platform's build may read another's.
+	for i, b := range builders {
+		if parts[i] != nil && !opts.KeepWorkDir {
+			b.removeRoots()
+		}
+	}
+	if err != nil {
 		// The first failure, not what it made of the others.
 		if cause := context.Cause(ctx); cause != nil && parent.Err() == nil {
 			err = cause
@@ -126,11 +136,61 @@ func indexOf(opts Options, parts []*Result) (*Result, error) {
 }
 
 // platformShare is what the builds of one multi-platform build share: the
-// progress output, and the results of steps by key.
+// progress output, the results of steps by key, the unpacked roots of
+// images and the roots of stages the same on every platform (built FROM
+// --platform=$BUILDPLATFORM).
 type platformShare struct {
-	prog  *progress
-	mu    sync.Mutex
-	steps map[string]*sharedStep
+	prog      *progress
+	platforms int // how many builds share this
+	mu        sync.Mutex
+	steps     map[string]*sharedStep
+	images    map[string]*sharedImage
+	roots     map[string]string // a built stage's root, by its last key
+}
+
+// sharedImage is an image's root, unpacked by one platform's build.
+type sharedImage struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// imageRoot returns the image's files unpacked by whichever build asked
+// first, with its own maker: a template to clone, never written.
+func (s *platformShare) imageRoot(key string, unpack func() (string, error)) (string, error) {
+	s.mu.Lock()
+	si, ok := s.images[key]
+	if !ok {
+		si = &sharedImage{}
+		s.images[key] = si
+	}
+	s.mu.Unlock()
+	si.once.Do(func() { si.dir, si.err = unpack() })
+	return si.dir, si.err
+}
+
+// sharedRootKey names the files of stage i after the step with key
+// chain. Two builds whose stage i reaches the same chain have made the
+// same files with the same steps, and have as many steps that change
+// files to go: none, for the one that asks (see privateRoots.read).
+func sharedRootKey(i int, chain string) string { return strconv.Itoa(i) + "|" + chain }
+
+// stageRoot returns the root another platform's build made of a stage,
+// by sharedRootKey, or "".
+func (s *platformShare) stageRoot(key string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.roots[key]
+}
+
+// offerRoot lets the other platforms' builds read dir, a stage's root,
+// by sharedRootKey.
+func (s *platformShare) offerRoot(key, dir string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.roots[key]; !ok {
+		s.roots[key] = dir
+	}
 }
 
 // sharedStep is a step's result, made by one platform's build for all.

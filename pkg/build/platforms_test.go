@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -220,5 +221,31 @@ func TestEmulationCheckedFirst(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(work); len(entries) != 0 {
 		t.Errorf("the work directory holds %d entries: the build started", len(entries))
+	}
+}
+
+// TestMultiPlatformSharesStages: a stage that is the same on every
+// platform is built once; the other platforms read its root, and its
+// base is unpacked once.
+func TestMultiPlatformSharesStages(t *testing.T) {
+	host := testRegistry(t)
+	base := host + "/base:multi"
+	pushPlatforms(t, base, amd64, arm64)
+	r := &envRunner{}
+	var progress bytes.Buffer
+	df := "FROM --platform=$BUILDPLATFORM " + base + " AS tools\nRUN download\nFROM " + base + "\nCOPY --from=tools /deps /deps\n"
+	res := mustBuildIn(t, df, map[string]string{}, func(o *Options) {
+		o.Runner, o.Platforms, o.Progress = r, []string{"linux/amd64", "linux/arm64"}, &progress
+	})
+	if !slices.Equal(r.ran, []string{"download"}) {
+		t.Errorf("ran %v, want download once", r.ran)
+	}
+	for _, p := range res.Platforms {
+		if fs := flatten(t, p.Image); fs["deps"].Body != "deps\n" || fs["plat"].Body != p.Platform.String()+"\n" {
+			t.Errorf("the %s image: deps %q plat %q", p.Platform, fs["deps"].Body, fs["plat"].Body)
+		}
+	}
+	if n := strings.Count(progress.String(), "tools internal]"); n != 1 {
+		t.Errorf("the tools stage's root was made %d times, want once:\n%s", n, progress.String())
 	}
 }

@@ -61,6 +61,13 @@ func (p *privateRoots) write(ctx context.Context, st *stage, users bool) (*rootf
 func (p *privateRoots) read(ctx context.Context, st *stage) (string, error) {
 	st.readMu.Lock()
 	defer st.readMu.Unlock()
+	if share := p.b.share; share != nil && st.fs == nil && st.filesKey != "" {
+		// Every step that changed files was taken from elsewhere: the
+		// same files another platform's build made may be at hand.
+		if dir := share.stageRoot(sharedRootKey(st.index, st.filesKey)); dir != "" {
+			return dir, nil
+		}
+	}
 	fs, err := p.full(ctx, st)
 	if err != nil {
 		return "", err

@@ -38,6 +38,7 @@ type stage struct {
 	done          chan struct{}  // closed when the stage is built, or failed
 	err           error          // why it failed, once done
 	key           string         // the cache key of its last step (of its base at first)
+	filesKey      string         // key after the last step that changed files ("" before one)
 	onLayer       func(v1.Layer) // told of each new layer, for stages the result is made of
 }
 

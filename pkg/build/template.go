@@ -70,5 +70,9 @@ func (b *builder) imageUsers(i int) int {
 			n++
 		}
 	}
+	// A stage FROM --platform=... has the same base on every platform.
+	if b.share != nil && b.plan.Platforms[i] != "" {
+		n *= b.share.platforms
+	}
 	return n
 }
