@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -29,7 +30,7 @@ import (
 
 func main() {
 	runs := flag.Int("runs", 3, "builds per tool and workload")
-	only := flag.String("workloads", "small,steps,manyfiles,bigcopy,multistage,manystages,biglayer,appimage,cache", "comma-separated workloads to run")
+	only := flag.String("workloads", "small,steps,manyfiles,bigcopy,multistage,manystages,biglayer,appimage,crossplatform,cache", "comma-separated workloads to run")
 	out := flag.String("out", "bench/results/latest.md", "where to write the results table")
 	flag.Parse()
 	if err := run(*runs, strings.Split(*only, ","), *out); err != nil {
@@ -75,6 +76,13 @@ func run(runs int, workloads []string, out string) error {
 		return err
 	}
 	e.args = []string{"--build-arg", "BUSYBOX=" + busybox, "--build-arg", "DEBIAN=" + debian}
+	if slices.ContainsFunc(workloads, func(w string) bool { return platformsOf[w] != "" }) {
+		args, err := e.multiPlatformBases()
+		if err != nil {
+			return err
+		}
+		e.args = append(e.args, args...)
+	}
 
 	var table bytes.Buffer
 	host, _ := os.Hostname()
@@ -94,12 +102,16 @@ func run(runs int, workloads []string, out string) error {
 		}
 		var ours, theirs []measure
 		for i := range runs {
-			m, err := e.buildOurs(dir, fmt.Sprintf("%s/bench/%s:ours", e.registry, w), nil)
+			var extra []string
+			if p := platformsOf[w]; p != "" {
+				extra = []string{"--platform", p}
+			}
+			m, err := e.buildOurs(dir, fmt.Sprintf("%s/bench/%s:ours", e.registry, w), extra)
 			if err != nil {
 				return fmt.Errorf("%s: builder: %w", w, err)
 			}
 			ours = append(ours, m)
-			if m, err = e.buildTheirs(dir, fmt.Sprintf("%s/bench/%s:buildah", e.registry, w), i); err != nil {
+			if m, err = e.buildTheirs(dir, fmt.Sprintf("%s/bench/%s:buildah", e.registry, w), i, platformsOf[w]); err != nil {
 				return fmt.Errorf("%s: buildah: %w", w, err)
 			}
 			theirs = append(theirs, m)
@@ -218,19 +230,27 @@ func phases(stderr []byte) map[string]float64 {
 
 // buildTheirs builds and pushes with buildah, from empty storage as the
 // builder starts from nothing.
-func (e *env) buildTheirs(dir, ref string, i int) (measure, error) {
+func (e *env) buildTheirs(dir, ref string, i int, platforms string) (measure, error) {
 	storage := filepath.Join(e.tmp, fmt.Sprintf("buildah-%d", i))
 	defer os.RemoveAll(storage)
 	b, err := testenv.NewBuildah(storage, e.registry)
 	if err != nil {
 		return measure{}, err
 	}
-	args := append([]string{"build", "--layers", "--no-cache", "--format", "oci", "--isolation", "chroot", "--tls-verify=false", "-t", ref}, e.args...)
+	args := append([]string{"build", "--layers", "--no-cache", "--format", "oci", "--isolation", "chroot", "--tls-verify=false"}, e.args...)
+	push := []string{"push", "--tls-verify=false", ref}
+	if platforms != "" {
+		// buildah's way to one index: a manifest list it pushes whole.
+		args = append(args, "--platform", platforms, "--manifest", ref)
+		push = []string{"manifest", "push", "--all", "--tls-verify=false", ref, "docker://" + ref}
+	} else {
+		args = append(args, "-t", ref)
+	}
 	m, _, err := timed(b.Command(append(args, dir)...))
 	if err != nil {
 		return m, err
 	}
-	pm, _, err := timed(b.Command("push", "--tls-verify=false", ref))
+	pm, _, err := timed(b.Command(push...))
 	m.wall += pm.wall
 	if pm.rssMB > m.rssMB {
 		m.rssMB = pm.rssMB
