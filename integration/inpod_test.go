@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/buildcrew/builder/pkg/isolation"
 )
 
 // dockerDefaultCaps is the capability set a container gets from Docker,
@@ -191,12 +193,18 @@ COPY ctxfile /ctxfile
 
 // TestInPodMultiPlatform: in a Pod (isolation none, one root shared by
 // the stages), a cross-building Dockerfile makes one index for two
-// platforms; each platform's RUN ran on the node's CPU.
+// platforms; each platform's RUN in the build stage ran on the node's
+// CPU, and where the node has QEMU's handler, the final stage's RUN ran
+// under emulation for arm64.
 func TestInPodMultiPlatform(t *testing.T) {
 	needs(t)
 	multi := multiBusybox(t)
 	self := selfImage(t)
 	df := strings.NewReplacer("{{.Busybox}}", env.busybox, "{{.Multi}}", multi).Replace(inPodCross)
+	_, noEmulator := isolation.Emulation("arm64", "")
+	if noEmulator == nil {
+		df += "RUN uname -m > /ran-on\n"
+	}
 	ctx := writeContext(t, map[string]string{"Dockerfile": df, "ctxfile": "from the context\n"})
 	ref := env.registry + "/inpod-multi:1"
 	out, code := runImageWith(t, self, asPod([]string{"/kaniko/executor", "--context", "dir:///workspace", "--destination", ref, "--platform", "linux/amd64,linux/arm64"}, ctx))
@@ -216,6 +224,12 @@ func TestInPodMultiPlatform(t *testing.T) {
 		}
 		if c, _ := os.ReadFile(filepath.Join(root, "ctxfile")); string(c) != "from the context\n" {
 			t.Errorf("the %s image's /ctxfile is %q", arch, c)
+		}
+		if noEmulator == nil {
+			want := map[string]string{"amd64": "x86_64\n", "arm64": "aarch64\n"}[arch]
+			if ran, _ := os.ReadFile(filepath.Join(root, "ran-on")); string(ran) != want {
+				t.Errorf("the %s image's RUN ran on %q, want %q", arch, ran, want)
+			}
 		}
 	}
 }

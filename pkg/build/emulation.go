@@ -1,6 +1,7 @@
 package build
 
 import (
+	"errors"
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -29,6 +30,12 @@ func (b *builder) checkEmulation() error {
 			return def.Wrap(fmt.Errorf("RUN for %s: only Linux programs can run here", p))
 		}
 		handler, err := isolation.Emulation(p.Architecture, p.Variant)
+		if errors.Is(err, isolation.ErrHandlersHidden) {
+			// In a container that hides them, the host's handlers still
+			// apply: the step runs, and fails if there is none.
+			b.warn("%s: %v", def.DisplayName(), err)
+			continue
+		}
 		if err != nil {
 			return def.Wrap(err)
 		}

@@ -20,6 +20,11 @@ const BinfmtDir = "/proc/sys/fs/binfmt_misc"
 // emulator registered for it.
 var ErrNoEmulator = errors.New("no emulator is registered for it")
 
+// ErrHandlersHidden is binfmt_misc not mounted where the builder runs (a
+// container that does not show it): the kernel may still have handlers
+// registered by the host, which apply.
+var ErrHandlersHidden = errors.New("the kernel's binfmt_misc handlers cannot be seen here")
+
 // elfMachine is how a Linux program for a GOARCH begins: its ELF class,
 // byte order and e_machine.
 type elfMachine struct {
@@ -84,9 +89,12 @@ func emulation(dir, host, arch, variant string) (string, error) {
 		return "", fmt.Errorf("RUN for %s: this builder does not know how programs for %s begin, so it cannot tell whether an emulator runs them", platform, arch)
 	}
 	install := fmt.Errorf("RUN for %s on this %s machine: %w; install QEMU user emulation with its binfmt_misc handlers (Debian: apt-get install qemu-user-static; a cluster node: run tonistiigi/binfmt --install %s once, privileged), or cross-compile in a stage FROM --platform=$BUILDPLATFORM", platform, host, ErrNoEmulator, arch)
+	if _, err := os.Stat(filepath.Join(dir, "status")); err != nil {
+		return "", fmt.Errorf("RUN for %s: %w (%s is not mounted; mount it with mount -t binfmt_misc binfmt_misc %s)", platform, ErrHandlersHidden, dir, dir)
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return "", fmt.Errorf("%w (%s cannot be read: %v; mount it with mount -t binfmt_misc binfmt_misc %s)", install, dir, err, dir)
+		return "", fmt.Errorf("%w (%s cannot be read: %v)", install, dir, err)
 	}
 	hdr := m.header()
 	for _, e := range entries {

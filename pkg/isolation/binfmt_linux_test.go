@@ -63,9 +63,9 @@ func TestEmulation(t *testing.T) {
 			}
 		})
 	}
-	t.Run("unreadable directory", func(t *testing.T) {
-		_, err := emulation(filepath.Join(t.TempDir(), "absent"), "amd64", "arm64", "")
-		if !errors.Is(err, ErrNoEmulator) || !strings.Contains(err.Error(), "mount -t binfmt_misc") {
+	t.Run("not mounted", func(t *testing.T) {
+		_, err := emulation(t.TempDir(), "amd64", "arm64", "")
+		if !errors.Is(err, ErrHandlersHidden) || !strings.Contains(err.Error(), "mount -t binfmt_misc") {
 			t.Fatalf("err = %v", err)
 		}
 	})
