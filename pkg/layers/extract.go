@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
 	"github.com/buildcrew/builder/internal/xattr"
@@ -381,4 +382,24 @@ func hasSparse(h *tar.Header) bool {
 		}
 	}
 	return false
+}
+
+// ExtractLayer unpacks an image layer into root, as Extract with
+// whiteouts applied, decompressing it whatever its compression.
+func ExtractLayer(ctx context.Context, root string, l v1.Layer, opts ExtractOptions) error {
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	stream, err := Decompress(rc)
+	if err != nil {
+		return err
+	}
+	opts.Whiteouts = true
+	err = Extract(ctx, root, stream, opts)
+	if ferr := stream.Finish(); err == nil {
+		err = ferr
+	}
+	return err
 }

@@ -87,7 +87,7 @@ func (m *Maker) Unpack(ctx context.Context, dir string, ls []v1.Layer, into laye
 		}
 		// Unpacking a layer again over a partial attempt gives the same
 		// result: entries replace what they find.
-		if err := m.opts.Retry(ctx, "unpacking a layer", func() error { return unpackLayer(ctx, dir, l, into) }); err != nil {
+		if err := m.opts.Retry(ctx, "unpacking a layer", func() error { return layers.ExtractLayer(ctx, dir, l, into) }); err != nil {
 			d, _ := l.Digest()
 			return fmt.Errorf("unpacking layer %d (%s): %w", i+1, d, err)
 		}
@@ -165,23 +165,4 @@ func (m *Maker) ImageRoot(ctx context.Context, key string, ls []v1.Layer) (strin
 	}
 	m.images[key] = dir
 	return dir, nil
-}
-
-// unpackLayer streams one layer into dir.
-func unpackLayer(ctx context.Context, dir string, l v1.Layer, into layers.ExtractOptions) error {
-	rc, err := l.Compressed()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	stream, err := layers.Decompress(rc)
-	if err != nil {
-		return err
-	}
-	into.Whiteouts = true
-	err = layers.Extract(ctx, dir, stream, into)
-	if ferr := stream.Finish(); err == nil {
-		err = ferr
-	}
-	return err
 }

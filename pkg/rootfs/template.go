@@ -117,7 +117,7 @@ func keep(ctx context.Context, kept cache.LayerDir, l v1.Layer) error {
 		return err
 	}
 	_, err = kept.Unpack(id, func(dir string) error {
-		return unpackLayer(ctx, dir, l, layers.ExtractOptions{OverlayForm: true})
+		return layers.ExtractLayer(ctx, dir, l, layers.ExtractOptions{OverlayForm: true})
 	})
 	return err
 }
