@@ -175,6 +175,34 @@ func TestOutputs(t *testing.T) {
 	}
 }
 
+// TestBuildxOutputs: buildx's --output types, read by skopeo, umoci and
+// tar: one build pushes, writes an OCI archive and the image's files.
+func TestBuildxOutputs(t *testing.T) {
+	needs(t)
+	out := t.TempDir()
+	ref := env.registry + "/outputs:buildx"
+	archive, files, fsTar := filepath.Join(out, "oci.tar"), filepath.Join(out, "files"), filepath.Join(out, "fs.tar")
+	ctx := writeContext(t, map[string]string{"Dockerfile": dockerfile("FROM {{.Busybox}}\nRUN mkdir /dist && echo built > /dist/artifact && rm /bin/vi\n")})
+	r := mustBuild(t, ctx, "build", ctx, "-o", "type=registry,name="+ref, "-o", "type=oci,dest="+archive,
+		"-o", "type=local,dest="+files, "-o", "type=tar,dest="+fsTar)
+	pushed := inspect(t, ref, false)["Digest"]
+	if got := inspectFile(t, "oci-archive:"+archive)["Digest"]; got != pushed || !strings.Contains(r.stdout, pushed.(string)) {
+		t.Errorf("the OCI archive holds %v, the registry %v, stdout %q", got, pushed, r.stdout)
+	}
+	if b, _ := os.ReadFile(filepath.Join(files, "dist/artifact")); string(b) != "built\n" {
+		t.Errorf("type=local: dist/artifact = %q", b)
+	}
+	if _, err := os.Lstat(filepath.Join(files, "bin/vi")); err == nil {
+		t.Error("type=local: a file the RUN removed is there")
+	}
+	if _, err := os.Stat(filepath.Join(files, "bin/busybox")); err != nil {
+		t.Errorf("type=local lacks the base's files: %v", err)
+	}
+	if got := run(t, "tar", "-xOf", fsTar, "dist/artifact"); got != "built\n" {
+		t.Errorf("type=tar: dist/artifact = %q", got)
+	}
+}
+
 // TestDockerFormat pushes a Docker v2 schema 2 image.
 func TestDockerFormat(t *testing.T) {
 	needs(t)

@@ -47,7 +47,7 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 	if err := f.setIsolation(&bo, realHost, stderr); err != nil {
 		return err
 	}
-	bo.Progress, po.Progress = stderr, stderr
+	bo.Progress, po.Progress, po.Stdout = stderr, stderr, cmd.OutOrStdout()
 	if f.quiet {
 		bo.Progress, po.Progress = nil, nil // -q: the result's name alone, as docker build -q
 	}
@@ -92,11 +92,15 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 		attrs = append(attrs, p, res.Phases[p].Seconds())
 	}
 	bo.Logger.Debug("build phases", attrs...)
+	stdout := cmd.OutOrStdout()
+	if po.TarPath == "-" || po.OCIArchivePath == "-" || po.FilesystemTarPath == "-" {
+		stdout = stderr // stdout holds the archive
+	}
 	for _, n := range names {
-		fmt.Fprintln(cmd.OutOrStdout(), n)
+		fmt.Fprintln(stdout, n)
 	}
 	if len(names) == 0 {
-		fmt.Fprintln(cmd.OutOrStdout(), res.Digest)
+		fmt.Fprintln(stdout, res.Digest)
 	}
 	if f.nothingPushed {
 		fmt.Fprintln(stderr, "WARNING: no --destination given: the image was built and not pushed")

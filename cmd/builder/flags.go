@@ -29,6 +29,7 @@ type buildFlags struct {
 	quiet                            bool
 	noCache, pull                    bool
 	tags                             []string
+	outputs                          []string
 	file                             string
 	target                           string
 	insecure, insecurePull           bool
@@ -81,6 +82,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringVarP(&f.dockerfile, "dockerfile", "f", "", "the Dockerfile (default <context>/Dockerfile); a relative path is tried against the working directory, then the context")
 	fs.StringArrayVarP(&f.destinations, "destination", "d", nil, "an image reference to push to; repeat for more tags")
 	fs.StringArrayVarP(&f.tags, "tag", "t", nil, "docker build's name for --destination")
+	fs.StringArrayVarP(&f.outputs, "output", "o", nil, "buildx's outputs, repeatable: type=registry,name=REF; type=oci|docker|tar,dest=FILE (- for stdout); type=local,dest=DIR (the image's files); a bare DIR is type=local")
 	fs.StringVar(&f.file, "file", "", "docker build's name for --dockerfile")
 	fs.StringVar(&f.metadataFile, "metadata-file", "", "write the build's result to this file as JSON, in buildx's format (containerimage.digest, containerimage.descriptor, image.name)")
 	fs.BoolVar(&f.noPush, "no-push", false, "build (and write --tar-path, --oci-layout-path) without pushing")

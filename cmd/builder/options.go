@@ -113,7 +113,15 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 		DigestFile: f.digestFile, IIDFile: f.iidFile, MetadataFile: f.metadataFile, ImageNameWithDigestFile: f.nameWithDigestFile,
 		ImageNameTagWithDigestFile: f.nameTagWithDigestFile,
 	}
-	if !f.noPush && len(f.destinations) == 0 {
+	outputsPush, err := f.applyOutputs(&po)
+	if err != nil {
+		return bo, po, err
+	}
+	po.Destinations = f.destinations
+	if len(f.outputs) > 0 && !outputsPush && len(f.destinations) == 0 {
+		po.NoPush = true // buildx: the outputs are where the image goes
+	}
+	if !po.NoPush && len(f.destinations) == 0 {
 		if !f.dockerFace {
 			return bo, po, fmt.Errorf("no --destination given: name where to push, or pass --no-push")
 		}

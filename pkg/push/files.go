@@ -21,16 +21,17 @@ import (
 // hold, becomes an OCI archive: an OCI image layout in a tar (skopeo copy
 // oci-archive:, ctr import, docker load with the containerd image store).
 func WriteTarball(p string, a Artifact, refs []name.Reference) error {
+	if err := atomicfile.WriteFunc(p, 0o644, func(w io.Writer) error { return writeArchive(w, a, refs) }); err != nil {
+		return fmt.Errorf("writing the tarball: %w", err)
+	}
+	return nil
+}
+
+// writeArchive writes what WriteTarball writes to w.
+func writeArchive(w io.Writer, a Artifact, refs []name.Reference) error {
 	img, ok := a.(v1.Image)
 	if !ok {
-		idx, ok := a.(v1.ImageIndex)
-		if !ok {
-			return fmt.Errorf("writing the tarball: a %T is neither an image nor an index", a)
-		}
-		if err := atomicfile.WriteFunc(p, 0o644, func(w io.Writer) error { return writeOCIArchive(w, idx, refs) }); err != nil {
-			return fmt.Errorf("writing the tarball: %w", err)
-		}
-		return nil
+		return writeOCIArchive(w, a, refs)
 	}
 	m := map[name.Reference]v1.Image{}
 	for _, r := range refs {
@@ -49,11 +50,7 @@ func WriteTarball(p string, a Artifact, refs []name.Reference) error {
 		}
 		m[ref] = img
 	}
-	err := atomicfile.WriteFunc(p, 0o644, func(w io.Writer) error { return tarball.MultiRefWrite(m, w) })
-	if err != nil {
-		return fmt.Errorf("writing the tarball: %w", err)
-	}
-	return nil
+	return tarball.MultiRefWrite(m, w)
 }
 
 // WriteLayout adds img (an image or an index) to the OCI image layout at

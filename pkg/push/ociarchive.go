@@ -12,9 +12,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// writeOCIArchive writes idx as an OCI image layout in a tar: oci-layout,
-// index.json naming idx once per tag among refs, and every blob once.
-func writeOCIArchive(w io.Writer, idx v1.ImageIndex, refs []name.Reference) error {
+// writeOCIArchive writes a (an image or an index) as an OCI image layout
+// in a tar: oci-layout, index.json naming a once per tag among refs, and
+// every blob once.
+func writeOCIArchive(w io.Writer, idx Artifact, refs []name.Reference) error {
 	tw := tar.NewWriter(w)
 	a := &ociArchive{tw: tw, written: map[v1.Hash]bool{}}
 	digest, err := idx.Digest()
@@ -55,7 +56,15 @@ func writeOCIArchive(w io.Writer, idx v1.ImageIndex, refs []name.Reference) erro
 			return err
 		}
 	}
-	if err := a.index(idx); err != nil {
+	switch x := idx.(type) {
+	case v1.ImageIndex:
+		err = a.index(x)
+	case v1.Image:
+		err = a.image(x)
+	default:
+		err = fmt.Errorf("a %T is neither an image nor an index", idx)
+	}
+	if err != nil {
 		return err
 	}
 	return tw.Close()

@@ -32,6 +32,19 @@ type Options struct {
 	TarPath string
 	// OCILayoutPath, when set, receives an OCI image layout.
 	OCILayoutPath string
+	// OCIArchivePath, when set, receives an OCI archive: an OCI image
+	// layout in a tar (buildx's type=oci).
+	OCIArchivePath string
+	// FilesystemDir, when set, receives the image's files, its layers
+	// applied in order (buildx's type=local); an index's images go in a
+	// directory each, named for the platform (linux_arm64).
+	FilesystemDir string
+	// FilesystemTarPath, when set, receives the same files as one tar
+	// (buildx's type=tar).
+	FilesystemTarPath string
+	// Stdout is where a path of "-" writes (TarPath, OCIArchivePath,
+	// FilesystemTarPath).
+	Stdout io.Writer
 	// DigestFile, when set, receives the image digest.
 	DigestFile string
 	// IIDFile, when set, receives the image ID: its config's digest, as
@@ -76,8 +89,8 @@ func Publish(ctx context.Context, img Artifact, opts Options) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	if !opts.NoPush && len(refs) == 0 && opts.TarPath == "" && opts.OCILayoutPath == "" {
-		return nil, errors.New("nowhere to put the image: no destination, tarball or OCI layout is given, and pushing is not turned off")
+	if !opts.NoPush && len(refs) == 0 && !opts.writesFiles() {
+		return nil, errors.New("nowhere to put the image: no destination, tarball, OCI layout or filesystem output is given, and pushing is not turned off")
 	}
 	digest, err := img.Digest()
 	if err != nil {
@@ -94,7 +107,31 @@ func Publish(ctx context.Context, img Artifact, opts Options) ([]string, error) 
 		return nil
 	}
 	if opts.TarPath != "" {
-		if err := report("writing tarball "+opts.TarPath, func() error { return WriteTarball(opts.TarPath, img, refs) }); err != nil {
+		if err := report("writing tarball "+opts.TarPath, func() error {
+			if opts.TarPath == "-" {
+				return writeArchive(opts.Stdout, img, refs)
+			}
+			return WriteTarball(opts.TarPath, img, refs)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if opts.OCIArchivePath != "" {
+		if err := report("writing OCI archive "+opts.OCIArchivePath, func() error {
+			return opts.writeFile(opts.OCIArchivePath, func(w io.Writer) error { return writeOCIArchive(w, img, refs) })
+		}); err != nil {
+			return nil, fmt.Errorf("writing the OCI archive: %w", err)
+		}
+	}
+	if opts.FilesystemTarPath != "" {
+		if err := report("writing the image's files to "+opts.FilesystemTarPath, func() error {
+			return opts.writeFile(opts.FilesystemTarPath, func(w io.Writer) error { return writeFilesystemTar(w, img) })
+		}); err != nil {
+			return nil, fmt.Errorf("writing the image's files: %w", err)
+		}
+	}
+	if opts.FilesystemDir != "" {
+		if err := report("writing the image's files to "+opts.FilesystemDir, func() error { return WriteFilesystem(ctx, opts.FilesystemDir, img) }); err != nil {
 			return nil, err
 		}
 	}
@@ -167,6 +204,23 @@ func Publish(ctx context.Context, img Artifact, opts Options) ([]string, error) 
 		}
 	}
 	return names, nil
+}
+
+// writesFiles tells whether the image goes to any file or directory.
+func (opts Options) writesFiles() bool {
+	return opts.TarPath != "" || opts.OCILayoutPath != "" || opts.OCIArchivePath != "" ||
+		opts.FilesystemDir != "" || opts.FilesystemTarPath != ""
+}
+
+// writeFile writes p whole or not at all, or to Stdout when p is "-".
+func (opts Options) writeFile(p string, write func(w io.Writer) error) error {
+	if p != "-" {
+		return atomicfile.WriteFunc(p, 0o644, write)
+	}
+	if opts.Stdout == nil {
+		return errors.New("nowhere to write -: no standard output is given")
+	}
+	return write(opts.Stdout)
 }
 
 func parseRefs(opts Options) ([]name.Reference, error) {
