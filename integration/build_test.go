@@ -217,3 +217,31 @@ func TestDockerFormat(t *testing.T) {
 	}
 	run(t, "crane", "validate", "--remote", ref)
 }
+
+// TestRepeatedTarget: two targets in one run, as the kaniko fork takes
+// them, each pushed to its own destination, their common stage built
+// once.
+func TestRepeatedTarget(t *testing.T) {
+	needs(t)
+	df := dockerfile("FROM {{.Busybox}} AS base\nRUN echo base >> /ran && date +%s%N > /base-id\nFROM base AS app\nRUN echo app > /app\nFROM base AS test\nRUN test -f /base-id && echo passed > /test\n")
+	ctx := writeContext(t, map[string]string{"Dockerfile": df})
+	app, test := env.registry+"/targets/app:1", env.registry+"/targets/test:1"
+	r := mustBuild(t, ctx, "--context", ctx, "--destination", app, "--target", "app", "--target", "test="+test)
+	for _, ref := range []string{app, test} {
+		if d := inspect(t, ref, false)["Digest"].(string); !strings.Contains(r.stdout, "@"+d) {
+			t.Errorf("stdout %q does not name %s's digest %s", r.stdout, ref, d)
+		}
+	}
+	a, b := fetch(t, app), fetch(t, test)
+	if _, ok := a.tree["/test"]; ok {
+		t.Error("the app image has the test stage's file")
+	}
+	if _, ok := b.tree["/test"]; !ok {
+		t.Error("the test image lacks /test")
+	}
+	idA, _ := os.ReadFile(filepath.Join(a.rootfs, "base-id"))
+	idB, _ := os.ReadFile(filepath.Join(b.rootfs, "base-id"))
+	if len(idA) == 0 || string(idA) != string(idB) {
+		t.Errorf("the common stage ran twice: base-id %q and %q", idA, idB)
+	}
+}

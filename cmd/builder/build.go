@@ -62,6 +62,11 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 		if err := push.CheckDestinations(po); err != nil {
 			return err
 		}
+		for _, dests := range f.extraPushes {
+			if err := push.CheckDestinations(push.Options{Destinations: dests, NoPush: po.NoPush, Registry: po.Registry}); err != nil {
+				return err
+			}
+		}
 	}
 	// Layers start going up as they are written; Publish sends the rest.
 	early, err := push.NewUploader(po)
@@ -87,6 +92,11 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 	if err != nil {
 		return err
 	}
+	extra, err := f.pushExtra(cmd.Context(), res, po, po.Progress)
+	if err != nil {
+		return err
+	}
+	names = append(names, extra...)
 	attrs := []any{"push", time.Since(pushStart).Seconds()}
 	for _, p := range res.Phases.Names() {
 		attrs = append(attrs, p, res.Phases[p].Seconds())

@@ -80,7 +80,7 @@ var kanikoFlags = []kanikoFlag{
 	{name: "skip-unused-stages", status: supported, note: "always on: stages the target does not need never run (BuildKit's behaviour)"},
 	{name: "snapshot-mode", status: supported, note: "full, redo and time are accepted; files are never re-read to find changes: in chroot isolation each RUN runs on an overlayfs and its changes are what the upper directory holds; with --isolation=none or --no-overlay they are found from metadata (size, mode, owner, mtime, ctime, inode, xattrs)"},
 	{name: "tar-path", status: supported, note: "also spelled --tarPath"},
-	{name: "target", status: supported},
+	{name: "target", status: supported, note: "repeatable, as the kaniko fork's: every target is built, sharing stages, and the first is pushed to --destination; NAME=DEST[,DEST...] pushes another to its own destinations"},
 	{name: "use-new-run", status: ignored, kind: "bool", note: "RUN already finds changes without re-reading files"},
 	{name: "verbosity", status: supported},
 	{name: "bucket", status: rejected, kind: "string", note: "cloud storage contexts are not supported: fetch the archive and pass tar://FILE"},

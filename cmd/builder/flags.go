@@ -31,7 +31,8 @@ type buildFlags struct {
 	tags                             []string
 	outputs                          []string
 	file                             string
-	target                           string
+	targets                          []string
+	extraPushes                      map[string][]string // an extra target's stage -> its destinations
 	insecure, insecurePull           bool
 	insecureRegistries               []string
 	skipTLSVerify, skipTLSVerifyPull bool
@@ -102,7 +103,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&f.skipPushCheck, "skip-push-permission-check", false, "do not ask the destinations' registries before building whether the credentials may push there")
 	fs.BoolVar(&f.rewriteTimestamp, "rewrite-timestamp", false, "clamp every file time in the new layers to SOURCE_DATE_EPOCH, as buildx's rewrite-timestamp=true")
 	fs.StringVar(&f.iidFile, "iidfile", "", "write the image ID (its config's digest) to this file, as docker build does")
-	fs.StringVar(&f.target, "target", "", "the stage to build (default: the last)")
+	fs.StringArrayVar(&f.targets, "target", nil, "the stage to build (default: the last); repeat to build more in one run, sharing their stages: the first gets --destination, another is pushed only as NAME=DEST[,DEST...]")
 	fs.BoolVar(&f.insecure, "insecure", false, "push to registries over plain HTTP")
 	fs.BoolVar(&f.insecurePull, "insecure-pull", false, "pull base images over plain HTTP")
 	fs.StringArrayVar(&f.insecureRegistries, "insecure-registry", nil, "a registry (host[:port]) to reach over plain HTTP; repeatable")

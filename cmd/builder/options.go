@@ -98,7 +98,7 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 		level = 0
 	}
 	bo = build.Options{
-		ContextDir: contextDir, Dockerfile: dockerfile, DockerfileData: f.dockerfileData, BuildArgs: args, Target: f.target,
+		ContextDir: contextDir, Dockerfile: dockerfile, DockerfileData: f.dockerfileData, BuildArgs: args,
 		Labels: labels, Annotations: annotations, WorkDir: f.workDirectory(), Format: build.Format(f.imageFormat),
 		Registry: pullReg, PullRetries: max(f.pullRetry, f.extractRetry), KeepWorkDir: f.keepWorkDir, NoOverlay: f.noOverlay, CompressionLevel: level, Zstd: f.compression == "zstd", Reproducible: f.reproducible,
 	}
@@ -112,6 +112,9 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 		TarPath: f.tarPath, OCILayoutPath: f.ociLayoutPath,
 		DigestFile: f.digestFile, IIDFile: f.iidFile, MetadataFile: f.metadataFile, ImageNameWithDigestFile: f.nameWithDigestFile,
 		ImageNameTagWithDigestFile: f.nameTagWithDigestFile,
+	}
+	if err := f.applyTargets(&bo); err != nil {
+		return bo, po, err
 	}
 	outputsPush, err := f.applyOutputs(&po)
 	if err != nil {

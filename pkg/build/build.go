@@ -46,6 +46,8 @@ type Result struct {
 	Platforms []PlatformImage
 	// Digest is the digest of Image, or of Index when it is set.
 	Digest v1.Hash
+	// Extra are the images of Options.ExtraTargets, in the order given.
+	Extra []TargetImage
 	// Target is the name of the stage that was built ("stage-N" if unnamed).
 	Target string
 	// Phases is where the build's time went.
@@ -54,6 +56,13 @@ type Result struct {
 	maker  *rootfs.Maker // what is still being deleted in the work directory
 	lock   *os.File      // held on the work directory until Close
 	parts  []*Result     // the platforms' results, closed with this one
+}
+
+// TargetImage is the image of one of Options.ExtraTargets.
+type TargetImage struct {
+	Stage  string // the stage's name, or "stage-N"
+	Image  v1.Image
+	Digest v1.Hash
 }
 
 // Close removes the layers the image was built from. Use the image before.
@@ -111,7 +120,8 @@ type builder struct {
 	// share is what the builds of the other platforms of a multi-platform
 	// build share with this one; nil for one platform.
 	share *platformShare
-	label string // "linux/arm64 " before step names, in a multi-platform build
+	label string        // "linux/arm64 " before step names, in a multi-platform build
+	extra []TargetImage // the images of the extra targets
 	// keepRoots leaves the roots after the build, for whoever made the
 	// builder to remove (the other platforms' builds may read them).
 	keepRoots bool
@@ -161,7 +171,7 @@ func (b *builder) buildPlanned(ctx context.Context) (*Result, error) {
 		b.removeWork()
 		return nil, fmt.Errorf("computing the image digest: %w", err)
 	}
-	res := &Result{Image: img, Digest: digest, Target: b.df.Stages[b.plan.Target].DisplayName(), Phases: b.phases, work: b.work, maker: b.maker, lock: b.lock}
+	res := &Result{Image: img, Digest: digest, Target: b.df.Stages[b.plan.Target].DisplayName(), Phases: b.phases, work: b.work, maker: b.maker, lock: b.lock, Extra: b.extra}
 	if opts.KeepWorkDir {
 		res.work, res.lock = "", nil
 		b.keepWork()
@@ -219,6 +229,9 @@ func planBuilder(opts Options) (*builder, error) {
 		}
 	}
 	if b.plan, err = df.Plan(opts.Target, b.globals); err != nil {
+		return nil, err
+	}
+	if err := df.AddTargets(b.plan, opts.ExtraTargets...); err != nil {
 		return nil, err
 	}
 	if err := b.checkEmulation(); err != nil {
@@ -295,6 +308,21 @@ func (b *builder) build(ctx context.Context) (v1.Image, error) {
 	}
 	if len(b.opts.Annotations) > 0 {
 		img = mutate.Annotations(img, b.opts.Annotations).(v1.Image)
+	}
+	for _, i := range b.plan.Also {
+		extra, err := b.image(b.stages[i], true)
+		if err == nil && len(b.opts.Annotations) > 0 {
+			extra = mutate.Annotations(extra, b.opts.Annotations).(v1.Image)
+		}
+		var d v1.Hash
+		if err == nil {
+			d, err = extra.Digest()
+		}
+		if err != nil {
+			v.fail(err)
+			return nil, err
+		}
+		b.extra = append(b.extra, TargetImage{Stage: b.df.Stages[i].DisplayName(), Image: extra, Digest: d})
 	}
 	v.done()
 	return img, nil

@@ -46,6 +46,9 @@ type Options struct {
 	BuildArgs map[string]string
 	// Target is the stage to build; the default is the last one.
 	Target string
+	// ExtraTargets are more stages built beside Target, sharing the
+	// stages they have in common; their images come in Result.Extra.
+	ExtraTargets []string
 	// Labels are added to the result's config.
 	Labels map[string]string
 	// Annotations are added to the result's manifest.
@@ -193,6 +196,9 @@ func (o *Options) normalize() error {
 	}
 	if err := o.normalizePlatforms(); err != nil {
 		return err
+	}
+	if len(o.ExtraTargets) > 0 && len(o.Platforms) > 1 {
+		return fmt.Errorf("more than one target and more than one platform in one build are not supported: build the targets one at a time")
 	}
 	if o.CompressionLevel < 0 || o.CompressionLevel > 9 {
 		return fmt.Errorf("compression level %d: use 1 (fastest) to 9 (smallest)", o.CompressionLevel)

@@ -3,6 +3,7 @@ package dockerfile
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -28,8 +29,10 @@ type Plan struct {
 	Target    int
 	Bases     []Base   // per stage, in file order
 	Platforms []string // per stage: the expanded --platform, or ""
-	Needed    []int    // the stages the target needs, in file order, target last
+	Needed    []int    // the stages the targets need, in file order
 	Deps      [][]int  // per stage: the stages it reads from (base and COPY --from)
+	// Also are more targets built beside Target (see AddTargets).
+	Also []int
 }
 
 // Plan resolves every stage's base against the global ARGs and finds the
@@ -50,7 +53,17 @@ func (df *Dockerfile) Plan(target string, globals *Vars) (*Plan, error) {
 		return nil, err
 	}
 	p.Target = t
+	p.need(t)
+	return p, nil
+}
+
+// need adds stage t and the stages it reads from to Needed, in file
+// order.
+func (p *Plan) need(t int) {
 	seen := map[int]bool{}
+	for _, i := range p.Needed {
+		seen[i] = true
+	}
 	var visit func(int)
 	visit = func(i int) {
 		if seen[i] {
@@ -62,12 +75,30 @@ func (df *Dockerfile) Plan(target string, globals *Vars) (*Plan, error) {
 		}
 	}
 	visit(t)
-	for i := range df.Stages {
+	p.Needed = p.Needed[:0]
+	for i := range p.Deps {
 		if seen[i] {
 			p.Needed = append(p.Needed, i)
 		}
 	}
-	return p, nil
+}
+
+// AddTargets has the plan build the stages names too, each with what it
+// needs, beside its target; a name given twice, or the target's, is
+// planned once.
+func (df *Dockerfile) AddTargets(p *Plan, names ...string) error {
+	for _, n := range names {
+		t, err := df.target(n)
+		if err != nil {
+			return err
+		}
+		if t == p.Target || slices.Contains(p.Also, t) {
+			continue
+		}
+		p.Also = append(p.Also, t)
+		p.need(t)
+	}
+	return nil
 }
 
 func (df *Dockerfile) planStage(p *Plan, i int, st *Stage, globals *Vars) error {
