@@ -84,6 +84,11 @@ func (lw *layerWriter) write(e Entry) error {
 	if err != nil {
 		return fmt.Errorf("adding %s to the layer: %w", e.Path, err)
 	}
+	if fi.st.Mode&unix.S_IFMT == unix.S_IFSOCK {
+		// A socket a step left (gpg-agent's, say) means nothing outside
+		// its process: Docker, BuildKit and kaniko leave it out too.
+		return nil
+	}
 	h, err := header(e.Path, fi)
 	if err != nil {
 		return err
