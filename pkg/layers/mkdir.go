@@ -43,6 +43,14 @@ func EnsureDir(root, rel string, o *Outline) (string, bool, error) {
 // first. It returns the directory's host path. o, when not nil, is what
 // the root's outline left out (see EnsureDir).
 func MkdirAll(root, rel string, o *Outline, made func(host string) error) (string, error) {
+	return mkdirAll(root, rel, o, made, 0)
+}
+
+// maxLinkHops bounds how many symlinks to missing directories one
+// MkdirAll follows, as the kernel bounds a lookup's (MAXSYMLINKS).
+const maxLinkHops = 40
+
+func mkdirAll(root, rel string, o *Outline, made func(host string) error, hops int) (string, error) {
 	rel = cleanRel(rel)
 	host, prefix := root, ""
 	if rel == "" {
@@ -51,6 +59,21 @@ func MkdirAll(root, rel string, o *Outline, made func(host string) error) (strin
 	for _, part := range strings.Split(rel, "/") {
 		prefix = path.Join(prefix, part)
 		h, created, err := EnsureDir(root, prefix, o)
+		if errors.Is(err, os.ErrNotExist) && hops < maxLinkHops {
+			// prefix is a symlink to a directory whose parents are
+			// missing too (/app -> /opt/app, no /opt): they are made
+			// where the link leads, inside root, as BuildKit does.
+			target, jerr := securejoin.SecureJoin(root, prefix)
+			if jerr != nil {
+				return "", jerr
+			}
+			if parent := path.Dir(hostRel(root, target)); parent != "." {
+				if _, err := mkdirAll(root, parent, o, made, hops+1); err != nil {
+					return "", err
+				}
+				h, created, err = EnsureDir(root, prefix, o)
+			}
+		}
 		if err != nil {
 			return "", err
 		}
