@@ -140,10 +140,66 @@ func TestFullDisk(t *testing.T) {
 		t.Fatal("a build on a full disk succeeded")
 	}
 	last := strings.TrimSpace(tail(r.stderr, 1))
-	if !strings.HasPrefix(last, "error: Dockerfile:2: COPY big /big: ") || !strings.Contains(last, "no space left on device") {
-		t.Errorf("last line %q: want one error line naming the full disk", last)
+	if !strings.HasPrefix(last, "error: Dockerfile:2: COPY big /big: ") || !strings.Contains(last, "no space left on device") || !strings.Contains(last, work) {
+		t.Errorf("last line %q: want one error line naming the step, the directory and the full disk", last)
+	}
+	if mounts, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mounts), work+"/") {
+		t.Errorf("mounts left under the work directory:\n%s", mounts)
+	}
+
+	// Filled by a RUN step on its overlay: the step fails, and its
+	// overlay is unmounted.
+	dir = writeContext(t, map[string]string{"Dockerfile": dockerfile("FROM {{.Busybox}}\nRUN dd if=/dev/zero of=/fill bs=1024 count=4096\n")})
+	r = runBuilder(t, dir, nil, "--context", dir, "--destination", dest, "--work-dir", work)
+	if last := strings.TrimSpace(tail(r.stderr, 1)); r.code == 0 || !strings.HasPrefix(last, "error: Dockerfile:2: RUN dd") || !strings.Contains(r.stderr, "No space left on device") {
+		t.Errorf("exit %d, last line %q: want the RUN step named and the command's own complaint", r.code, last)
+	}
+	if mounts, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mounts), work+"/") {
+		t.Errorf("mounts left under the work directory after RUN:\n%s", mounts)
 	}
 	if out, err := runCmd("skopeo", "inspect", "--tls-verify=false", "docker://"+dest); err == nil {
 		t.Errorf("something was pushed: %s", out)
+	}
+}
+
+// TestCacheStoresFull: the stores that outlive a build (--cache-dir, an
+// oci: step cache, cache mounts) on a 1 MiB tmpfs. The build goes on
+// without keeping what does not fit, says so once per store, leaves no
+// half-written file, and a second build on the same stores succeeds with
+// the same image.
+func TestCacheStoresFull(t *testing.T) {
+	needs(t)
+	stores := t.TempDir()
+	if out, err := runCmd("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", stores); err != nil {
+		t.Skipf("cannot mount a small tmpfs: %v %s", err, out)
+	}
+	defer runCmd("umount", stores)
+	noise := make([]byte, 3<<20)
+	rand.Read(noise)
+	dir := writeContext(t, map[string]string{"Dockerfile": dockerfile("FROM {{.Busybox}}\nCOPY big /big\nRUN echo hi > /hi\n"), "big": string(noise)})
+	dest := env.registry + "/storesfull/app"
+	args := func(tag string) []string {
+		return []string{"--context", dir, "--destination", dest + ":" + tag, "--reproducible", "--cache",
+			"--cache-repo", "oci:" + filepath.Join(stores, "steps"), "--cache-dir", filepath.Join(stores, "layers"),
+			"--cache-mount-dir", filepath.Join(stores, "mounts")}
+	}
+	r := mustBuild(t, dir, args("1")...)
+	for _, warning := range []string{"the base layer directory", "writing the cache"} {
+		if n := strings.Count(r.stderr, warning); n != 1 {
+			t.Errorf("%q said %d times, want once:\n%s", warning, n, r.stderr)
+		}
+	}
+	if out := run(t, "find", stores, "-name", ".*"); strings.TrimSpace(out) != "" {
+		t.Errorf("half-written files left in the stores:\n%s", out)
+	}
+	p := fetch(t, dest+":1")
+	for _, f := range []string{"/big", "/hi"} {
+		if _, ok := p.tree[f]; !ok {
+			t.Errorf("%s missing from the image", f)
+		}
+	}
+	mustBuild(t, dir, args("2")...)
+	if a, b := inspect(t, dest+":1", false)["Digest"], inspect(t, dest+":2", false)["Digest"]; a != b {
+		t.Errorf("the second build on the full stores gave %v, the first %v", b, a)
 	}
 }

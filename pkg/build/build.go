@@ -119,9 +119,10 @@ type builder struct {
 	downloads  *http.Client  // ADD's URLs
 	// share is what the builds of the other platforms of a multi-platform
 	// build share with this one; nil for one platform.
-	share *platformShare
-	label string        // "linux/arm64 " before step names, in a multi-platform build
-	extra []TargetImage // the images of the extra targets
+	share          *platformShare
+	label          string        // "linux/arm64 " before step names, in a multi-platform build
+	extra          []TargetImage // the images of the extra targets
+	layerDirWarned sync.Once     // the base layer directory is full: said once
 	// keepRoots leaves the roots after the build, for whoever made the
 	// builder to remove (the other platforms' builds may read them).
 	keepRoots bool
@@ -152,8 +153,10 @@ func (b *builder) buildPlanned(ctx context.Context) (*Result, error) {
 	if err == nil && opts.ExportCacheMounts {
 		b.exportCacheMounts(ctx)
 	}
-	for _, w := range b.cacheWrites.wait() {
-		b.warn("writing the cache: %s", w)
+	if ws := b.cacheWrites.wait(); len(ws) == 1 {
+		b.warn("writing the cache: %s", ws[0])
+	} else if len(ws) > 1 {
+		b.warn("writing the cache failed %d times; the first: %s", len(ws), ws[0])
 	}
 	if !opts.KeepWorkDir && !b.keepRoots {
 		b.removeRoots()
@@ -273,6 +276,7 @@ func (b *builder) prepare() error {
 	}
 	if b.maker, err = rootfs.New(rootfs.Options{
 		Work: b.work, LayerDir: opts.BaseLayerDir, Retry: b.retryPull, Spent: b.addPhase, Logger: opts.Logger,
+		LayerDirFull: b.layerDirFull,
 	}); err != nil {
 		return err
 	}
@@ -326,6 +330,14 @@ func (b *builder) build(ctx context.Context) (v1.Image, error) {
 	}
 	v.done()
 	return img, nil
+}
+
+// layerDirFull says once that the base layer directory cannot take more:
+// the build goes on without keeping layers there.
+func (b *builder) layerDirFull(err error) {
+	b.layerDirWarned.Do(func() {
+		b.warn("the base layer directory %s cannot keep more layers, the build goes on without keeping them: %v", b.opts.BaseLayerDir, err)
+	})
 }
 
 // removeWork deletes the work directory after a failed build, unless the

@@ -2,10 +2,12 @@ package cache
 
 import (
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -15,6 +17,16 @@ import (
 // builds on the same base download each layer once (kaniko's --cache-dir).
 type LayerDir struct {
 	Dir string
+	// Unwritable, when set, is told when the directory cannot take a
+	// layer (a full disk, a read-only one): the layer is then read from
+	// where it comes from, and the build goes on without keeping it.
+	Unwritable func(error)
+}
+
+// StoreFull tells a write that failed for want of room or of write
+// access to the store itself, not for what was written.
+func StoreFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS)
 }
 
 // Wrap returns l backed by the directory: read from there when present,
@@ -25,12 +37,13 @@ func (d LayerDir) Wrap(l v1.Layer) v1.Layer {
 	if err != nil || (mt != types.DockerLayer && mt != types.OCILayer) {
 		return l
 	}
-	return &storedLayer{Layer: l, dir: d.Dir}
+	return &storedLayer{Layer: l, dir: d.Dir, unwritable: d.Unwritable}
 }
 
 type storedLayer struct {
 	v1.Layer
-	dir string
+	dir        string
+	unwritable func(error)
 }
 
 func (s *storedLayer) Compressed() (io.ReadCloser, error) {
@@ -42,15 +55,20 @@ func (s *storedLayer) Compressed() (io.ReadCloser, error) {
 	if f, err := os.Open(p); err == nil {
 		return f, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return nil, fmt.Errorf("layer cache: %w", err)
+	err = os.MkdirAll(filepath.Dir(p), 0o700)
+	if err == nil {
+		var rc io.ReadCloser
+		if rc, err = s.Layer.Compressed(); err != nil {
+			return nil, err
+		}
+		err = writeVerified(p, d, rc)
+		rc.Close()
 	}
-	rc, err := s.Layer.Compressed()
+	if StoreFull(err) && s.unwritable != nil {
+		s.unwritable(err)
+		return s.Layer.Compressed()
+	}
 	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	if err := writeVerified(p, d, rc); err != nil {
 		return nil, fmt.Errorf("layer cache: %w", err)
 	}
 	return os.Open(p)

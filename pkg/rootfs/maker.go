@@ -29,6 +29,10 @@ type Options struct {
 	Spent func(phase string, d time.Duration)
 	// Logger hears of what was made and how; nil discards it.
 	Logger *slog.Logger
+	// LayerDirFull, when set, is told when LayerDir cannot take what the
+	// build would keep there (full, read-only): the build goes on
+	// without keeping it.
+	LayerDirFull func(error)
 }
 
 // Maker makes root filesystems from image layers. It is safe for use by

@@ -33,7 +33,7 @@ func (m *Maker) prefetch(ctx context.Context, ls []v1.Layer) *prefetch {
 	p := &prefetch{sources: append([]v1.Layer(nil), ls...), ready: make([]chan struct{}, len(ls)), cancel: cancel}
 	if m.opts.LayerDir != "" {
 		for i, l := range ls {
-			p.sources[i] = cache.LayerDir{Dir: m.opts.LayerDir}.Wrap(l)
+			p.sources[i] = cache.LayerDir{Dir: m.opts.LayerDir, Unwritable: m.opts.LayerDirFull}.Wrap(l)
 		}
 	} else if len(ls) > 1 {
 		tmp, err := os.MkdirTemp(filepath.Join(m.opts.Work, "downloads"), "image-")

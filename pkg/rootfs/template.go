@@ -102,6 +102,9 @@ func (m *Maker) Kept(ctx context.Context, ls []v1.Layer) ([]string, error) {
 		})
 	}
 	if err := g.Wait(); err != nil {
+		if cache.StoreFull(err) && m.opts.LayerDirFull != nil {
+			m.opts.LayerDirFull(err)
+		}
 		return nil, err
 	}
 	return dirs, nil
