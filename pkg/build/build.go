@@ -277,6 +277,9 @@ func (b *builder) prepare() error {
 	if b.maker, err = rootfs.New(rootfs.Options{
 		Work: b.work, LayerDir: opts.BaseLayerDir, Retry: b.retryPull, Spent: b.addPhase, Logger: opts.Logger,
 		LayerDirFull: b.layerDirFull,
+		Repaired: func(err error) {
+			b.warn("the base layer directory held a damaged layer, fetched again: %v", err)
+		},
 	}); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -150,6 +151,11 @@ func (b *builder) fromCache(ctx context.Context, st *stage, ins dockerfile.Instr
 		return false, nil
 	}
 	e, err := b.opts.Cache.Get(ctx, key)
+	if errors.Is(err, cache.ErrCorrupt) {
+		// Dropped from the store: the step runs and stores it anew.
+		b.warn("the cache held a damaged entry, which is dropped; the step runs: %v", err)
+		return false, nil
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()

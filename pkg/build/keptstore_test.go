@@ -3,6 +3,7 @@ package build
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,4 +94,43 @@ func treeSums(t *testing.T, dir string) map[string]string {
 		t.Fatal(err)
 	}
 	return sums
+}
+
+// TestKeptLayerRepaired: a kept layer whose bytes changed on disk is
+// found when it is read, dropped and fetched again, with a warning; the
+// build succeeds with the image it would have made.
+func TestKeptLayerRepaired(t *testing.T) {
+	needRoot(t)
+	base := busybox(t, file{name: "etc/motd", body: "base motd\n"})
+	kept := t.TempDir()
+	df := "FROM " + base + "\nRUN echo ran > /ran\n"
+	first := mustBuildIn(t, df, map[string]string{}, amd, func(o *Options) { o.BaseLayerDir = kept; o.Reproducible = true })
+	blobs, _ := filepath.Glob(filepath.Join(kept, "sha256", "*"))
+	if len(blobs) == 0 {
+		t.Fatal("nothing kept")
+	}
+	for _, b := range blobs {
+		data, err := os.ReadFile(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[len(data)/2] ^= 0xff
+		if err := os.WriteFile(b, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Without the unpacked copies, the next build reads the blobs.
+	if err := os.RemoveAll(filepath.Join(kept, "unpacked")); err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	again := mustBuildIn(t, df, map[string]string{}, amd, func(o *Options) {
+		o.BaseLayerDir, o.Reproducible, o.Progress = kept, true, &progress
+	})
+	if !strings.Contains(progress.String(), "held a damaged layer") {
+		t.Errorf("no warning of the repair:\n%s", progress.String())
+	}
+	if first.Digest != again.Digest {
+		t.Errorf("the build after the repair made %s, the first %s", again.Digest, first.Digest)
+	}
 }

@@ -2,10 +2,13 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -144,5 +147,48 @@ func TestEntryInputs(t *testing.T) {
 	}
 	if len(e.Inputs) != 2 || e.Inputs["the instruction"] != "abc" || e.Inputs["the files it reads"] != "def" {
 		t.Errorf("inputs = %v, want %v", e.Inputs, in)
+	}
+}
+
+// TestLayoutDropsDamagedEntries: an entry whose layer blob is cut short
+// or changed, or missing, is found when it is read, dropped from the
+// store with ErrCorrupt, and a miss after.
+func TestLayoutDropsDamagedEntries(t *testing.T) {
+	for name, damage := range map[string]func(p string) error{
+		"cut short": func(p string) error { return os.Truncate(p, 10) },
+		"changed": func(p string) error {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			data[len(data)/2] ^= 0xff
+			return os.WriteFile(p, data, 0o600)
+		},
+		"missing": os.Remove,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := &Layout{Dir: t.TempDir()}
+			layer, _ := random.Layer(4096, "application/vnd.oci.image.layer.v1.tar+gzip")
+			if err := s.Put(ctx, "k", Entry{Layer: layer, CreatedBy: "RUN make", Created: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			d, _ := layer.Digest()
+			if err := damage(filepath.Join(s.Dir, "blobs", d.Algorithm, d.Hex)); err != nil {
+				t.Fatal(err)
+			}
+			if e, err := s.Get(ctx, "k"); !errors.Is(err, ErrCorrupt) || e != nil {
+				t.Fatalf("Get of a damaged entry: %+v, %v; want ErrCorrupt", e, err)
+			}
+			if e, err := s.Get(ctx, "k"); e != nil || err != nil {
+				t.Errorf("the damaged entry was not dropped: %+v, %v", e, err)
+			}
+			if err := s.Put(ctx, "k", Entry{Layer: layer, CreatedBy: "RUN make", Created: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			if e, err := s.Get(ctx, "k"); e == nil || err != nil {
+				t.Errorf("stored again: %+v, %v", e, err)
+			}
+		})
 	}
 }

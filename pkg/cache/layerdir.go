@@ -2,15 +2,21 @@ package cache
 
 import (
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sys/unix"
 )
 
 // LayerDir keeps the compressed layers of pulled images by digest, so
@@ -46,6 +52,11 @@ type storedLayer struct {
 	unwritable func(error)
 }
 
+// ErrCorrupt is a stored layer (kept, or in a step cache) whose content
+// is not what its digest says (a disk error, a hand that changed it): it
+// is removed from the store, to be fetched or made anew.
+var ErrCorrupt = errors.New("a stored layer was damaged and is removed from the store")
+
 func (s *storedLayer) Compressed() (io.ReadCloser, error) {
 	d, err := s.Layer.Digest()
 	if err != nil {
@@ -53,7 +64,14 @@ func (s *storedLayer) Compressed() (io.ReadCloser, error) {
 	}
 	p := filepath.Join(s.dir, d.Algorithm, d.Hex)
 	if f, err := os.Open(p); err == nil {
-		return f, nil
+		// Verified as it is read: the size first, the digest at the end.
+		fi, serr := f.Stat()
+		size, zerr := s.Layer.Size()
+		if serr == nil && (zerr != nil || fi.Size() == size) {
+			return &verifiedFile{f: f, path: p, want: d, h: sha256.New()}, nil
+		}
+		f.Close()
+		os.Remove(p) // cut short: stored anew below
 	}
 	err = os.MkdirAll(filepath.Dir(p), 0o700)
 	if err == nil {
@@ -72,6 +90,29 @@ func (s *storedLayer) Compressed() (io.ReadCloser, error) {
 		return nil, fmt.Errorf("layer cache: %w", err)
 	}
 	return os.Open(p)
+}
+
+// verifiedFile reads a kept layer, checking its digest at the end; a
+// mismatch removes the file and fails the read with ErrCorrupt.
+type verifiedFile struct {
+	f    *os.File // not embedded: its WriteTo would read past the check
+	path string
+	want v1.Hash
+	h    hash.Hash
+}
+
+func (v *verifiedFile) Close() error { return v.f.Close() }
+
+func (v *verifiedFile) Read(p []byte) (int, error) {
+	n, err := v.f.Read(p)
+	v.h.Write(p[:n])
+	if errors.Is(err, io.EOF) {
+		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want.Hex {
+			os.Remove(v.path)
+			return n, fmt.Errorf("%w: %s hashes to sha256:%s", ErrCorrupt, v.want, got)
+		}
+	}
+	return n, err
 }
 
 func (s *storedLayer) Uncompressed() (io.ReadCloser, error) {
@@ -126,12 +167,21 @@ func (d LayerDir) Unpack(diffID v1.Hash, fill func(dir string) error) (string, e
 		return "", err
 	}
 	dir, _ := d.Unpacked(diffID)
-	tmp, err := os.MkdirTemp(store, ".unpacking-")
+	// The aside directory's lock, held while it fills: a build killed
+	// meanwhile leaves it unlocked, and Sweep removes what it left.
+	lock, err := os.CreateTemp(store, ".unpacking-*.lock")
 	if err != nil {
 		return "", err
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		os.RemoveAll(tmp)
+	defer func() {
+		os.Remove(lock.Name())
+		lock.Close()
+	}()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return "", err
+	}
+	tmp := strings.TrimSuffix(lock.Name(), ".lock")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return "", err
 	}
 	if err := fill(tmp); err != nil {
@@ -145,4 +195,81 @@ func (d LayerDir) Unpack(diffID v1.Hash, fill func(dir string) error) (string, e
 		}
 	}
 	return dir, nil
+}
+
+// staleAfter is how old a half-written blob must be before Sweep takes
+// it for a dead build's: blobs are written without a lock.
+const staleAfter = time.Hour
+
+// Sweep removes what builds that died left in the directory: layers half
+// unpacked aside (their lock is free), and blobs half written over an
+// hour ago. A build still writing is never touched. It returns how many
+// it removed.
+func (d LayerDir) Sweep() int {
+	n := 0
+	store := filepath.Join(d.Dir, "unpacked")
+	locks, _ := filepath.Glob(filepath.Join(store, ".unpacking-*.lock"))
+	for _, l := range locks {
+		f, err := os.OpenFile(l, os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			if os.RemoveAll(strings.TrimSuffix(l, ".lock")) == nil {
+				n++
+			}
+			os.Remove(l)
+		}
+		f.Close()
+	}
+	// An aside directory without its lock file: its build died between
+	// the two removals, or before the lock was taken (never: it is made
+	// first).
+	dirs, _ := filepath.Glob(filepath.Join(store, ".unpacking-*"))
+	for _, dir := range dirs {
+		if strings.HasSuffix(dir, ".lock") {
+			continue
+		}
+		if _, err := os.Stat(dir + ".lock"); errors.Is(err, os.ErrNotExist) {
+			if os.RemoveAll(dir) == nil {
+				n++
+			}
+		}
+	}
+	temps, _ := filepath.Glob(filepath.Join(d.Dir, "sha256", ".*"))
+	for _, p := range temps {
+		if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) > staleAfter {
+			if os.Remove(p) == nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// Recheck verifies the kept copy behind l (a layer from Wrap) after a
+// read of it failed: a copy that does not hash to its digest is removed
+// and ErrCorrupt returned, so that the caller fetches the layer anew;
+// otherwise nil (the failure was not the store's).
+func Recheck(l v1.Layer) error {
+	s, ok := l.(*storedLayer)
+	if !ok {
+		return nil
+	}
+	d, err := s.Layer.Digest()
+	if err != nil {
+		return nil
+	}
+	p := filepath.Join(s.dir, d.Algorithm, d.Hex)
+	f, err := os.Open(p)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	got, _, err := v1.SHA256(f)
+	if err != nil || got == d {
+		return nil
+	}
+	os.Remove(p)
+	return fmt.Errorf("%w: %s hashes to %s", ErrCorrupt, d, got)
 }

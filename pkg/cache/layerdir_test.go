@@ -11,12 +11,14 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sys/unix"
 )
 
 func TestLayerDir(t *testing.T) {
@@ -89,5 +91,118 @@ func TestLayerDirUnpack(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(d.Dir, "unpacked")); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("the store: %v, %v; want 0700", fi.Mode(), err)
+	}
+}
+
+// TestLayerDirVerifies: a kept layer is checked as it is read. A copy cut
+// short is stored anew; one whose bytes changed fails the read with
+// ErrCorrupt and is removed, so the next read downloads it again.
+func TestLayerDirVerifies(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	ref, _ := name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/base:1")
+	img, _ := random.Image(4096, 1)
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	pulled, err := remote.Image(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := pulled.Layers()
+	d := LayerDir{Dir: t.TempDir()}
+	l := d.Wrap(ls[0])
+	read := func() error {
+		rc, err := l.Compressed()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		_, err = io.Copy(io.Discard, rc)
+		return err
+	}
+	if err := read(); err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := l.Digest()
+	stored := filepath.Join(d.Dir, "sha256", digest.Hex)
+	good, err := os.ReadFile(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	os.WriteFile(stored, good[:len(good)/2], 0o600)
+	if err := read(); err != nil {
+		t.Errorf("a kept copy cut short: %v; want it stored anew", err)
+	}
+	if again, _ := os.ReadFile(stored); string(again) != string(good) {
+		t.Error("the copy cut short was not replaced")
+	}
+
+	bad := append([]byte(nil), good...)
+	bad[len(bad)/2] ^= 0xff
+	os.WriteFile(stored, bad, 0o600)
+	if err := read(); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a changed copy read with %v; want ErrCorrupt", err)
+	}
+	if _, err := os.Stat(stored); !errors.Is(err, os.ErrNotExist) {
+		t.Error("the changed copy is still in the store")
+	}
+	if err := read(); err != nil {
+		t.Errorf("reading after the repair: %v", err)
+	}
+}
+
+// TestLayerDirSweep: what a dead build left half written goes; what a
+// running one is writing stays.
+func TestLayerDirSweep(t *testing.T) {
+	d := LayerDir{Dir: t.TempDir()}
+	store := filepath.Join(d.Dir, "unpacked")
+	blobs := filepath.Join(d.Dir, "sha256")
+	for _, dir := range []string{store, blobs} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk := func(p string) {
+		t.Helper()
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(p, "half"), nil, 0o644)
+	}
+	mk(filepath.Join(store, ".unpacking-dead"))
+	os.WriteFile(filepath.Join(store, ".unpacking-dead.lock"), nil, 0o600)
+	mk(filepath.Join(store, ".unpacking-nolock"))
+	mk(filepath.Join(store, ".unpacking-alive"))
+	alive, err := os.Create(filepath.Join(store, ".unpacking-alive.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alive.Close()
+	if err := unix.Flock(int(alive.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	old, fresh := filepath.Join(blobs, ".abc.123"), filepath.Join(blobs, ".def.456")
+	os.WriteFile(old, []byte("half"), 0o600)
+	os.WriteFile(fresh, []byte("half"), 0o600)
+	past := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(old, past, past)
+
+	if n := d.Sweep(); n != 3 {
+		t.Errorf("Sweep removed %d, want 3", n)
+	}
+	for _, gone := range []string{".unpacking-dead", ".unpacking-dead.lock", ".unpacking-nolock"} {
+		if _, err := os.Stat(filepath.Join(store, gone)); err == nil {
+			t.Errorf("%s is still there", gone)
+		}
+	}
+	for _, kept := range []string{filepath.Join(store, ".unpacking-alive"), fresh} {
+		if _, err := os.Stat(kept); err != nil {
+			t.Errorf("%s was removed: %v", kept, err)
+		}
+	}
+	if _, err := os.Stat(old); err == nil {
+		t.Error("an old half-written blob is still there")
 	}
 }

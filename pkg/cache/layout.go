@@ -44,12 +44,18 @@ func (l *Layout) Get(ctx context.Context, key string) (*Entry, error) {
 			continue
 		}
 		img, err := layout.Path(l.Dir).Image(d.Digest)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, l.drop(key, fmt.Errorf("%w: entry %s lacks a blob: %v", ErrCorrupt, key, err))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading cache entry %s: %w", key, err)
 		}
 		e, err := imageEntry(img, ttlOr(l.TTL), now(l.Now))
 		if err != nil || e == nil || e.Layer == nil {
 			return e, err
+		}
+		if err := l.verify(e.Layer); err != nil {
+			return nil, l.drop(key, fmt.Errorf("%w: entry %s: %v", ErrCorrupt, key, err))
 		}
 		// A layout layer would hash its whole content for its diffID; the
 		// entry's config already says it.
@@ -166,6 +172,55 @@ func (l *Layout) readIndex() (*v1.IndexManifest, error) {
 		return nil, fmt.Errorf("reading %s: %w", filepath.Join(l.Dir, "index.json"), err)
 	}
 	return &idx, nil
+}
+
+// verify checks a cache entry's layer blob before it is used: its size,
+// then its digest.
+func (l *Layout) verify(layer v1.Layer) error {
+	d, err := layer.Digest()
+	if err != nil {
+		return err
+	}
+	size, err := layer.Size()
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(l.Dir, "blobs", d.Algorithm, d.Hex)
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || fi.Size() != size {
+		os.Remove(p)
+		return fmt.Errorf("blob %s is not %d bytes long", d, size)
+	}
+	got, _, err := v1.SHA256(f)
+	if err != nil {
+		return err
+	}
+	if got != d {
+		os.Remove(p)
+		return fmt.Errorf("blob %s hashes to %s", d, got)
+	}
+	return nil
+}
+
+// drop removes key's entries from the index, after they failed
+// verification, and returns why.
+func (l *Layout) drop(key string, why error) error {
+	if err := l.updateIndex(func(idx *v1.IndexManifest) {
+		kept := idx.Manifests[:0]
+		for _, m := range idx.Manifests {
+			if m.Annotations[refName] != key {
+				kept = append(kept, m)
+			}
+		}
+		idx.Manifests = kept
+	}); err != nil {
+		return fmt.Errorf("%w (dropping it: %v)", why, err)
+	}
+	return why
 }
 
 // updateIndex rewrites index.json under an exclusive lock.

@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/buildcrew/builder/pkg/cache"
 	"github.com/buildcrew/builder/pkg/layers"
 )
 
@@ -33,6 +35,9 @@ type Options struct {
 	// build would keep there (full, read-only): the build goes on
 	// without keeping it.
 	LayerDirFull func(error)
+	// Repaired, when set, is told of an entry of LayerDir that failed
+	// verification and was dropped: the layer is fetched anew.
+	Repaired func(error)
 }
 
 // Maker makes root filesystems from image layers. It is safe for use by
@@ -61,6 +66,15 @@ func New(opts Options) (*Maker, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Repaired == nil {
+		opts.Repaired = func(error) {}
+	}
+	if opts.LayerDir != "" {
+		// What builds that died left half written.
+		if n := (cache.LayerDir{Dir: opts.LayerDir}).Sweep(); n > 0 {
+			opts.Logger.Info("removed what a build that died left half written in the layer directory", "entries", n)
+		}
 	}
 	return &Maker{opts: opts, trash: NewTrash(filepath.Join(opts.Work, "trash")), images: map[string]string{}}, nil
 }
@@ -91,7 +105,19 @@ func (m *Maker) Unpack(ctx context.Context, dir string, ls []v1.Layer, into laye
 		}
 		// Unpacking a layer again over a partial attempt gives the same
 		// result: entries replace what they find.
-		if err := m.opts.Retry(ctx, "unpacking a layer", func() error { return layers.ExtractLayer(ctx, dir, l, into) }); err != nil {
+		err = m.opts.Retry(ctx, "unpacking a layer", func() error { return layers.ExtractLayer(ctx, dir, l, into) })
+		if err != nil && !errors.Is(err, cache.ErrCorrupt) && ctx.Err() == nil {
+			// A kept copy may be why: checked whole, dropped if damaged.
+			if cerr := cache.Recheck(l); cerr != nil {
+				err = cerr
+			}
+		}
+		if errors.Is(err, cache.ErrCorrupt) {
+			// The kept copy is gone: the layer downloads anew.
+			m.opts.Repaired(err)
+			err = layers.ExtractLayer(ctx, dir, l, into)
+		}
+		if err != nil {
 			d, _ := l.Digest()
 			return fmt.Errorf("unpacking layer %d (%s): %w", i+1, d, err)
 		}

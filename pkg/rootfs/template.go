@@ -2,8 +2,11 @@ package rootfs
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"syscall"
@@ -94,7 +97,13 @@ func (m *Maker) Kept(ctx context.Context, ls []v1.Layer) ([]string, error) {
 				return err
 			}
 			start := time.Now()
-			if err := keep(ctx, kept, l); err != nil {
+			err = keep(ctx, kept, l)
+			if err != nil && ctx.Err() == nil {
+				if cerr := cache.Recheck(l); cerr != nil {
+					err = cerr
+				}
+			}
+			if err != nil {
 				return fmt.Errorf("layer %d: %w", i+1, err)
 			}
 			m.opts.Logger.Debug("unpacked a layer to keep", "layer", dirs[i], "took", time.Since(start))
@@ -104,6 +113,9 @@ func (m *Maker) Kept(ctx context.Context, ls []v1.Layer) ([]string, error) {
 	if err := g.Wait(); err != nil {
 		if cache.StoreFull(err) && m.opts.LayerDirFull != nil {
 			m.opts.LayerDirFull(err)
+		}
+		if errors.Is(err, cache.ErrCorrupt) {
+			m.opts.Repaired(err)
 		}
 		return nil, err
 	}
@@ -120,7 +132,30 @@ func keep(ctx context.Context, kept cache.LayerDir, l v1.Layer) error {
 		return err
 	}
 	_, err = kept.Unpack(id, func(dir string) error {
-		return layers.ExtractLayer(ctx, dir, l, layers.ExtractOptions{OverlayForm: true})
+		// Published only if what was unpacked is the layer its diff ID
+		// names.
+		rc, err := l.Compressed()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		stream, err := layers.Decompress(rc)
+		if err != nil {
+			return err
+		}
+		h := sha256.New()
+		tee := io.TeeReader(stream, h)
+		err = layers.Extract(ctx, dir, tee, layers.ExtractOptions{Whiteouts: true, OverlayForm: true})
+		if err == nil {
+			_, err = io.Copy(io.Discard, tee)
+		}
+		if ferr := stream.Finish(); err == nil {
+			err = ferr
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); err == nil && got != id.Hex {
+			err = fmt.Errorf("the layer unpacks to sha256:%s, not its diff ID %s", got, id)
+		}
+		return err
 	})
 	return err
 }
