@@ -218,7 +218,7 @@ func (b *builder) hashSources(ctx context.Context, k *keyHash, st *stage, fromNa
 		}
 		for _, m := range matches {
 			k.field(m.Dest)
-			if err := hashTree(ctx, k, src, m.Host, m.Rel); err != nil {
+			if err := hashTree(ctx, k, src, m.Host, m.Real); err != nil {
 				return false, err
 			}
 		}

@@ -24,7 +24,7 @@ func (cp *Copier) Copy(ctx context.Context, m Match, dest string, unpack bool) e
 		if err != nil {
 			return err
 		}
-		return cp.copyDir(m.Host, target, m.Rel, "", true, nil)
+		return cp.copyDir(m.Host, target, m.Real, "", true, nil)
 	}
 	if unpack {
 		ok, err := cp.UnpackArchive(ctx, m.Host, dest)

@@ -96,7 +96,11 @@ func (s *Source) walkParents(pm *patternmatcher.PatternMatcher, dirHost, pivot, 
 			if err != nil {
 				return err
 			}
-			*out = append(*out, ParentMatch{Match: Match{Rel: full, Host: host}, Dest: r})
+			m := s.match(full, host)
+			if s.Ignored(m.Real) && !s.MayReinclude(host) {
+				continue
+			}
+			*out = append(*out, ParentMatch{Match: m, Dest: r})
 			continue
 		}
 		if fi, err := os.Lstat(h); err == nil && fi.IsDir() {

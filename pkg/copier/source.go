@@ -28,6 +28,24 @@ type Source struct {
 type Match struct {
 	Rel  string // relative to the source root; "" is the root itself
 	Host string // the host path, symlinks followed inside the root
+	// Real is Host relative to the source root: the path .dockerignore
+	// judges, so that a symlink in the context never reaches what it
+	// leaves out (the context BuildKit sends has none of it).
+	Real string
+}
+
+// realRel is host, inside the source root, relative to it.
+func (s *Source) realRel(host string) string {
+	rel, err := filepath.Rel(s.Root, host)
+	if err != nil || rel == "." {
+		return ""
+	}
+	return filepath.ToSlash(rel)
+}
+
+// match is the Match for rel, found at host.
+func (s *Source) match(rel, host string) Match {
+	return Match{Rel: rel, Host: host, Real: s.realRel(host)}
 }
 
 // MayReinclude tells whether host, an ignored path, is a directory that
@@ -59,10 +77,11 @@ func (s *Source) Resolve(src string) ([]Match, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := os.Stat(host); err != nil || s.Ignored(rel) {
+		m := s.match(rel, host)
+		if _, err := os.Stat(host); err != nil || s.Ignored(rel) || s.Ignored(m.Real) {
 			return nil, fmt.Errorf("%q not found in %s", src, s.describe())
 		}
-		return []Match{{Rel: rel, Host: host}}, nil
+		return []Match{m}, nil
 	}
 	base, err := securejoin.SecureJoin(s.Root, fixed)
 	if err != nil {
@@ -110,7 +129,11 @@ func (s *Source) glob(dirHost, dirRel string, parts []string, out *[]Match) erro
 		if err != nil {
 			return err
 		}
-		*out = append(*out, Match{Rel: rel, Host: host})
+		m := s.match(rel, host)
+		if s.Ignored(m.Real) {
+			continue
+		}
+		*out = append(*out, m)
 	}
 	return nil
 }
