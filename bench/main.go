@@ -92,6 +92,14 @@ func run(runs int, workloads []string, out string) error {
 	perRun := ""
 	for _, w := range workloads {
 		dir := filepath.Join("bench", "workloads", w)
+		if w == "scale" {
+			row, err := e.scaleRow(dir)
+			if err != nil {
+				return fmt.Errorf("%s: %w", w, err)
+			}
+			table.WriteString(row)
+			continue
+		}
 		if w == "cache" {
 			row, err := e.cacheRows(dir)
 			if err != nil {
