@@ -58,7 +58,7 @@ func (b *builder) copy(ctx context.Context, st *stage, c *dockerfile.Copy) error
 		return err
 	}
 	st.fs.Changed() // the recorded state no longer matches the root
-	layer, err := b.layer(ctx, root, cp.Entries())
+	layer, err := b.stepLayer(ctx, st, root, cp.Entries())
 	if err != nil {
 		return err
 	}

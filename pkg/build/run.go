@@ -45,7 +45,7 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 		return err
 	}
 	start := time.Now()
-	layer, err := b.layer(ctx, root, changes)
+	layer, err := b.stepLayer(ctx, st, root, changes)
 	if err != nil {
 		return err
 	}

@@ -133,16 +133,7 @@ func inChain(ctx context.Context, i int) bool {
 
 // inResult tells whether stage i's layers end up in the result: the
 // target's, and those of the stages it is built FROM.
-func (b *builder) inResult(i int) bool {
-	for t := b.plan.Target; ; t = b.plan.Bases[t].Stage {
-		if t == i {
-			return true
-		}
-		if b.plan.Bases[t].Kind != dockerfile.BaseStage {
-			return false
-		}
-	}
-}
+func (b *builder) inResult(i int) bool { return b.inChainOf(b.plan.Target, i) }
 
 // setBase starts a stage from scratch, an earlier stage or an image.
 func (b *builder) setBase(ctx context.Context, st *stage) error {

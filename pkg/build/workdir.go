@@ -39,7 +39,7 @@ func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir)
 	if len(entries) > 0 {
 		st.fs.Changed()
 	}
-	layer, err := b.layer(ctx, root, entries)
+	layer, err := b.stepLayer(ctx, st, root, entries)
 	if err != nil {
 		return err
 	}
