@@ -96,3 +96,52 @@ func checkNoSecret(t *testing.T, r result, secrets ...string) {
 		}
 	}
 }
+
+// TestCredentialHelpers: --credential-helpers NAME asks the program
+// docker-credential-NAME (here a fake one on PATH) for the registry's
+// credentials after config.json, as the kaniko fork's flag does; without
+// the flag an unknown helper is not asked, and "" asks none.
+func TestCredentialHelpers(t *testing.T) {
+	needs(t)
+	const user, pass = "helped", "from-the-helper"
+	dir := t.TempDir()
+	htpasswd := filepath.Join(dir, "htpasswd")
+	run(t, "htpasswd", "-Bbc", htpasswd, user, pass)
+	addr, stop, err := testenv.StartRegistry(filepath.Join(dir, "registry"), htpasswd)
+	if stop != nil {
+		defer stop()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	helper := "#!/bin/sh\n[ \"$1\" = get ] || exit 2\nread s\n[ \"$s\" = \"" + addr + "\" ] || exit 1\necho '{\"Username\":\"" + user + "\",\"Secret\":\"" + pass + "\"}'\n"
+	if err := os.WriteFile(filepath.Join(bin, "docker-credential-corp"), []byte(helper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")}
+	ctx := writeContext(t, map[string]string{"Dockerfile": "FROM " + env.busybox + "\nRUN echo helped > /helped\n"})
+	ref := addr + "/helped/app:1"
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		refusal string // "" for a build that pushes
+	}{
+		{"named", []string{"--credential-helpers", "corp"}, ""},
+		{"comma-separated", []string{"--credential-helpers=ecr,corp"}, "docker-credential-ecr-login is not on PATH"},
+		{"not named", nil, "cannot push to " + addr},
+		{"none", []string{"--credential-helpers="}, "cannot push to " + addr},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runBuilder(t, ctx, path, append([]string{"--context", ctx, "--destination", ref}, tc.args...)...)
+			if tc.refusal == "" && r.code != 0 || tc.refusal != "" && (r.code == 0 || !strings.Contains(r.stderr, tc.refusal)) {
+				t.Fatalf("exit %d, want %q\n%s", r.code, tc.refusal, tail(r.stderr, 10))
+			}
+			checkNoSecret(t, r, pass)
+		})
+	}
+	out := run(t, "skopeo", "inspect", "--tls-verify=false", "--creds", user+":"+pass, "docker://"+ref)
+	if !strings.Contains(out, "Digest") {
+		t.Errorf("nothing was pushed:\n%s", out)
+	}
+}

@@ -30,6 +30,7 @@ type buildFlags struct {
 	noCache, pull                    bool
 	tags                             []string
 	outputs                          []string
+	credentialHelpers                []string
 	file                             string
 	targets                          []string
 	extraPushes                      map[string][]string // an extra target's stage -> its destinations
@@ -83,6 +84,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringVarP(&f.dockerfile, "dockerfile", "f", "", "the Dockerfile (default <context>/Dockerfile); a relative path is tried against the working directory, then the context")
 	fs.StringArrayVarP(&f.destinations, "destination", "d", nil, "an image reference to push to; repeat for more tags")
 	fs.StringArrayVarP(&f.tags, "tag", "t", nil, "docker build's name for --destination")
+	fs.StringArrayVar(&f.credentialHelpers, "credential-helpers", nil, "credential helper programs (docker-credential-NAME) to ask after config.json, repeatable or comma-separated: ecr, google, acr (each for its cloud's registries) or any NAME (every registry); \"\" for none (default: ecr, google and acr where their programs are on PATH)")
 	fs.StringArrayVarP(&f.outputs, "output", "o", nil, "buildx's outputs, repeatable: type=registry,name=REF; type=oci|docker|tar,dest=FILE (- for stdout); type=local,dest=DIR (the image's files); a bare DIR is type=local")
 	fs.StringVar(&f.file, "file", "", "docker build's name for --dockerfile")
 	fs.StringVar(&f.metadataFile, "metadata-file", "", "write the build's result to this file as JSON, in buildx's format (containerimage.digest, containerimage.descriptor, image.name)")

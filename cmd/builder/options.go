@@ -226,6 +226,9 @@ func (f *buildFlags) registries() (registry.Options, registry.Options, error) {
 	if pull.ClientCerts, err = clientCerts(f.registryClientCerts); err != nil {
 		return pull, pull, err
 	}
+	if pull.Keychain, err = f.keychain(); err != nil {
+		return pull, pull, err
+	}
 	push := pull
 	push.Mirrors, push.NoFallback = nil, false
 	push.Insecure, push.SkipTLSVerify = f.insecure, f.skipTLSVerify
