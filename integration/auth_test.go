@@ -17,16 +17,7 @@ import (
 func TestCredentials(t *testing.T) {
 	needs(t)
 	const user, pass = "builder", "s3cr3t-Pa55"
-	dir := t.TempDir()
-	htpasswd := filepath.Join(dir, "htpasswd")
-	run(t, "htpasswd", "-Bbc", htpasswd, user, pass)
-	addr, stop, err := testenv.StartRegistry(filepath.Join(dir, "registry"), htpasswd)
-	if stop != nil {
-		defer stop()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr := startAuthRegistry(t, user, pass)
 	token := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
 	good := t.TempDir()
 	writeDockerConfig(t, good, addr, token)
@@ -80,6 +71,23 @@ func TestCredentials(t *testing.T) {
 	}
 }
 
+// startAuthRegistry starts a registry of its own that wants user and
+// pass (htpasswd), stopped when the test ends, and returns its address.
+func startAuthRegistry(t *testing.T, user, pass string) string {
+	t.Helper()
+	dir := t.TempDir()
+	htpasswd := filepath.Join(dir, "htpasswd")
+	run(t, "htpasswd", "-Bbc", htpasswd, user, pass)
+	addr, stop, err := testenv.StartRegistry(filepath.Join(dir, "registry"), htpasswd)
+	if stop != nil {
+		t.Cleanup(stop)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
 func writeDockerConfig(t *testing.T, dir, registry, auth string) {
 	t.Helper()
 	cfg := fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, registry, auth)
@@ -104,16 +112,7 @@ func checkNoSecret(t *testing.T, r result, secrets ...string) {
 func TestCredentialHelpers(t *testing.T) {
 	needs(t)
 	const user, pass = "helped", "from-the-helper"
-	dir := t.TempDir()
-	htpasswd := filepath.Join(dir, "htpasswd")
-	run(t, "htpasswd", "-Bbc", htpasswd, user, pass)
-	addr, stop, err := testenv.StartRegistry(filepath.Join(dir, "registry"), htpasswd)
-	if stop != nil {
-		defer stop()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr := startAuthRegistry(t, user, pass)
 	bin := t.TempDir()
 	helper := "#!/bin/sh\n[ \"$1\" = get ] || exit 2\nread s\n[ \"$s\" = \"" + addr + "\" ] || exit 1\necho '{\"Username\":\"" + user + "\",\"Secret\":\"" + pass + "\"}'\n"
 	if err := os.WriteFile(filepath.Join(bin, "docker-credential-corp"), []byte(helper), 0o755); err != nil {

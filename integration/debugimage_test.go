@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/buildcrew/builder/internal/testenv"
 	"gopkg.in/yaml.v3"
 )
 
@@ -54,15 +53,7 @@ func TestDebugImageGitLab(t *testing.T) {
 
 	const user, pass = "gitlab-ci-token", "job-token-123"
 	dir := t.TempDir()
-	htpasswd := filepath.Join(dir, "htpasswd")
-	run(t, "htpasswd", "-Bbc", htpasswd, user, pass)
-	registry, stop, err := testenv.StartRegistry(filepath.Join(dir, "registry"), htpasswd)
-	if stop != nil {
-		defer stop()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	registry := startAuthRegistry(t, user, pass)
 	project := writeContext(t, map[string]string{
 		"Dockerfile": "FROM " + env.busybox + "\nCOPY app.txt /app.txt\nRUN wc -c /app.txt > /size\n",
 		"app.txt":    "built in CI\n",
