@@ -47,9 +47,9 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 	if err := f.setIsolation(&bo, realHost, stderr); err != nil {
 		return err
 	}
-	bo.Progress, po.Progress, po.Stdout = stderr, stderr, cmd.OutOrStdout()
-	if f.quiet {
-		bo.Progress, po.Progress = nil, nil // -q: the result's name alone, as docker build -q
+	po.Stdout = cmd.OutOrStdout()
+	if err := f.setProgress(&bo, &po, stderr); err != nil {
+		return err
 	}
 	if bo.Logger, err = f.logger(stderr); err != nil {
 		return err

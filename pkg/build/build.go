@@ -205,7 +205,7 @@ func planBuilder(opts Options) (*builder, error) {
 		return nil, err
 	}
 	b := &builder{
-		opts: opts, prog: &progress{w: opts.Progress}, df: df, bctx: bctx, platform: platform,
+		opts: opts, prog: &progress{w: opts.Progress, events: opts.Events}, df: df, bctx: bctx, platform: platform,
 		stages: make([]*stage, len(df.Stages)), pulled: map[string]*baseImage{},
 		used: map[string]bool{}, now: time.Now().UTC(),
 		downloads: newDownloadClient(),
@@ -416,7 +416,7 @@ func toDFPlatform(p v1.Platform) dockerfile.Platform {
 // warn is the library's one channel for warnings: the progress output
 // (as BuildKit's "[Warning]" lines) when there is one, else the logger.
 func (b *builder) warn(format string, args ...any) {
-	if b.opts.Progress != nil {
+	if b.prog.active() {
 		b.prog.warn(format, args...)
 		return
 	}

@@ -170,6 +170,9 @@ type Options struct {
 	// Progress, when set, receives BuildKit-style plain progress: numbered
 	// steps, their output, DONE or ERROR, and the build's warnings.
 	Progress io.Writer
+	// Events, when set, receives the same progress as typed events, one
+	// call at a time, in order (see Event).
+	Events func(Event)
 	// Logger, when set, receives diagnostics, and the build's warnings
 	// when there is no Progress; the library is silent otherwise.
 	Logger *slog.Logger

@@ -35,7 +35,7 @@ func buildPlatforms(parent context.Context, opts Options) (*Result, error) {
 		}
 		opts.DockerfileData = src
 	}
-	share := &platformShare{prog: &progress{w: opts.Progress}, steps: map[string]*sharedStep{},
+	share := &platformShare{prog: &progress{w: opts.Progress, events: opts.Events}, steps: map[string]*sharedStep{},
 		images: map[string]*sharedImage{}, roots: map[string]string{}, platforms: len(opts.Platforms)}
 	// Every platform is planned before any builds: a platform that
 	// cannot build (no emulator for its RUN steps, say) stops them all

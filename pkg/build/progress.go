@@ -17,10 +17,25 @@ import (
 //
 // A nil writer prints nothing.
 type progress struct {
-	mu sync.Mutex
-	w  io.Writer
-	n  int
+	mu     sync.Mutex
+	w      io.Writer
+	events func(Event) // nil: no events
+	n      int
 }
+
+// emit sends e to the events, in order with the text.
+func (p *progress) emit(e Event) {
+	if p.events == nil {
+		return
+	}
+	e.Time = time.Now().UTC()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events(e)
+}
+
+// active tells whether anyone hears the progress.
+func (p *progress) active() bool { return p.w != nil || p.events != nil }
 
 // tailLines is how many output lines a failure block repeats.
 const tailLines = 10
@@ -49,6 +64,7 @@ func (p *progress) printf(format string, args ...any) {
 // warn prints a warning line outside any step.
 func (p *progress) warn(format string, args ...any) {
 	p.printf("[Warning] "+format+"\n", args...)
+	p.emit(Event{Kind: EventWarning, Message: fmt.Sprintf(format, args...)})
 }
 
 func (p *progress) vertex(name string) *vertex {
@@ -57,6 +73,7 @@ func (p *progress) vertex(name string) *vertex {
 	v := &vertex{p: p, id: p.n, name: name, start: time.Now()}
 	p.mu.Unlock()
 	p.printf("#%d %s\n", v.id, name)
+	p.emit(Event{Kind: EventStart, Vertex: v.id, Name: name})
 	return v
 }
 
@@ -84,6 +101,7 @@ func (v *vertex) line(s string) {
 		v.tail = v.tail[1:]
 	}
 	v.p.printf("#%d %.3f %s\n", v.id, time.Since(v.start).Seconds(), s)
+	v.p.emit(Event{Kind: EventLog, Vertex: v.id, Name: v.name, Message: s})
 }
 
 func (v *vertex) flush() {
@@ -97,7 +115,9 @@ func (v *vertex) flush() {
 
 func (v *vertex) done() {
 	v.flush()
-	v.p.printf("#%d DONE %.1fs\n", v.id, time.Since(v.start).Seconds())
+	took := time.Since(v.start).Seconds()
+	v.p.printf("#%d DONE %.1fs\n", v.id, took)
+	v.p.emit(Event{Kind: EventDone, Vertex: v.id, Name: v.name, Seconds: took})
 }
 
 // fail ends the step with ERROR and a block that names it and repeats its
@@ -114,9 +134,11 @@ func (v *vertex) fail(err error) {
 	}
 	b.WriteString("------\n")
 	v.p.printf("%s", b.String())
+	v.p.emit(Event{Kind: EventError, Vertex: v.id, Name: v.name, Error: err.Error(), Seconds: time.Since(v.start).Seconds()})
 }
 
 // cached ends a step whose result came from the cache.
 func (v *vertex) cached() {
 	v.p.printf("#%d CACHED\n", v.id)
+	v.p.emit(Event{Kind: EventCached, Vertex: v.id, Name: v.name})
 }

@@ -1,0 +1,36 @@
+package build
+
+import "time"
+
+// Event is one thing the build's progress says, for programs: what the
+// plain progress prints as a line, typed. Options.Events receives them in
+// order; the CLI's --progress=rawjson prints each as one JSON line.
+type Event struct {
+	Time time.Time `json:"time"`
+	// Kind is "start" (a step or internal task began; Name says which),
+	// "log" (a line of its output), "done", "cached", "error" (Error says
+	// why), or "warning" (Vertex 0; Message says it).
+	Kind EventKind `json:"kind"`
+	// Vertex numbers the step as the plain progress does (#3); 0 for a
+	// warning.
+	Vertex int    `json:"vertex,omitempty"`
+	Name   string `json:"name,omitempty"`
+	// Message is a log line or a warning.
+	Message string `json:"message,omitempty"`
+	Error   string `json:"error,omitempty"`
+	// Seconds is how long the step took, for done and error.
+	Seconds float64 `json:"seconds,omitempty"`
+}
+
+// EventKind says what an Event is.
+type EventKind string
+
+// The kinds of Event.
+const (
+	EventStart   EventKind = "start"
+	EventLog     EventKind = "log"
+	EventDone    EventKind = "done"
+	EventCached  EventKind = "cached"
+	EventError   EventKind = "error"
+	EventWarning EventKind = "warning"
+)

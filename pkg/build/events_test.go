@@ -1,0 +1,62 @@
+package build
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestEvents: Options.Events hears what the plain progress prints, typed
+// and in order: each step's start, its output lines and its end (done,
+// cached or error), and the warnings.
+func TestEvents(t *testing.T) {
+	r := &scriptedRunner{scripts: map[string]func(string) error{"ok": writes("ok", "1"), "fail": func(string) error { return errFailed }}}
+	var events []Event
+	var plain bytes.Buffer
+	_, err := buildIn(t, "FROM scratch\nCOPY f /f\nRUN ok\nRUN fail\n", map[string]string{"f": "x"}, func(o *Options) {
+		o.Runner, o.Progress = r, &plain
+		o.Events = func(e Event) { events = append(events, e) }
+		o.BuildArgs = map[string]string{"UNUSED": "1"}
+	})
+	if err == nil {
+		t.Fatal("the failing RUN succeeded")
+	}
+	var kinds []string
+	for _, e := range events {
+		kinds = append(kinds, string(e.Kind)+" "+e.Name)
+		if e.Time.IsZero() {
+			t.Errorf("%+v has no time", e)
+		}
+	}
+	want := []string{"start [1/3] COPY f /f", "done [1/3] COPY f /f", "start [2/3] RUN ok", "done [2/3] RUN ok", "start [3/3] RUN fail", "error [3/3] RUN fail"}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(kinds, "\n"), strings.Join(want, "\n"))
+	}
+	last := events[len(events)-1]
+	if last.Vertex != 3 || !strings.Contains(last.Error, "injected failure") {
+		t.Errorf("the error event: %+v", last)
+	}
+	if !strings.Contains(plain.String(), "#3 ERROR") {
+		t.Errorf("the plain progress lost its text:\n%s", plain.String())
+	}
+
+	// Warnings, and the events alone without a plain writer.
+	events = nil
+	mustBuildIn(t, "FROM scratch\nCOPY f /f\n", map[string]string{"f": "x"}, func(o *Options) {
+		o.Events = func(e Event) { events = append(events, e) }
+		o.BuildArgs = map[string]string{"UNUSED": "1"}
+	})
+	var warned bool
+	for _, e := range events {
+		if e.Kind == EventWarning && strings.Contains(e.Message, "UNUSED") {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Errorf("no warning event for the unused build arg: %+v", events)
+	}
+}
+
+var errFailed = errors.New("injected failure")
