@@ -158,6 +158,17 @@ func TestKillAnywhere(t *testing.T) {
 			t.Fatalf("trial %d (killed at %s): the next build made %v, fresh stores %v", trial, phase, got, want)
 		}
 	}
+	// The last killed build's leftovers went with the build after it.
+	if left, _ := os.ReadDir(filepath.Join(stores, "work")); len(left) != 0 {
+		var names []string
+		for _, e := range left {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the work directory's parent still holds %v", names)
+	}
+	if mounts, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mounts), stores+"/") {
+		t.Errorf("mounts left under the stores:\n%s", mounts)
+	}
 	var report []string
 	for p, n := range phases {
 		report = append(report, fmt.Sprintf("%s %d", p, n))

@@ -263,11 +263,8 @@ func (b *builder) prepare() error {
 		return fmt.Errorf("creating the work directory: %w", err)
 	}
 	cleanStaleWork(opts.WorkDir, opts.Logger)
-	if b.work, err = os.MkdirTemp(opts.WorkDir, "builder-"); err != nil {
+	if b.work, b.lock, err = newWorkDir(opts.WorkDir); err != nil {
 		return fmt.Errorf("creating the work directory: %w", err)
-	}
-	if b.lock, err = lockWork(b.work); err != nil {
-		return fmt.Errorf("locking the work directory: %w", err)
 	}
 	for _, d := range []string{"layers", "tmp", "overlays"} {
 		if err := os.Mkdir(filepath.Join(b.work, d), 0o700); err != nil {

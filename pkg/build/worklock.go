@@ -23,6 +23,29 @@ const (
 	workKeepName = ".keep"
 )
 
+// newWorkDir makes a build's work directory in parent, locked: it is
+// made aside (".builder-*"), locked, and only then given its name, so
+// that a "builder-*" directory whose lock is free belongs to a build that
+// died, at any age.
+func newWorkDir(parent string) (string, *os.File, error) {
+	aside, err := os.MkdirTemp(parent, ".builder-")
+	if err != nil {
+		return "", nil, err
+	}
+	lock, err := lockWork(aside)
+	if err != nil {
+		os.RemoveAll(aside)
+		return "", nil, err
+	}
+	dir := filepath.Join(parent, strings.TrimPrefix(filepath.Base(aside), "."))
+	if err := os.Rename(aside, dir); err != nil {
+		lock.Close()
+		os.RemoveAll(aside)
+		return "", nil, err
+	}
+	return dir, lock, nil
+}
+
 // lockWork takes the lock of the work directory dir.
 func lockWork(dir string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, workLockName), os.O_RDWR|os.O_CREATE, 0o600)
@@ -44,17 +67,21 @@ func cleanStaleWork(parent string, log *slog.Logger) {
 		return
 	}
 	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), "builder-") || e.Name() == "builder-cache-mounts" {
+		name := e.Name()
+		if !e.IsDir() || !strings.HasPrefix(name, "builder-") && !strings.HasPrefix(name, ".builder-") || name == "builder-cache-mounts" {
 			continue
 		}
-		dir := filepath.Join(parent, e.Name())
+		dir := filepath.Join(parent, name)
 		if _, err := os.Stat(filepath.Join(dir, workKeepName)); err == nil {
 			continue
 		}
 		fi, err := os.Stat(filepath.Join(dir, workLockName))
-		if err != nil || time.Since(fi.ModTime()) < time.Minute {
-			// Not a work directory this builder made, or one so young
-			// that its build may not hold its lock yet.
+		if err != nil {
+			continue // not a work directory this builder made
+		}
+		if strings.HasPrefix(name, ".") && time.Since(fi.ModTime()) < time.Minute {
+			// Still being made aside: its build may not hold the lock
+			// yet. A named one was locked before it got its name.
 			continue
 		}
 		lock, err := lockWork(dir)

@@ -12,19 +12,25 @@ import (
 )
 
 // TestStaleWorkCleaned: a build removes the work directory a dead build
-// left in the same parent (and takes away a mount left in it), and never
-// touches one whose build still runs or one kept for a look.
+// left in the same parent (and takes away a mount left in it), however
+// young, and never touches one whose build still runs, one kept for a
+// look, or one still being made aside.
 func TestStaleWorkCleaned(t *testing.T) {
 	parent := t.TempDir()
 	old := time.Now().Add(-time.Hour)
 	dirs := map[string]string{}
-	for _, name := range []string{"dead", "running", "kept"} {
+	for _, name := range []string{"dead", "young-dead", "running", "kept", ".aside"} {
 		dir := filepath.Join(parent, "builder-"+name)
+		if name == ".aside" {
+			dir = filepath.Join(parent, ".builder-aside")
+		}
 		dirs[name] = dir
 		if err := testenv.WriteFiles(dir, 0o644, map[string]string{workLockName: "", "layers/junk": "x", "overlays/step-1/upper/f": "y"}); err != nil {
 			t.Fatal(err)
 		}
-		os.Chtimes(filepath.Join(dir, workLockName), old, old)
+		if name != "young-dead" && name != ".aside" {
+			os.Chtimes(filepath.Join(dir, workLockName), old, old)
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dirs["kept"], workKeepName), nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -43,10 +49,12 @@ func TestStaleWorkCleaned(t *testing.T) {
 		}
 	}
 	mustBuildIn(t, "FROM scratch\nLABEL a=b\n", map[string]string{}, func(o *Options) { o.WorkDir = parent })
-	if _, err := os.Stat(dirs["dead"]); !os.IsNotExist(err) {
-		t.Errorf("the dead build's work directory is still there (mounted %v): %v", mounted, err)
+	for _, name := range []string{"dead", "young-dead"} {
+		if _, err := os.Stat(dirs[name]); !os.IsNotExist(err) {
+			t.Errorf("the %s build's work directory is still there (mounted %v): %v", name, mounted, err)
+		}
 	}
-	for _, name := range []string{"running", "kept"} {
+	for _, name := range []string{"running", "kept", ".aside"} {
 		if _, err := os.Stat(filepath.Join(dirs[name], "layers/junk")); err != nil {
 			t.Errorf("the %s build's work directory was touched: %v", name, err)
 		}
