@@ -408,3 +408,17 @@ func TestQuiet(t *testing.T) {
 		t.Errorf("-q: out %q, err %v, progress:\n%s", out, err, progress)
 	}
 }
+
+func TestPlainHTTPHint(t *testing.T) {
+	err := errors.New(`Dockerfile:1: FROM registry.corp:5000/base:1: pulling registry.corp:5000/base:1: Get "https://registry.corp:5000/v2/": http: server gave HTTP response to HTTPS client`)
+	var stderr bytes.Buffer
+	exitCode(context.Background(), err, &stderr)
+	if !strings.Contains(stderr.String(), "hint: registry.corp:5000 speaks plain HTTP: pass --insecure-registry registry.corp:5000") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
+	stderr.Reset()
+	exitCode(context.Background(), errors.New("Get \"https://r/v2/\": connection refused"), &stderr)
+	if strings.Contains(stderr.String(), "hint") {
+		t.Errorf("a hint for another error:\n%s", stderr.String())
+	}
+}

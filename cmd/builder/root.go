@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/buildcrew/builder/pkg/isolation"
@@ -78,6 +79,9 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	if errors.Is(err, isolation.ErrNoNamespaces) {
 		fmt.Fprintln(stderr, "hint: inside a container that grants no CAP_SYS_ADMIN, pass --isolation=none: the container is then the boundary")
 	}
+	if host := plainHTTPRegistry(err); host != "" {
+		fmt.Fprintf(stderr, "hint: %s speaks plain HTTP: pass --insecure-registry %s (or --insecure-pull for every pull, --insecure for every push)\n", host, host)
+	}
 	var se *signalError
 	if errors.As(context.Cause(ctx), &se) {
 		return 128 + int(se.sig)
@@ -87,4 +91,19 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 		return ec.ExitCode()
 	}
 	return 1
+}
+
+var httpsTo = regexp.MustCompile(`"https://([^/"]+)/`)
+
+// plainHTTPRegistry is the registry an error says answered HTTPS with
+// plain HTTP, or "".
+func plainHTTPRegistry(err error) string {
+	msg := err.Error()
+	if !strings.Contains(msg, "server gave HTTP response to HTTPS client") {
+		return ""
+	}
+	if m := httpsTo.FindStringSubmatch(msg); m != nil {
+		return m[1]
+	}
+	return ""
 }

@@ -101,6 +101,7 @@ func (b *builder) fetch(ctx context.Context, r name.Reference, platform *v1.Plat
 		if platform != nil && strings.Contains(err.Error(), "no child with platform") {
 			err = b.missingPlatform(ctx, c, platform)
 		}
+		err = registry.NotFound(c, err)
 		if len(candidates) > 1 {
 			err = fmt.Errorf("from %s: %w", c.Context().RegistryStr(), err)
 		}

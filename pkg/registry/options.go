@@ -7,15 +7,18 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // Options say how to reach registries.
@@ -58,6 +61,9 @@ type Options struct {
 func (o Options) ParseReference(s string) (name.Reference, error) {
 	ref, err := name.ParseReference(s)
 	if err != nil {
+		if repo := repositoryPart(s); repo != strings.ToLower(repo) {
+			return nil, fmt.Errorf("parsing reference %q: repository names must be lowercase (%s)", s, strings.ToLower(repo))
+		}
 		return nil, fmt.Errorf("parsing reference %q: %w", s, err)
 	}
 	if o.Insecure || slices.Contains(o.InsecureRegistries, ref.Context().RegistryStr()) {
@@ -66,6 +72,44 @@ func (o Options) ParseReference(s string) (name.Reference, error) {
 		}
 	}
 	return ref, nil
+}
+
+// repositoryPart is s without its tag or digest (and without its
+// registry, whose name may have capitals).
+func repositoryPart(s string) string {
+	s, _, _ = strings.Cut(s, "@")
+	if i := strings.LastIndex(s, ":"); i > strings.LastIndex(s, "/") {
+		s = s[:i]
+	}
+	if first, rest, ok := strings.Cut(s, "/"); ok && strings.ContainsAny(first, ".:") {
+		s = rest
+	}
+	return s
+}
+
+// NotFound rewrites a registry's answer that ref is not there in plain
+// words: which tag (or digest) a repository lacks, or that the repository
+// is not there; other errors come back as they were.
+func NotFound(ref name.Reference, err error) error {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return err
+	}
+	codes := map[transport.ErrorCode]bool{}
+	for _, d := range terr.Errors {
+		codes[d.Code] = true
+	}
+	repo := ref.Context().Name()
+	switch {
+	case codes[transport.NameUnknownErrorCode]:
+		return fmt.Errorf("the repository %s does not exist, or the credentials may not read it", repo)
+	case codes[transport.ManifestUnknownErrorCode] || terr.StatusCode == http.StatusNotFound:
+		if t, ok := ref.(name.Tag); ok {
+			return fmt.Errorf("the repository %s has no tag %q", repo, t.TagStr())
+		}
+		return fmt.Errorf("the repository %s has no image %s", repo, ref.Identifier())
+	}
+	return err
 }
 
 // CheckPush tells whether the credentials for ref's repository let them
