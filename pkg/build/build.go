@@ -237,6 +237,12 @@ func planBuilder(opts Options) (*builder, error) {
 	if err := df.AddTargets(b.plan, opts.ExtraTargets...); err != nil {
 		return nil, err
 	}
+	for _, i := range b.plan.Needed {
+		for _, name := range b.plan.Undeclared[i] {
+			// BuildKit's UndefinedArgInFrom, in its words.
+			b.warn("%v", b.df.Stages[i].Wrap(fmt.Errorf("FROM argument '%s' is not declared", name)))
+		}
+	}
 	if err := b.checkEmulation(); err != nil {
 		return nil, err
 	}

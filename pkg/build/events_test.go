@@ -60,3 +60,16 @@ func TestEvents(t *testing.T) {
 }
 
 var errFailed = errors.New("injected failure")
+
+// TestUndeclaredArgInFrom: a FROM that uses an ARG nobody declared gets
+// BuildKit's warning, naming the line.
+func TestUndeclaredArgInFrom(t *testing.T) {
+	var plain bytes.Buffer
+	_, err := buildIn(t, "FROM scratch${SUFFIX}\nCOPY f /f\n", map[string]string{"f": "x"}, func(o *Options) { o.Progress = &plain })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plain.String(), "[Warning] Dockerfile:1: FROM scratch${SUFFIX}: FROM argument 'SUFFIX' is not declared") {
+		t.Errorf("progress:\n%s", plain.String())
+	}
+}
