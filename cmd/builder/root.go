@@ -42,6 +42,7 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	f.register(root)
+	root.SetUsageFunc(groupedUsage)
 	root.AddCommand(newBuildCmd(), newVersionCmd())
 	return root
 }
@@ -66,6 +67,8 @@ func newBuildCmd() *cobra.Command {
 		},
 	}
 	f.register(cmd)
+	cmd.Example = buildExamples
+	cmd.SetUsageFunc(groupedUsage)
 	return cmd
 }
 
