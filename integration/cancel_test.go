@@ -22,10 +22,14 @@ func TestCancelDuringRun(t *testing.T) {
 	dir := writeContext(t, map[string]string{"Dockerfile": dockerfile("FROM {{.Busybox}}\nRUN sleep " + marker + " & sleep " + marker + "\n")})
 	work := t.TempDir()
 	// The pause lets the step start its processes.
-	err := interrupt(t, []string{"--context", dir, "--no-push", "--work-dir", work}, "RUN sleep", 300*time.Millisecond, syscall.SIGTERM)
+	stderr, err := interrupt(t, []string{"--context", dir, "--no-push", "--work-dir", work}, "RUN sleep", 300*time.Millisecond, syscall.SIGTERM)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 143 {
 		t.Errorf("exit: %v, want status 143", err)
+	}
+	// Said once, in the last line; the step shows CANCELED, as BuildKit's.
+	if n := strings.Count(stderr, "interrupted (SIGTERM)"); n != 1 || !strings.Contains(stderr, "CANCELED") || !strings.HasPrefix(tail(stderr, 1), "error: ") {
+		t.Errorf("stderr says interrupted %d times:\n%s", n, stderr)
 	}
 	deadline := time.Now().Add(3 * time.Second)
 	for processWith(marker) && time.Now().Before(deadline) {
@@ -43,9 +47,9 @@ func TestCancelDuringRun(t *testing.T) {
 }
 
 // interrupt runs the builder with args, sends sig once a progress line
-// containing after has appeared and pause has passed, and returns how the
-// builder ended.
-func interrupt(t *testing.T, args []string, after string, pause time.Duration, sig syscall.Signal) error {
+// containing after has appeared and pause has passed, and returns what
+// it printed on stderr and how it ended.
+func interrupt(t *testing.T, args []string, after string, pause time.Duration, sig syscall.Signal) (string, error) {
 	t.Helper()
 	cmd := exec.Command(env.builder, args...)
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
@@ -56,8 +60,10 @@ func interrupt(t *testing.T, args []string, after string, pause time.Duration, s
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	var lines []string
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
+		lines = append(lines, sc.Text())
 		if strings.Contains(sc.Text(), after) {
 			break
 		}
@@ -66,11 +72,11 @@ func interrupt(t *testing.T, args []string, after string, pause time.Duration, s
 	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
-	return cmd.Wait()
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	err = cmd.Wait()
+	return strings.Join(lines, "\n") + "\n", err
 }
 
 func processWith(arg string) bool {
@@ -93,7 +99,7 @@ func TestCancelDuringPush(t *testing.T) {
 	work := t.TempDir()
 	dest := slow.host + "/cancelled/app:1"
 	// The pause reaches into the upload.
-	err := interrupt(t, []string{"--context", dir, "--destination", dest, "--insecure-registry", slow.host, "--work-dir", work},
+	_, err := interrupt(t, []string{"--context", dir, "--destination", dest, "--insecure-registry", slow.host, "--work-dir", work},
 		"exporting to image", 700*time.Millisecond, syscall.SIGINT)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {

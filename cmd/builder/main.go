@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -25,4 +27,4 @@ func main() {
 // signalError is why a build was cancelled: SIGINT or SIGTERM.
 type signalError struct{ sig syscall.Signal }
 
-func (e *signalError) Error() string { return "interrupted by " + e.sig.String() }
+func (e *signalError) Error() string { return "interrupted (" + unix.SignalName(e.sig) + ")" }

@@ -36,6 +36,8 @@ func (b *builder) dispatch(ctx context.Context, st *stage, step *dockerfile.Step
 	}
 	if v != nil {
 		switch {
+		case err != nil && ctx.Err() != nil:
+			v.canceled() // the build's error says why, once
 		case err != nil:
 			v.fail(err)
 		case cached:

@@ -9,7 +9,7 @@ type Event struct {
 	Time time.Time `json:"time"`
 	// Kind is "start" (a step or internal task began; Name says which),
 	// "log" (a line of its output), "done", "cached", "error" (Error says
-	// why), or "warning" (Vertex 0; Message says it).
+	// why), "canceled", or "warning" (Vertex 0; Message says it).
 	Kind EventKind `json:"kind"`
 	// Vertex numbers the step as the plain progress does (#3); 0 for a
 	// warning.
@@ -27,10 +27,12 @@ type EventKind string
 
 // The kinds of Event.
 const (
-	EventStart   EventKind = "start"
-	EventLog     EventKind = "log"
-	EventDone    EventKind = "done"
-	EventCached  EventKind = "cached"
-	EventError   EventKind = "error"
-	EventWarning EventKind = "warning"
+	EventStart  EventKind = "start"
+	EventLog    EventKind = "log"
+	EventDone   EventKind = "done"
+	EventCached EventKind = "cached"
+	EventError  EventKind = "error"
+	// EventCanceled ends a step the build's cancellation stopped.
+	EventCanceled EventKind = "canceled"
+	EventWarning  EventKind = "warning"
 )

@@ -137,6 +137,15 @@ func (v *vertex) fail(err error) {
 	v.p.emit(Event{Kind: EventError, Vertex: v.id, Name: v.name, Error: err.Error(), Seconds: time.Since(v.start).Seconds()})
 }
 
+// canceled ends a step the build's cancellation stopped, as BuildKit
+// prints it.
+func (v *vertex) canceled() {
+	v.flush()
+	took := time.Since(v.start).Seconds()
+	v.p.printf("#%d CANCELED\n", v.id)
+	v.p.emit(Event{Kind: EventCanceled, Vertex: v.id, Name: v.name, Seconds: took})
+}
+
 // cached ends a step whose result came from the cache.
 func (v *vertex) cached() {
 	v.p.printf("#%d CACHED\n", v.id)
