@@ -86,9 +86,9 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 		chain = k.sum()
 	}
 	if cacheable && makesLayer(ins) && b.share != nil {
-		e, release, err := b.share.claim(ctx, key)
-		if err != nil {
-			return false, err
+		e, release, cerr := b.share.claim(ctx, key)
+		if cerr != nil {
+			return false, cerr
 		}
 		if e != nil {
 			if err := b.apply(ctx, st, ins, e); err != nil {
@@ -98,8 +98,9 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 			return true, nil
 		}
 		// The other platforms get what this one makes, or make it
-		// themselves when it fails; and its root, where they need the
-		// same stage's files (see privateRoots.read).
+		// themselves when it fails (err is the step's result); and its
+		// root, where they need the same stage's files (see
+		// privateRoots.read).
 		defer func() {
 			if err != nil {
 				release(nil)
