@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -70,6 +71,17 @@ func buildPlatforms(parent context.Context, opts Options) (*Result, error) {
 		g.Go(func() error {
 			if err := context.Cause(ctx); err != nil {
 				return err
+			}
+			if opts.Root != "" {
+				// One root, the platforms in turn: each empties it
+				// first, but for the work of those built before (their
+				// layers are the index's).
+				b.opts.Ignore = slices.Clone(b.opts.Ignore)
+				for _, done := range builders[:i] {
+					if done.work != "" {
+						b.opts.Ignore = append(b.opts.Ignore, done.work)
+					}
+				}
 			}
 			r, err := b.buildPlanned(ctx)
 			if err != nil {

@@ -249,3 +249,27 @@ func TestMultiPlatformSharesStages(t *testing.T) {
 		t.Errorf("the tools stage's root was made %d times, want once:\n%s", n, progress.String())
 	}
 }
+
+// TestMultiPlatformSharedRoot: in one shared root (isolation none), the
+// platforms build one after the other, each wiping the root before its
+// stages; the work directories of the platforms built before (their
+// layers) must survive, and every platform's image be whole.
+func TestMultiPlatformSharedRoot(t *testing.T) {
+	needRoot(t)
+	host := testRegistry(t)
+	base := host + "/base:multi"
+	pushPlatforms(t, base, amd64, arm64)
+	root := t.TempDir()
+	res := mustBuildIn(t, "FROM "+base+"\nCOPY f /f\n", map[string]string{"f": "x"}, func(o *Options) {
+		o.Platforms = []string{"linux/amd64", "linux/arm64"}
+		o.Root, o.WorkDir = root, filepath.Join(root, "work") // the work inside the root, as in a Pod
+		o.CacheMountDir = filepath.Join(root, "cache-mounts")
+		o.Runner = &envRunner{}
+	})
+	for _, p := range res.Platforms {
+		fs := flatten(t, p.Image)
+		if fs["f"].Body != "x" || fs["plat"].Body != p.Platform.String()+"\n" {
+			t.Errorf("the %s image: f %q plat %q", p.Platform, fs["f"].Body, fs["plat"].Body)
+		}
+	}
+}
