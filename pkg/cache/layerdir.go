@@ -184,6 +184,11 @@ func (d LayerDir) Unpack(diffID v1.Hash, fill func(dir string) error) (string, e
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return "", err
 	}
+	// 0755 whatever the umask: the layer's root directory, as before.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
 	if err := fill(tmp); err != nil {
 		os.RemoveAll(tmp)
 		return "", err
