@@ -124,3 +124,14 @@ func TestFilesystemOutputs(t *testing.T) {
 		t.Errorf("type=tar,dest=- of an index (-want +got):\n%s", diff)
 	}
 }
+
+// TestStdoutWithoutWriter: "-" with no Stdout given is an error, not a
+// crash.
+func TestStdoutWithoutWriter(t *testing.T) {
+	img := twoLayers(t, "x")
+	for _, o := range []Options{{NoPush: true, TarPath: "-"}, {NoPush: true, OCIArchivePath: "-"}, {NoPush: true, FilesystemTarPath: "-"}} {
+		if _, err := Publish(context.Background(), img, o); err == nil {
+			t.Errorf("%+v: written to no standard output", o)
+		}
+	}
+}

@@ -108,12 +108,9 @@ func Publish(ctx context.Context, img Artifact, opts Options) ([]string, error) 
 	}
 	if opts.TarPath != "" {
 		if err := report("writing tarball "+opts.TarPath, func() error {
-			if opts.TarPath == "-" {
-				return writeArchive(opts.Stdout, img, refs)
-			}
-			return WriteTarball(opts.TarPath, img, refs)
+			return opts.writeFile(opts.TarPath, func(w io.Writer) error { return writeArchive(w, img, refs) })
 		}); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("writing the tarball: %w", err)
 		}
 	}
 	if opts.OCIArchivePath != "" {
