@@ -16,8 +16,9 @@ import (
 // caseFiles are the files of a case directory that are not its context.
 var caseFiles = map[string]bool{"setup": true, "expect": true, "options": true}
 
-// runCase builds one case with both builders and compares the results.
-func runCase(t *testing.T, c *conformanceCase, bh *buildah, known *knownDifferences) {
+// runCase builds one case with this builder and every reference and
+// compares the results.
+func runCase(t *testing.T, c *conformanceCase, refs []*reference) {
 	ctxDir := prepareContext(t, c)
 	args := []string{"--build-arg", "BUSYBOX=" + env.busybox}
 	if c.debian {
@@ -30,6 +31,16 @@ func runCase(t *testing.T, c *conformanceCase, bh *buildah, known *knownDifferen
 		if r.code == 0 || !strings.Contains(r.stderr, c.wantErr) {
 			t.Fatalf("exit %d, want a failure saying %q:\n%s", r.code, c.wantErr, tail(r.stderr, 20))
 		}
+		// A reference must refuse it too.
+		for _, ref := range refs {
+			if why, ok := c.skip[ref.name]; ok {
+				t.Logf("%s not asked: %s", ref.name, why)
+				continue
+			}
+			if err := ref.push(t.Context(), ctxDir, env.registry+"/conformance/"+c.name+":"+ref.name, args); err == nil {
+				t.Errorf("%s builds what this builder refuses", ref.name)
+			}
+		}
 		return
 	}
 	if r.code != 0 {
@@ -41,12 +52,18 @@ func runCase(t *testing.T, c *conformanceCase, bh *buildah, known *knownDifferen
 			t.Errorf("expect %s: %v", strings.Join(e, " "), err)
 		}
 	}
-	if c.noRef != "" {
-		return
+	for _, ref := range refs {
+		if why, ok := c.skip[ref.name]; ok {
+			t.Logf("%s not compared: %s", ref.name, why)
+			continue
+		}
+		theirs := env.registry + "/conformance/" + c.name + ":" + ref.name
+		if err := ref.push(t.Context(), ctxDir, theirs, args); err != nil {
+			t.Errorf("%s: %v", ref.name, err)
+			continue
+		}
+		compareImages(t, c.name, o, fetch(t, theirs), ref)
 	}
-	theirs := env.registry + "/conformance/" + c.name + ":buildah"
-	bh.build(t, ctxDir, theirs, args)
-	compareImages(t, c.name, o, fetch(t, theirs), known)
 }
 
 // prepareContext copies the case into a temporary context and applies its
@@ -121,10 +138,12 @@ func applySetup(dir string, s []string) error {
 // leftovers are what buildah's chroot isolation leaves in every RUN layer.
 var leftovers = map[string]bool{"etc/": true, "etc/hosts": true, "etc/hostname": true, "etc/resolv.conf": true, "run/": true, "etc": true, "run": true}
 
-// compareImages compares the filesystems, configs and layers of two
-// builds of one case; differences in KNOWN_DIFFERENCES are accepted.
-func compareImages(t *testing.T, name string, ours, theirs *pulled, known *knownDifferences) {
+// compareImages compares the filesystems, configs and layers of this
+// builder's and a reference's builds of one case; the reference's known
+// differences are accepted.
+func compareImages(t *testing.T, name string, ours, theirs *pulled, ref *reference) {
 	t.Helper()
+	known := ref.known
 	diffs := diffTrees(ours.tree, theirs.tree)
 	paths := make([]string, 0, len(diffs))
 	for p := range diffs {
@@ -133,23 +152,23 @@ func compareImages(t *testing.T, name string, ours, theirs *pulled, known *known
 	sort.Strings(paths)
 	for _, p := range paths {
 		if !known.accepts(name, p) {
-			t.Errorf("%s: ours %s", p, diffs[p])
+			t.Errorf("%s: %s: ours %s", ref.name, p, diffs[p])
 		}
 	}
 	for _, field := range []string{"Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts",
 		"Volumes", "Labels", "StopSignal", "Healthcheck", "OnBuild"} {
 		a, b := configField(ours, field), configField(theirs, field)
 		if !reflect.DeepEqual(a, b) && !known.accepts(name, "config."+field) {
-			t.Errorf("config.%s: ours %s, buildah %s", field, jsonOf(a), jsonOf(b))
+			t.Errorf("config.%s: ours %s, %s %s", field, jsonOf(a), ref.name, jsonOf(b))
 		}
 	}
 	oursLayers, theirLayers := ours.meaningfulLayers(), theirs.meaningfulLayers()
 	if oursLayers != theirLayers && !known.accepts(name, "layers") {
-		t.Errorf("layers: ours %d, buildah %d (leaving out layers of nothing but chroot leftovers)", oursLayers, theirLayers)
+		t.Errorf("layers: ours %d, %s %d (leaving out layers of nothing but buildah's chroot leftovers)", oursLayers, ref.name, theirLayers)
 	}
 	oursHistory, theirHistory := ours.historyShape(t), theirs.historyShape(t)
 	if oursHistory != theirHistory && !known.accepts(name, "history") {
-		t.Errorf("history (L a layer, - empty): ours %s, buildah %s", oursHistory, theirHistory)
+		t.Errorf("history (L a layer, - empty): ours %s, %s %s", oursHistory, ref.name, theirHistory)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -13,11 +12,12 @@ import (
 )
 
 // The conformance suite builds every case under testdata/conformance with
-// this builder and with buildah, flattens both images with umoci and
-// compares their filesystems, configs and layers. Differences that are
-// buildah's, not BuildKit's, are listed with their reason in
-// testdata/conformance/KNOWN_DIFFERENCES; where buildah cannot serve as the
-// reference, a case's expect file states the documented BuildKit result.
+// this builder and with each reference builder the machine has (BuildKit
+// itself, and buildah 1.28), flattens the images with umoci and compares
+// their filesystems, configs and layers. Accepted differences are listed
+// with their reason in testdata/conformance/KNOWN_DIFFERENCES.buildkit
+// (few: this builder follows BuildKit) and KNOWN_DIFFERENCES (buildah's own
+// rules); a case's expect file states results worth checking by name.
 
 const conformanceDir = "testdata/conformance"
 
@@ -28,14 +28,14 @@ type conformanceCase struct {
 	args    []string // extra builder and buildah flags (--build-arg, --target)
 	setup   [][]string
 	expect  [][]string
-	noRef   string // why buildah cannot build it, when it cannot
+	skip    map[string]string // reference name -> why it cannot build the case
 	debian  bool
 	wantErr string // the case must fail with this text
 }
 
 func loadCase(t *testing.T, dir string) *conformanceCase {
 	t.Helper()
-	c := &conformanceCase{name: filepath.Base(dir), dir: dir}
+	c := &conformanceCase{name: filepath.Base(dir), dir: dir, skip: map[string]string{}}
 	df, err := os.ReadFile(filepath.Join(dir, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +59,8 @@ func loadCase(t *testing.T, dir string) *conformanceCase {
 		switch o[0] {
 		case "arg":
 			c.args = append(c.args, o[1:]...)
-		case "no-reference":
-			c.noRef = strings.Join(o[1:], " ")
+		case "no-buildah", "no-buildkit":
+			c.skip[strings.TrimPrefix(o[0], "no-")] = strings.Join(o[1:], " ")
 		case "fails":
 			c.wantErr = strings.Join(o[1:], " ")
 		default:
@@ -133,19 +133,19 @@ func splitWords(line string) ([]string, error) {
 
 func TestConformance(t *testing.T) {
 	needs(t)
-	if _, err := exec.LookPath("buildah"); err != nil {
-		t.Skip("buildah is not installed (Debian package buildah): it is the reference builder")
+	refs, missing, stopRefs := references(t)
+	defer stopRefs()
+	if len(refs) == 0 {
+		t.Skipf("no reference builder: %s", strings.Join(missing, "; "))
+	}
+	for _, m := range missing {
+		t.Logf("not compared: %s", m)
 	}
 	dirs, err := filepath.Glob(filepath.Join(conformanceDir, "*", "Dockerfile"))
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no cases under %s", conformanceDir)
 	}
 	sort.Strings(dirs)
-	known, err := loadKnown(filepath.Join(conformanceDir, "KNOWN_DIFFERENCES"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bh := newBuildah(t)
 	stop := serveFiles(t)
 	defer stop()
 	var ran atomic.Int32
@@ -155,15 +155,17 @@ func TestConformance(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()
 				ran.Add(1)
-				runCase(t, c, bh, known)
+				runCase(t, c, refs)
 			})
 		}
 	})
 	// A listed difference no case shows any more is stale: say so, when
 	// every case ran.
 	if !t.Failed() && int(ran.Load()) == len(dirs) {
-		for _, key := range known.unused() {
-			t.Errorf("KNOWN_DIFFERENCES lists %q, which no case shows any more", key)
+		for _, r := range refs {
+			for _, key := range r.known.unused() {
+				t.Errorf("the known differences from %s list %q, which no case shows any more", r.name, key)
+			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -16,7 +17,7 @@ import (
 const BuildKitVersion = "v0.34.2"
 
 // BuildKitBinDir is where buildkitd and buildctl of BuildKitVersion are
-// kept once built (see ../shared/RECIPES.md, or bench's -buildkit flag):
+// kept once built by scripts/build-buildkit:
 // $BUILDER_BUILDKIT_DIR, else buildkit/VERSION in the Debian base's cache.
 func BuildKitBinDir() string {
 	if d := os.Getenv("BUILDER_BUILDKIT_DIR"); d != "" {
@@ -84,6 +85,80 @@ func (bk *BuildKit) Build(ctx context.Context, ctxDir, outDir string, args ...st
 		return string(out), ee.ExitCode(), nil
 	}
 	return string(out), 0, err
+}
+
+// Push builds ctxDir's Dockerfile without BuildKit's cache and pushes the
+// result to ref (a registry given to StartBuildKit). args are this
+// builder's and buildah's flags (--build-arg, --target, --platform), which
+// become the dockerfile frontend's options. A failed build is an error
+// holding buildctl's output.
+func (bk *BuildKit) Push(ctx context.Context, ctxDir, ref string, args []string) error {
+	cmd, err := bk.PushCommand(ctx, ctxDir, ref, args)
+	if err != nil {
+		return err
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("buildctl build: %w\n%s", err, Tail(string(out), 30))
+	}
+	return nil
+}
+
+// PushCommand is the buildctl command Push runs, for callers that time it.
+func (bk *BuildKit) PushCommand(ctx context.Context, ctxDir, ref string, args []string) (*exec.Cmd, error) {
+	opts, err := frontendOptions(args)
+	if err != nil {
+		return nil, err
+	}
+	full := append([]string{"--addr", bk.sock, "build", "--progress", "plain", "--frontend", "dockerfile.v0",
+		"--local", "context=" + ctxDir, "--local", "dockerfile=" + ctxDir, "--no-cache",
+		"--output", "type=image,name=" + ref + ",push=true,registry.insecure=true"}, opts...)
+	return exec.CommandContext(ctx, filepath.Join(bk.bin, "buildctl"), full...), nil
+}
+
+// PeakRSS is buildkitd's peak resident memory so far, in bytes (the
+// kernel's VmHWM).
+func (bk *BuildKit) PeakRSS() (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", bk.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err != nil {
+				return 0, fmt.Errorf("reading VmHWM %q: %w", v, err)
+			}
+			return kb * 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in buildkitd's status")
+}
+
+// frontendOptions turns --build-arg and --target flags into buildctl's
+// --opt flags for the dockerfile frontend.
+func frontendOptions(args []string) ([]string, error) {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		name, value, joined := strings.Cut(args[i], "=")
+		if !joined {
+			if i+1 == len(args) {
+				return nil, fmt.Errorf("flag %s has no value", args[i])
+			}
+			i++
+			value = args[i]
+		}
+		switch name {
+		case "--build-arg":
+			out = append(out, "--opt", "build-arg:"+value)
+		case "--target":
+			out = append(out, "--opt", "target="+value)
+		case "--platform":
+			out = append(out, "--opt", "platform="+value)
+		default:
+			return nil, fmt.Errorf("flag %s has no BuildKit equivalent here", name)
+		}
+	}
+	return out, nil
 }
 
 // Stop ends buildkitd.
