@@ -1,9 +1,12 @@
 // Command bench builds the workloads under bench/workloads with this
-// builder and with buildah (--layers, overlay storage, chroot isolation),
-// alternately, against a registry on loopback, and prints per workload the
-// median wall times, their ratio, the builder's time per phase and both
-// tools' peak RSS. The "cache" workload is built cold, then fully cached,
-// then after changing a file copied late. Run it as root:
+// builder, with buildah (--layers, overlay storage, chroot isolation) and,
+// when scripts/build-buildkit has built it, with BuildKit itself (a cold
+// daemon per build and a warm one that keeps its bases), alternately,
+// against a registry on loopback, and prints per workload the median wall
+// times, their ratios, the builder's time per phase and every tool's peak
+// RSS. The builder runs cold and warm (base layers kept in --cache-dir).
+// The "cache" workload is built cold, then fully cached, then after
+// changing a file copied late. Run it as root:
 //
 //	go run ./bench -runs 3
 package main
@@ -84,11 +87,18 @@ func run(runs int, workloads []string, out string) error {
 		e.args = append(e.args, args...)
 	}
 
+	bk, why := startBuildKit(tmp, e.registry)
+	if bk != nil {
+		defer bk.stop()
+	} else {
+		fmt.Fprintf(os.Stderr, "bench: BuildKit left out: %s\n", why)
+	}
+
 	var table bytes.Buffer
 	host, _ := os.Hostname()
 	fmt.Fprintf(&table, "Machine: %s, %d cores, %s; %d runs per tool, medians.\n\n", host, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"), runs)
-	fmt.Fprintln(&table, "| workload | builder | buildah | ratio | builder phases | builder RSS | buildah RSS |")
-	fmt.Fprintln(&table, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(&table, "| workload | builder | buildah | BuildKit cold | builder warm | BuildKit warm | vs buildah | vs BuildKit cold | vs BuildKit warm | builder phases (cold; warm) | RSS builder / buildah / buildkitd |")
+	fmt.Fprintln(&table, "|---|---|---|---|---|---|---|---|---|---|---|")
 	perRun := ""
 	for _, w := range workloads {
 		dir := filepath.Join("bench", "workloads", w)
@@ -108,37 +118,13 @@ func run(runs int, workloads []string, out string) error {
 			table.WriteString(row)
 			continue
 		}
-		var ours, theirs []measure
-		n := runs
-		if warmFirst[w] {
-			n++
-		}
-		for i := range n {
-			var extra []string
-			if p := platformsOf[w]; p != "" {
-				extra = []string{"--platform", p}
-			}
-			if warmFirst[w] {
-				// Cache mounts that outlive the run, as buildah's do.
-				extra = append(extra, "--cache-mount-dir", filepath.Join(e.tmp, "cache-mounts-"+w))
-			}
-			m, err := e.buildOurs(dir, fmt.Sprintf("%s/bench/%s:ours", e.registry, w), extra)
-			if err != nil {
-				return fmt.Errorf("%s: builder: %w", w, err)
-			}
-			ours = append(ours, m)
-			if m, err = e.buildTheirs(dir, fmt.Sprintf("%s/bench/%s:buildah", e.registry, w), i, platformsOf[w]); err != nil {
-				return fmt.Errorf("%s: buildah: %w", w, err)
-			}
-			theirs = append(theirs, m)
-			fmt.Fprintf(os.Stderr, "%s run %d: builder %.2fs buildah %.2fs\n", w, i+1, ours[i].wall.Seconds(), theirs[i].wall.Seconds())
-		}
-		if warmFirst[w] {
-			ours, theirs = ours[1:], theirs[1:]
+		r, err := e.rounds(w, dir, runs, bk)
+		if err != nil {
+			return fmt.Errorf("%s: %w", w, err)
 		}
 		if w == "steps" {
 			var steps []time.Duration
-			for _, m := range ours {
+			for _, m := range r.ours {
 				steps = append(steps, m.runs...)
 			}
 			alone, err := e.commandAlone(layout, 30)
@@ -147,9 +133,7 @@ func run(runs int, workloads []string, out string) error {
 			}
 			perRun = perRunLine(steps, alone)
 		}
-		o, t := median(ours), median(theirs)
-		fmt.Fprintf(&table, "| %s | %.2fs | %.2fs | %.2f | %s | %d MB | %d MB |\n", w, o.wall.Seconds(), t.wall.Seconds(),
-			o.wall.Seconds()/t.wall.Seconds(), o.phaseString(), o.rssMB, t.rssMB)
+		table.WriteString(r.row(w))
 	}
 	if perRun != "" {
 		fmt.Fprintf(&table, "\n%s", perRun)
@@ -305,7 +289,7 @@ func (e *env) cacheRows(dir string) (string, error) {
 		return "", err
 	}
 	row := func(name string, m measure) string {
-		return fmt.Sprintf("| %s | %.2fs | | %.2f of cold | %s | %d MB | |\n", name, m.wall.Seconds(), m.wall.Seconds()/cold.wall.Seconds(), m.phaseString(), m.rssMB)
+		return fmt.Sprintf("| %s | %.2fs | | | | | %.2f of cold | | | %s | %d MB |\n", name, m.wall.Seconds(), m.wall.Seconds()/cold.wall.Seconds(), m.phaseString(), m.rssMB)
 	}
 	return row("cache: cold", cold) + row("cache: all cached", warm) + row("cache: late file changed", late), nil
 }

@@ -84,6 +84,6 @@ func (e *env) scaleRow(dir string) (string, error) {
 		return "", fmt.Errorf("the scale build (memory capped at %d MiB): %w", scaleLimit>>20, err)
 	}
 	m.phases = phases(stderr)
-	return fmt.Sprintf("| scale (700k files, 4 GiB; memory.max %d MiB) | %.2fs | | | %s | %d MB (cgroup peak %d MB) | |\n",
+	return fmt.Sprintf("| scale (700k files, 4 GiB; memory.max %d MiB) | %.2fs | | | | | | | | %s | %d MB (cgroup peak %d MB) |\n",
 		scaleLimit>>20, m.wall.Seconds(), m.phaseString(), m.rssMB, cg.peakMB()), nil
 }

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// results are one workload's builds, per tool and kind.
+type results struct {
+	ours, buildah, bkCold, oursWarm, bkWarm []measure
+}
+
+// rounds builds workload w runs times with every tool, alternating within
+// each round: the builder cold, buildah, BuildKit cold, the builder warm
+// (base layers kept in --cache-dir, filled by one untimed build), BuildKit
+// warm. bk may be nil.
+func (e *env) rounds(w, dir string, runs int, bk *buildKit) (results, error) {
+	var r results
+	n := runs
+	if warmFirst[w] {
+		n++
+	}
+	var extra, bkArgs []string
+	if p := platformsOf[w]; p != "" {
+		extra = []string{"--platform", p}
+	}
+	bkArgs = append(append(bkArgs, e.args...), extra...)
+	if warmFirst[w] {
+		// Cache mounts that outlive the run, as buildah's and the warm
+		// daemon's do.
+		extra = append(extra, "--cache-mount-dir", filepath.Join(e.tmp, "cache-mounts-"+w))
+	}
+	warm := append(append([]string(nil), extra...), "--cache-dir", filepath.Join(e.tmp, "base-layers-"+w))
+	ref := func(tool string) string { return fmt.Sprintf("%s/bench/%s:%s", e.registry, w, tool) }
+	if _, err := e.buildOurs(dir, ref("ours-warm"), warm); err != nil {
+		return r, fmt.Errorf("builder, warming up: %w", err)
+	}
+	for i := range n {
+		m, err := e.buildOurs(dir, ref("ours"), extra)
+		if err != nil {
+			return r, fmt.Errorf("builder: %w", err)
+		}
+		r.ours = append(r.ours, m)
+		if m, err = e.buildTheirs(dir, ref("buildah"), i, platformsOf[w]); err != nil {
+			return r, fmt.Errorf("buildah: %w", err)
+		}
+		r.buildah = append(r.buildah, m)
+		if m, err = e.buildOurs(dir, ref("ours-warm"), warm); err != nil {
+			return r, fmt.Errorf("builder warm: %w", err)
+		}
+		r.oursWarm = append(r.oursWarm, m)
+		line := fmt.Sprintf("%s run %d: builder %.2fs buildah %.2fs builder warm %.2fs", w, i+1,
+			r.ours[i].wall.Seconds(), r.buildah[i].wall.Seconds(), r.oursWarm[i].wall.Seconds())
+		if bk != nil {
+			// A cold daemon has no cache mounts: where they matter, only
+			// the warm daemon is comparable.
+			if !warmFirst[w] {
+				if m, err = bk.cold(dir, ref("buildkit"), bkArgs, i); err != nil {
+					return r, fmt.Errorf("BuildKit cold: %w", err)
+				}
+				r.bkCold = append(r.bkCold, m)
+				line += fmt.Sprintf(" BuildKit cold %.2fs", m.wall.Seconds())
+			}
+			if m, err = bk.warmBuild(w, dir, ref("buildkit"), bkArgs); err != nil {
+				return r, fmt.Errorf("BuildKit warm: %w", err)
+			}
+			r.bkWarm = append(r.bkWarm, m)
+			line += fmt.Sprintf(" BuildKit warm %.2fs", m.wall.Seconds())
+		}
+		fmt.Fprintln(os.Stderr, line)
+	}
+	if warmFirst[w] {
+		// The first round filled the cache mounts.
+		r.ours, r.buildah, r.oursWarm = r.ours[1:], r.buildah[1:], r.oursWarm[1:]
+		if len(r.bkWarm) > 0 {
+			r.bkWarm = r.bkWarm[1:]
+		}
+	}
+	return r, nil
+}
+
+// row is the workload's line of the results table.
+func (r results) row(w string) string {
+	o, ow := median(r.ours), median(r.oursWarm)
+	cell := func(ms []measure) string {
+		if len(ms) == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.2fs", median(ms).wall.Seconds())
+	}
+	ratio := func(a measure, ms []measure) string {
+		if len(ms) == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.2f", a.wall.Seconds()/median(ms).wall.Seconds())
+	}
+	rss := []string{fmt.Sprint(max(o.rssMB, ow.rssMB)), fmt.Sprint(median(r.buildah).rssMB), "n/a"}
+	if len(r.bkWarm)+len(r.bkCold) > 0 {
+		var peak int64
+		for _, m := range append(append([]measure(nil), r.bkCold...), r.bkWarm...) {
+			peak = max(peak, m.rssMB)
+		}
+		rss[2] = fmt.Sprint(peak)
+	}
+	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s; %s | %s MB |\n", w,
+		cell(r.ours), cell(r.buildah), cell(r.bkCold), cell(r.oursWarm), cell(r.bkWarm),
+		ratio(o, r.buildah), ratio(o, r.bkCold), ratio(ow, r.bkWarm),
+		o.phaseString(), ow.phaseString(), strings.Join(rss, " / "))
+}
