@@ -48,10 +48,12 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 		return err
 	}
 	po.Stdout = cmd.OutOrStdout()
-	if err := f.setProgress(&bo, &po, stderr); err != nil {
+	logOut, endProgress, err := f.setProgress(&bo, &po, stderr)
+	if err != nil {
 		return err
 	}
-	if bo.Logger, err = f.logger(stderr); err != nil {
+	defer endProgress()
+	if bo.Logger, err = f.logger(logOut); err != nil {
 		return err
 	}
 	if f.dryRun {
@@ -102,6 +104,7 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 		attrs = append(attrs, p, res.Phases[p].Seconds())
 	}
 	bo.Logger.Debug("build phases", attrs...)
+	endProgress() // the rows drawn last, before the names below them
 	stdout := cmd.OutOrStdout()
 	if po.TarPath == "-" || po.OCIArchivePath == "-" || po.FilesystemTarPath == "-" {
 		stdout = stderr // stdout holds the archive

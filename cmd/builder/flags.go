@@ -98,7 +98,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.buildArgs, "build-arg", nil, "KEY=VALUE for an ARG; a bare KEY takes its value from the environment")
 	fs.StringArrayVar(&f.labels, "label", nil, "KEY=VALUE label added to the image")
 	fs.StringArrayVar(&f.annotations, "annotation", nil, "KEY=VALUE annotation added to the image's manifest (repeatable), as the kaniko fork's and buildx's")
-	fs.StringVar(&f.progress, "progress", "auto", "progress output: plain (BuildKit's plain text; auto gives it too for now) or rawjson (one JSON event per line, see build.Event)")
+	fs.StringVar(&f.progress, "progress", "auto", "progress output: auto (tty on a terminal, else plain), tty (drawn live, with byte bars), plain (BuildKit's plain text) or rawjson (one JSON event per line, see build.Event)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print no progress, only the pushed names (or the digest) and errors, as docker build -q")
 	fs.BoolVar(&f.dryRun, "dryrun", false, "parse, resolve the base images and plan, print the stages and steps that would run, and stop: nothing is built, written or pushed (the kaniko fork's flag)")
 	fs.StringArrayVar(&f.registryCerts, "registry-certificate", nil, "REGISTRY=CA_FILE: trust this CA (PEM) for that registry (host:port), for pulls and pushes; repeatable")

@@ -40,7 +40,7 @@ func TestProgressRawJSON(t *testing.T) {
 			t.Errorf("events %q lack %q", got, want)
 		}
 	}
-	for _, bad := range []string{"tty", "fancy"} {
+	for _, bad := range []string{"fancy", "ttyy"} {
 		if _, _, err := execute(t, "build", ctx, "--progress", bad, "--no-push", "--work-dir", t.TempDir()); err == nil || !strings.Contains(err.Error(), "--progress") {
 			t.Errorf("--progress %s: %v", bad, err)
 		}

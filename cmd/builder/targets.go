@@ -46,7 +46,7 @@ func (f *buildFlags) pushExtra(ctx context.Context, res *build.Result, po push.O
 		if len(dests) == 0 || po.NoPush {
 			continue
 		}
-		o := push.Options{Destinations: dests, Registry: po.Registry, Retries: po.Retries, RetryWait: po.RetryWait, Progress: progress}
+		o := push.Options{Destinations: dests, Registry: po.Registry, Retries: po.Retries, RetryWait: po.RetryWait, Progress: progress, Pushed: po.Pushed}
 		n, err := push.Publish(ctx, e.Image, o)
 		if err != nil {
 			return nil, fmt.Errorf("target %s: %w", e.Stage, err)

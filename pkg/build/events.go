@@ -9,7 +9,11 @@ type Event struct {
 	Time time.Time `json:"time"`
 	// Kind is "start" (a step or internal task began; Name says which),
 	// "log" (a line of its output), "done", "cached", "error" (Error says
-	// why), "canceled", or "warning" (Vertex 0; Message says it).
+	// why), "canceled", "warning" (Vertex 0; Message says it) or
+	// "progress" (Current of Total bytes of the step's work are done: the
+	// compressed layers a root is unpacked from; at most ten a second per
+	// step, and one when the step ends). A step that will count bytes
+	// says their Total in its start.
 	Kind EventKind `json:"kind"`
 	// Vertex numbers the step as the plain progress does (#3); 0 for a
 	// warning.
@@ -20,6 +24,9 @@ type Event struct {
 	Error   string `json:"error,omitempty"`
 	// Seconds is how long the step took, for done and error.
 	Seconds float64 `json:"seconds,omitempty"`
+	// Current and Total are bytes, for progress (and Total for start).
+	Current int64 `json:"current,omitempty"`
+	Total   int64 `json:"total,omitempty"`
 }
 
 // EventKind says what an Event is.
@@ -35,4 +42,5 @@ const (
 	// EventCanceled ends a step the build's cancellation stopped.
 	EventCanceled EventKind = "canceled"
 	EventWarning  EventKind = "warning"
+	EventProgress EventKind = "progress"
 )

@@ -1,11 +1,14 @@
 package build
 
 import (
+	"archive/tar"
 	"bytes"
 	"errors"
 	"slices"
 	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // TestEvents: Options.Events hears what the plain progress prints, typed
@@ -71,5 +74,49 @@ func TestUndeclaredArgInFrom(t *testing.T) {
 	}
 	if !strings.Contains(plain.String(), "[Warning] Dockerfile:1: FROM scratch${SUFFIX}: FROM argument 'SUFFIX' is not declared") {
 		t.Errorf("progress:\n%s", plain.String())
+	}
+}
+
+// TestEventsCountBytes: the row that makes a stage's root from a pulled
+// base says in its start how many compressed bytes its layers hold, and
+// its progress events count up to exactly that before it is done.
+func TestEventsCountBytes(t *testing.T) {
+	reg := testRegistry(t)
+	big := strings.Repeat("0123456789abcdef", 64<<10) // 1 MiB, compressed far smaller
+	ls := []v1.Layer{layerOf(t, file{name: "etc/", typ: tar.TypeDir}, file{name: "etc/a", body: big}), layerOf(t, file{name: "b", body: "b"})}
+	var want int64
+	for _, l := range ls {
+		n, err := l.Size()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += n
+	}
+	pushImage(t, reg+"/base:1", v1.Config{}, v1.Platform{OS: "linux", Architecture: "amd64"}, ls...)
+	var events []Event
+	mustBuildIn(t, "FROM "+reg+"/base:1\nCOPY f /f\n", map[string]string{"f": "x"}, func(o *Options) {
+		o.Events = func(e Event) { events = append(events, e) }
+	})
+	row := -1
+	var last Event
+	for _, e := range events {
+		if e.Kind == EventStart && strings.Contains(e.Name, "the root filesystem (2 layers)") {
+			row = e.Vertex
+			if e.Total != want {
+				t.Errorf("start says %d bytes, the layers hold %d", e.Total, want)
+			}
+		}
+		if e.Vertex == row && e.Kind == EventProgress {
+			if e.Total != want || e.Current > want || e.Current < last.Current {
+				t.Errorf("progress %d of %d after %d (layers: %d)", e.Current, e.Total, last.Current, want)
+			}
+			last = e
+		}
+		if e.Vertex == row && e.Kind == EventDone && last.Current != want {
+			t.Errorf("done after %d of %d bytes", last.Current, want)
+		}
+	}
+	if row < 0 {
+		t.Fatalf("no row made the root: %+v", events)
 	}
 }

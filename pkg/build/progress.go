@@ -50,6 +50,9 @@ type vertex struct {
 	mu      sync.Mutex
 	partial []byte
 	tail    []string
+	// Byte progress (see counter); total is set once, at the start.
+	total, current int64
+	lastBytes      time.Time
 }
 
 func (p *progress) printf(format string, args ...any) {
@@ -67,13 +70,17 @@ func (p *progress) warn(format string, args ...any) {
 	p.emit(Event{Kind: EventWarning, Message: fmt.Sprintf(format, args...)})
 }
 
-func (p *progress) vertex(name string) *vertex {
+func (p *progress) vertex(name string) *vertex { return p.byteVertex(name, 0) }
+
+// byteVertex starts a step whose work is total bytes (0: not counted in
+// bytes), told as it goes through the function counter returns.
+func (p *progress) byteVertex(name string, total int64) *vertex {
 	p.mu.Lock()
 	p.n++
-	v := &vertex{p: p, id: p.n, name: name, start: time.Now()}
+	v := &vertex{p: p, id: p.n, name: name, start: time.Now(), total: total}
 	p.mu.Unlock()
 	p.printf("#%d %s\n", v.id, name)
-	p.emit(Event{Kind: EventStart, Vertex: v.id, Name: name})
+	p.emit(Event{Kind: EventStart, Vertex: v.id, Name: name, Total: total})
 	return v
 }
 
@@ -113,8 +120,42 @@ func (v *vertex) flush() {
 	}
 }
 
+// counter returns a function that adds to the step's byte progress, for
+// events (the plain text has no bars).
+func (v *vertex) counter() func(n int64) {
+	if v.p.events == nil || v.total == 0 {
+		return func(int64) {}
+	}
+	return func(n int64) {
+		v.mu.Lock()
+		v.current += n
+		cur, due := v.current, time.Since(v.lastBytes) >= bytesEvery
+		if due {
+			v.lastBytes = time.Now()
+		}
+		v.mu.Unlock()
+		if due {
+			v.p.emit(Event{Kind: EventProgress, Vertex: v.id, Name: v.name, Current: cur, Total: v.total})
+		}
+	}
+}
+
+// bytesEvery is how often a step's byte progress is told at most.
+const bytesEvery = 100 * time.Millisecond
+
+// lastBytesEvent tells the final count, if the step counts bytes.
+func (v *vertex) lastBytesEvent() {
+	v.mu.Lock()
+	cur := v.current
+	v.mu.Unlock()
+	if v.total > 0 {
+		v.p.emit(Event{Kind: EventProgress, Vertex: v.id, Name: v.name, Current: cur, Total: v.total})
+	}
+}
+
 func (v *vertex) done() {
 	v.flush()
+	v.lastBytesEvent()
 	took := time.Since(v.start).Seconds()
 	v.p.printf("#%d DONE %.1fs\n", v.id, took)
 	v.p.emit(Event{Kind: EventDone, Vertex: v.id, Name: v.name, Seconds: took})

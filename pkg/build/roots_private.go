@@ -106,7 +106,7 @@ func (p *privateRoots) outlineFits(ctx context.Context, st *stage) bool {
 
 // outlineRoot unpacks an outline of the stage's layers as its root.
 func (p *privateRoots) outlineRoot(ctx context.Context, st *stage) error {
-	fs, err := p.b.provision(st, "outlining", func() (*rootfs.Root, error) {
+	fs, err := p.b.provision(ctx, st, "outlining", func(ctx context.Context) (*rootfs.Root, error) {
 		return p.b.maker.Outlined(ctx, stageRoot(st), st.layers, userFiles...)
 	})
 	if err != nil {
@@ -144,23 +144,34 @@ func (b *builder) unpackRoot(ctx context.Context, st *stage, templates bool) (*r
 	if tmpl != nil {
 		how = "cloning and unpacking"
 	}
-	return b.provision(st, how, func() (*rootfs.Root, error) {
+	return b.provision(ctx, st, how, func(ctx context.Context) (*rootfs.Root, error) {
 		return b.maker.Unpacked(ctx, stageRoot(st), st.layers, tmpl)
 	})
 }
 
 // provision makes a stage's root as a progress row of its own, so that
-// its time is not charged to the step that first needs the files.
-func (b *builder) provision(st *stage, how string, mk func() (*rootfs.Root, error)) (*rootfs.Root, error) {
+// its time is not charged to the step that first needs the files; the
+// row counts the compressed bytes mk reads (under the ctx it gets).
+func (b *builder) provision(ctx context.Context, st *stage, how string, mk func(context.Context) (*rootfs.Root, error)) (*rootfs.Root, error) {
 	if len(st.layers) == 0 {
-		return mk()
+		return mk(ctx)
 	}
 	layers := fmt.Sprintf("%d layers", len(st.layers))
 	if len(st.layers) == 1 {
 		layers = "1 layer"
 	}
-	v := b.prog.vertex(fmt.Sprintf("[%sinternal] %s the root filesystem (%s)", st.prefix, how, layers))
-	fs, err := mk()
+	var total int64
+	if b.plan.Bases[st.index].Kind == dockerfile.BaseImage {
+		// A pulled image's sizes are in its manifest; a stage's own
+		// layers may not even be compressed.
+		for _, l := range st.layers {
+			if n, err := l.Size(); err == nil {
+				total += n
+			}
+		}
+	}
+	v := b.prog.byteVertex(fmt.Sprintf("[%sinternal] %s the root filesystem (%s)", st.prefix, how, layers), total)
+	fs, err := mk(rootfs.WithBytesRead(ctx, v.counter()))
 	if err != nil {
 		v.fail(err)
 		return nil, st.def.Wrap(err)

@@ -49,7 +49,7 @@ func (s *sharedRoot) full(ctx context.Context, st *stage) (*rootfs.Root, error) 
 		prev.fs = nil
 	}
 	s.active = nil
-	fs, err := b.provision(st, "unpacking at "+s.dir.Dir(), func() (*rootfs.Root, error) {
+	fs, err := b.provision(ctx, st, "unpacking at "+s.dir.Dir(), func(ctx context.Context) (*rootfs.Root, error) {
 		fs, err := s.dir.Fill(ctx, b.maker, st.layers)
 		if err != nil {
 			return nil, fmt.Errorf("making the stage's root: %w", err)

@@ -64,6 +64,10 @@ type Options struct {
 	RetryWait time.Duration
 	// Progress, when set, receives a line per output written.
 	Progress io.Writer
+	// Pushed, when set, is told how many bytes of the push to registries
+	// are uploaded of how many, as they go (from one goroutine; a retry
+	// starts again from zero).
+	Pushed func(current, total int64)
 }
 
 // Artifact is what Publish writes: a v1.Image, or a v1.ImageIndex of a
@@ -138,7 +142,7 @@ func Publish(ctx context.Context, img Artifact, opts Options) ([]string, error) 
 		}
 	}
 	if !opts.NoPush && len(refs) > 0 {
-		push := func() error { return ToRegistries(ctx, img, refs, opts.Registry) }
+		push := func() error { return ToRegistries(ctx, img, refs, opts.Registry, opts.Pushed) }
 		notify := func(attempt int, next time.Duration, err error) {
 			if opts.Progress != nil {
 				fmt.Fprintf(opts.Progress, "push failed, retrying in %s (%d of %d): %v\n", next, attempt, opts.Retries, err)
@@ -234,15 +238,33 @@ func parseRefs(opts Options) ([]name.Reference, error) {
 
 // ToRegistries pushes img to every reference. Blobs a registry already has
 // are not uploaded again, blobs are shared between tags of one
-// repository, and each manifest goes up after its blobs.
-func ToRegistries(ctx context.Context, img remote.Taggable, refs []name.Reference, reg registry.Options) error {
+// repository, and each manifest goes up after its blobs. pushed, when
+// not nil, is told of the bytes uploaded as they go.
+func ToRegistries(ctx context.Context, img remote.Taggable, refs []name.Reference, reg registry.Options, pushed func(current, total int64)) error {
 	todo := make(map[name.Reference]remote.Taggable, len(refs))
 	for _, r := range refs {
 		todo[r] = img
 	}
-	if err := remote.MultiWrite(todo, reg.Remote(ctx, nil)...); err != nil {
+	ropts := reg.Remote(ctx, nil)
+	done := make(chan struct{})
+	if pushed != nil {
+		updates := make(chan v1.Update, 16)
+		go func() {
+			defer close(done)
+			for u := range updates { // closed by the write
+				if u.Error == nil {
+					pushed(u.Complete, u.Total)
+				}
+			}
+		}()
+		ropts = append(ropts, remote.WithProgress(updates))
+	} else {
+		close(done)
+	}
+	if err := remote.MultiWrite(todo, ropts...); err != nil {
 		return fmt.Errorf("pushing to %s: %w", refList(refs), err)
 	}
+	<-done // every update told before the push is said to be over
 	return nil
 }
 

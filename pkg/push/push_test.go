@@ -280,3 +280,32 @@ func TestCheckDestinations(t *testing.T) {
 		})
 	}
 }
+
+// TestPublishTellsPushedBytes: Pushed hears the upload grow to the size of
+// every blob the registry lacked (layers and config), and is done being
+// told when Publish returns.
+func TestPublishTellsPushedBytes(t *testing.T) {
+	host, _ := startRegistry(t)
+	img, err := random.Image(64<<10, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	ls, _ := img.Layers()
+	for _, l := range ls {
+		n, _ := l.Size()
+		want += n
+	}
+	var calls int
+	var current, total int64
+	_, err = Publish(context.Background(), img, Options{Destinations: []string{host + "/app:1"}, Pushed: func(c, t int64) {
+		calls++
+		current, total = c, t
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls == 0 || current != total || total < want {
+		t.Errorf("after %d calls: %d of %d bytes; the layers alone are %d", calls, current, total, want)
+	}
+}

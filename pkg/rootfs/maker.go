@@ -105,7 +105,7 @@ func (m *Maker) Unpack(ctx context.Context, dir string, ls []v1.Layer, into laye
 		}
 		// Unpacking a layer again over a partial attempt gives the same
 		// result: entries replace what they find.
-		err = m.opts.Retry(ctx, "unpacking a layer", func() error { return layers.ExtractLayer(ctx, dir, l, into) })
+		err = m.opts.Retry(ctx, "unpacking a layer", func() error { return layers.ExtractLayer(ctx, dir, withByteCount(ctx, l), into) })
 		if err != nil && !errors.Is(err, cache.ErrCorrupt) && ctx.Err() == nil {
 			// A kept copy may be why: checked whole, dropped if damaged.
 			if cerr := cache.Recheck(l); cerr != nil {
@@ -115,7 +115,7 @@ func (m *Maker) Unpack(ctx context.Context, dir string, ls []v1.Layer, into laye
 		if errors.Is(err, cache.ErrCorrupt) {
 			// The kept copy is gone: the layer downloads anew.
 			m.opts.Repaired(err)
-			err = layers.ExtractLayer(ctx, dir, l, into)
+			err = layers.ExtractLayer(ctx, dir, withByteCount(ctx, l), into)
 		}
 		if err != nil {
 			d, _ := l.Digest()

@@ -97,7 +97,7 @@ func (m *Maker) Kept(ctx context.Context, ls []v1.Layer) ([]string, error) {
 				return err
 			}
 			start := time.Now()
-			err = keep(ctx, kept, l)
+			err = keep(ctx, kept, withByteCount(ctx, l))
 			if err != nil && ctx.Err() == nil {
 				if cerr := cache.Recheck(l); cerr != nil {
 					err = cerr
