@@ -21,8 +21,10 @@ func TestCancelDuringRun(t *testing.T) {
 	marker := "31" + time.Now().Format("0405")
 	dir := writeContext(t, map[string]string{"Dockerfile": dockerfile("FROM {{.Busybox}}\nRUN sleep " + marker + " & sleep " + marker + "\n")})
 	work := t.TempDir()
-	// The pause lets the step start its processes.
-	stderr, err := interrupt(t, []string{"--context", dir, "--no-push", "--work-dir", work}, "RUN sleep", 300*time.Millisecond, syscall.SIGTERM)
+	// Signalled once the step's processes run: on a busy machine the root
+	// can still be unpacking long after the step's line.
+	running := func() bool { return processWith(marker) }
+	stderr, err := interrupt(t, []string{"--context", dir, "--no-push", "--work-dir", work}, "RUN sleep", running, 100*time.Millisecond, syscall.SIGTERM)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 143 {
 		t.Errorf("exit: %v, want status 143", err)
@@ -47,9 +49,10 @@ func TestCancelDuringRun(t *testing.T) {
 }
 
 // interrupt runs the builder with args, sends sig once a progress line
-// containing after has appeared and pause has passed, and returns what
-// it printed on stderr and how it ended.
-func interrupt(t *testing.T, args []string, after string, pause time.Duration, sig syscall.Signal) (string, error) {
+// containing after has appeared, ready (when not nil) says so within a
+// minute, and pause has passed, and returns what it printed on stderr and
+// how it ended.
+func interrupt(t *testing.T, args []string, after string, ready func() bool, pause time.Duration, sig syscall.Signal) (string, error) {
 	t.Helper()
 	cmd := exec.Command(env.builder, args...)
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
@@ -66,6 +69,12 @@ func interrupt(t *testing.T, args []string, after string, pause time.Duration, s
 		lines = append(lines, sc.Text())
 		if strings.Contains(sc.Text(), after) {
 			break
+		}
+	}
+	for deadline := time.Now().Add(time.Minute); ready != nil && !ready(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("not ready a minute after %q", after)
 		}
 	}
 	time.Sleep(pause)
@@ -100,7 +109,7 @@ func TestCancelDuringPush(t *testing.T) {
 	dest := slow.host + "/cancelled/app:1"
 	// The pause reaches into the upload.
 	_, err := interrupt(t, []string{"--context", dir, "--destination", dest, "--insecure-registry", slow.host, "--work-dir", work},
-		"exporting to image", 700*time.Millisecond, syscall.SIGINT)
+		"exporting to image", nil, 700*time.Millisecond, syscall.SIGINT)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
 		t.Errorf("exit: %v, want status 130", err)

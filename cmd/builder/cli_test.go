@@ -202,6 +202,21 @@ func TestExitCode(t *testing.T) {
 	if !strings.Contains(stderr.String(), "error: bad\n") {
 		t.Errorf("stderr = %q", stderr.String())
 	}
+	// Wherever the signal landed, the error says "interrupted", once.
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("unpacking layer 1: %w", context.Canceled), "error: unpacking layer 1: interrupted (SIGTERM)\n"},
+		{fmt.Errorf("pushing: %w", errors.New("read tcp: use of closed connection")), "error: pushing: read tcp: use of closed connection: interrupted (SIGTERM)\n"},
+		{fmt.Errorf("RUN sleep: %w", &signalError{sig: syscall.SIGTERM}), "error: RUN sleep: interrupted (SIGTERM)\n"},
+	} {
+		stderr.Reset()
+		exitCode(cctx, tc.err, &stderr)
+		if stderr.String() != tc.want {
+			t.Errorf("%v: stderr %q, want %q", tc.err, stderr.String(), tc.want)
+		}
+	}
 }
 
 type wrapped struct{ err error }

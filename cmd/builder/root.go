@@ -78,15 +78,21 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(stderr, "error: %v\n", err)
+	var se *signalError
+	interrupted := errors.As(context.Cause(ctx), &se)
+	msg := err.Error()
+	if interrupted && !strings.Contains(msg, se.Error()) {
+		// Whatever the signal stopped says so, not "context canceled".
+		msg = strings.TrimSuffix(strings.TrimSuffix(msg, context.Canceled.Error()), ": ") + ": " + se.Error()
+	}
+	fmt.Fprintf(stderr, "error: %s\n", msg)
 	if errors.Is(err, isolation.ErrNoNamespaces) {
 		fmt.Fprintln(stderr, "hint: inside a container that grants no CAP_SYS_ADMIN, pass --isolation=none: the container is then the boundary")
 	}
 	if host := plainHTTPRegistry(err); host != "" {
 		fmt.Fprintf(stderr, "hint: %s speaks plain HTTP: pass --insecure-registry %s (or --insecure-pull for every pull, --insecure for every push)\n", host, host)
 	}
-	var se *signalError
-	if errors.As(context.Cause(ctx), &se) {
+	if interrupted {
 		return 128 + int(se.sig)
 	}
 	var ec interface{ ExitCode() int }
