@@ -49,7 +49,8 @@ func TestSelfImage(t *testing.T) {
 		t.Errorf("config %s", jsonOf(cfg))
 	}
 	p := fetch(t, ref)
-	for _, want := range []string{"/kaniko/builder", "/kaniko/executor", "/kaniko/ssl/certs/ca-certificates.crt"} {
+	helpers := []string{"/kaniko/docker-credential-ecr-login", "/kaniko/docker-credential-gcr", "/kaniko/docker-credential-acr-env"}
+	for _, want := range append([]string{"/kaniko/builder", "/kaniko/executor", "/kaniko/ssl/certs/ca-certificates.crt"}, helpers...) {
 		if _, ok := p.tree[want]; !ok {
 			t.Errorf("%s missing from the image", want)
 		}
@@ -57,8 +58,16 @@ func TestSelfImage(t *testing.T) {
 	if _, ok := p.tree["/README.md"]; ok {
 		t.Error(".dockerignore let the repository's files in")
 	}
-	if len(p.tree) > 8 {
-		t.Errorf("the image holds more than the binary and certificates: %v", keys(p.tree))
+	if len(p.tree) > 11 {
+		t.Errorf("the image holds more than the binary, the cloud helpers and certificates: %v", keys(p.tree))
+	}
+	// The helpers are static and run in the image (here: their versions).
+	for _, h := range []string{"docker-credential-ecr-login -v", "docker-credential-gcr version"} {
+		args := strings.Fields(h)
+		args[0] = "/kaniko/" + args[0]
+		if out, code := runImage(t, ref, args...); code != 0 {
+			t.Errorf("%s in the image: exit %d\n%s", h, code, out)
+		}
 	}
 	out, code := runImage(t, ref, "/kaniko/executor", "version")
 	if code != 0 || !strings.HasPrefix(out, "builder ") {
