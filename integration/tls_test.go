@@ -63,6 +63,24 @@ func TestSelfSignedRegistry(t *testing.T) {
 // without the CA, verified with --registry-certificate REGISTRY=CA_FILE.
 func TestPrivateCARegistry(t *testing.T) {
 	needs(t)
+	addr, ca := privateCARegistry(t, "")
+	base := addr + "/ca/busybox:1"
+	run(t, "skopeo", "copy", "-q", "--src-tls-verify=false", "--dest-cert-dir", dirWith(t, ca), "docker://"+env.busybox, "docker://"+base)
+	ctxDir := writeContext(t, map[string]string{"Dockerfile": "FROM " + base + "\nRUN echo private ca > /f\n"})
+	dest := addr + "/ca/app:1"
+	if r := runBuilder(t, ctxDir, nil, "--context", ctxDir, "--destination", dest); r.code == 0 || !strings.Contains(r.stderr, "certificate") {
+		t.Errorf("without the CA: exit %d\n%s", r.code, r.stderr)
+	}
+	mustBuild(t, ctxDir, "--context", ctxDir, "--destination", dest, "--registry-certificate", addr+"="+ca)
+	run(t, "skopeo", "inspect", "--cert-dir", dirWith(t, ca), "docker://"+dest)
+}
+
+// privateCARegistry starts a registry of its own (stopped when the test
+// ends) serving TLS with a certificate for 127.0.0.1 that a private CA,
+// made here with openssl, signed; with an htpasswd file it also wants
+// basic auth. It returns the registry's address and the CA's file.
+func privateCARegistry(t *testing.T, htpasswd string) (addr, ca string) {
+	t.Helper()
 	dir := t.TempDir()
 	p := func(n string) string { return filepath.Join(dir, n) }
 	run(t, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", p("ca.key"), "-out", p("ca.pem"), "-subj", "/CN=test CA")
@@ -72,22 +90,14 @@ func TestPrivateCARegistry(t *testing.T) {
 	}
 	run(t, "openssl", "x509", "-req", "-in", p("srv.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"), "-CAcreateserial",
 		"-out", p("srv.pem"), "-days", "2", "-extfile", p("ext.cnf"))
-	addr, stop, err := testenv.StartRegistryTLS(p("registry"), "", p("srv.pem"), p("srv.key"))
+	addr, stop, err := testenv.StartRegistryTLS(p("registry"), htpasswd, p("srv.pem"), p("srv.key"))
 	if stop != nil {
-		defer stop()
+		t.Cleanup(stop)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := addr + "/ca/busybox:1"
-	run(t, "skopeo", "copy", "-q", "--src-tls-verify=false", "--dest-cert-dir", dirWith(t, p("ca.pem")), "docker://"+env.busybox, "docker://"+base)
-	ctxDir := writeContext(t, map[string]string{"Dockerfile": "FROM " + base + "\nRUN echo private ca > /f\n"})
-	dest := addr + "/ca/app:1"
-	if r := runBuilder(t, ctxDir, nil, "--context", ctxDir, "--destination", dest); r.code == 0 || !strings.Contains(r.stderr, "certificate") {
-		t.Errorf("without the CA: exit %d\n%s", r.code, r.stderr)
-	}
-	mustBuild(t, ctxDir, "--context", ctxDir, "--destination", dest, "--registry-certificate", addr+"="+p("ca.pem"))
-	run(t, "skopeo", "inspect", "--cert-dir", dirWith(t, p("ca.pem")), "docker://"+dest)
+	return addr, p("ca.pem")
 }
 
 // dirWith makes a directory holding a CA file as skopeo's --cert-dir
