@@ -437,3 +437,23 @@ func TestPlainHTTPHint(t *testing.T) {
 		t.Errorf("a hint for another error:\n%s", stderr.String())
 	}
 }
+
+// TestUnknownFlagSuggestion: a mistyped flag names the one meant, on the
+// root command and on build; one far from every flag says only that it
+// is unknown.
+func TestUnknownFlagSuggestion(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--destinaton", "r/x"}, "unknown flag: --destinaton: did you mean --destination?"},
+		{[]string{"build", "--no-pussh", "."}, "unknown flag: --no-pussh: did you mean --no-push?"},
+		{[]string{"build", "--dockerf=Dockerfile", "."}, "unknown flag: --dockerf: did you mean --dockerfile?"},
+		{[]string{"build", "--zzzzzzzz", "."}, "unknown flag: --zzzzzzzz"},
+	} {
+		_, _, err := execute(t, tc.args...)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}

@@ -43,6 +43,7 @@ func newRootCmd() *cobra.Command {
 	}
 	f.register(root)
 	root.SetUsageFunc(groupedUsage)
+	root.SetFlagErrorFunc(suggestFlag) // the build subcommand inherits it
 	root.AddCommand(newBuildCmd(), newVersionCmd())
 	return root
 }
