@@ -53,7 +53,7 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 		return err
 	}
 	defer endProgress()
-	if bo.Logger, err = f.logger(logOut); err != nil {
+	if bo.Logger, err = f.logger(logOut, isTerminal(stderr)); err != nil {
 		return err
 	}
 	if f.dryRun {

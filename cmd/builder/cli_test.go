@@ -457,3 +457,27 @@ func TestUnknownFlagSuggestion(t *testing.T) {
 		}
 	}
 }
+
+// TestLogColours: the default log format colours levels on a terminal
+// and nowhere else; text never does.
+func TestLogColours(t *testing.T) {
+	for _, tc := range []struct {
+		format   string
+		terminal bool
+		want     string
+	}{
+		{"color", true, "level=\x1b[33mWARN\x1b[0m msg=careful"},
+		{"color", false, "level=WARN msg=careful"},
+		{"text", true, "level=WARN msg=careful"},
+	} {
+		var b bytes.Buffer
+		l, err := (&buildFlags{verbosity: "info", logFormat: tc.format}).logger(&b, tc.terminal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Warn("careful")
+		if strings.TrimSpace(b.String()) != tc.want {
+			t.Errorf("%s, terminal %v: %q, want %q", tc.format, tc.terminal, b.String(), tc.want)
+		}
+	}
+}

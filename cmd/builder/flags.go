@@ -128,7 +128,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&f.keepWorkDir, "keep-work-dir", false, "leave the build's root filesystems and layers in the work directory")
 	fs.BoolVar(&f.noOverlay, "no-overlay", false, "find what each RUN changed by walking the stage's root instead of running it on an overlayfs (slower; for filesystems overlayfs cannot use)")
 	fs.StringVarP(&f.verbosity, "verbosity", "v", "info", "log level: panic, fatal, error, warn, info, debug or trace")
-	fs.StringVar(&f.logFormat, "log-format", "color", "diagnostics format: text, color (text) or json")
+	fs.StringVar(&f.logFormat, "log-format", "color", "diagnostics format: color (text, its levels coloured on a terminal), text or json")
 	fs.BoolVar(&f.logTimestamp, "log-timestamp", false, "put a timestamp on every diagnostic line")
 	fs.StringVar(&f.isolation, "isolation", "", "how RUN is isolated: chroot (namespaces, pivoted into a stage directory; needs CAP_SYS_ADMIN) or none (kaniko's: build at / of the builder's own container); default none inside the builder's image, else chroot")
 	fs.BoolVar(&f.force, "force", false, "allow --isolation=none outside a container, where it replaces this machine's files")

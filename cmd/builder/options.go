@@ -19,7 +19,7 @@ import (
 
 // logger writes the library's diagnostics at the --verbosity level, in the
 // --log-format.
-func (f *buildFlags) logger(w io.Writer) (*slog.Logger, error) {
+func (f *buildFlags) logger(w io.Writer, terminal bool) (*slog.Logger, error) {
 	levels := map[string]slog.Level{
 		"panic": slog.LevelError + 4, "fatal": slog.LevelError + 4, "error": slog.LevelError,
 		"warn": slog.LevelWarn, "warning": slog.LevelWarn, "info": slog.LevelInfo,
@@ -39,7 +39,12 @@ func (f *buildFlags) logger(w io.Writer) (*slog.Logger, error) {
 		}
 	}
 	switch f.logFormat {
-	case "", "text", "color":
+	case "", "color":
+		if terminal {
+			w = colourLevels{w}
+		}
+		return slog.New(slog.NewTextHandler(w, ho)), nil
+	case "text":
 		return slog.New(slog.NewTextHandler(w, ho)), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, ho)), nil
@@ -390,4 +395,20 @@ func dockerConfigDir() string {
 		return ""
 	}
 	return abs
+}
+
+// colourLevels colours the level of each text record written through it,
+// as kaniko's colour format does on a terminal: slog's text handler
+// quotes a value holding escape codes, so they go in after it.
+type colourLevels struct{ w io.Writer }
+
+var levelColours = strings.NewReplacer(
+	"level=ERROR", "level=\x1b[31mERROR\x1b[0m", "level=WARN", "level=\x1b[33mWARN\x1b[0m",
+	"level=INFO", "level=\x1b[36mINFO\x1b[0m", "level=DEBUG", "level=\x1b[90mDEBUG\x1b[0m")
+
+func (c colourLevels) Write(b []byte) (int, error) {
+	if _, err := io.WriteString(c.w, levelColours.Replace(string(b))); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
