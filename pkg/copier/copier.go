@@ -193,7 +193,7 @@ func clearFileTarget(dst string) error {
 // copyDir copies the directory srcHost to dst. rel is its path relative to
 // the source root (for .dockerignore) and exclRel relative to the COPY
 // source (for --exclude). The top directory of a COPY only receives the
-// contents: its own metadata is not copied. A directory .dockerignore
+// contents and the source directory's times, not its mode or owner. A directory .dockerignore
 // leaves out is entered only to find exceptions ("!dir/keep"): it is lazy,
 // made (with its parents) only when one is found.
 func (cp *Copier) copyDir(srcHost, dst, rel, exclRel string, top bool, lazyParent func() error) error {
@@ -284,8 +284,14 @@ func (cp *Copier) copyDir(srcHost, dst, rel, exclRel string, top bool, lazyParen
 			return err
 		}
 	}
-	if created && !top {
+	switch {
+	case created && !top:
 		return cp.setMetadata(srcHost, dst, fi)
+	case top && made:
+		// BuildKit gives the destination, made or already there, the
+		// source directory's times (not its mode or owner): a COPY --link
+		// layer is then the same whenever it is built.
+		return setTimes(dst, fi)
 	}
 	return nil
 }
@@ -352,6 +358,12 @@ func (cp *Copier) setMetadata(srcHost, dst string, fi os.FileInfo) error {
 			return err
 		}
 	}
+	return setTimes(dst, fi)
+}
+
+// setTimes gives dst (not what it links to) fi's access and modification
+// times.
+func setTimes(dst string, fi os.FileInfo) error {
 	st := fi.Sys().(*syscall.Stat_t)
 	ts := []unix.Timespec{
 		{Sec: st.Atim.Sec, Nsec: st.Atim.Nsec},

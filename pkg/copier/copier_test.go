@@ -237,3 +237,39 @@ func TestChmodDestinationDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyDirectoryTimes: the destination of a directory's contents, made
+// by the copy or already there, gets the source directory's times and
+// keeps its own mode, as in BuildKit (checked with v0.34.2).
+func TestCopyDirectoryTimes(t *testing.T) {
+	ctxDir, root := t.TempDir(), t.TempDir()
+	writeTree(t, ctxDir, map[string]string{"app/v": "1\n"})
+	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := os.Chmod(filepath.Join(ctxDir, "app"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(filepath.Join(ctxDir, "app"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(root, "exists"), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	src := &Source{Root: ctxDir, Context: true, Name: "the build context"}
+	for dest, mode := range map[string]os.FileMode{"/new/": 0o755, "/exists/": 0o711} {
+		cp := New(root, src, Options{})
+		matches, err := src.Resolve("app")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cp.Copy(context.Background(), matches[0], dest, false); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(filepath.Join(root, dest))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.ModTime().Equal(old) || fi.Mode().Perm() != mode {
+			t.Errorf("%s: %v %v, want %v %v", dest, fi.ModTime(), fi.Mode().Perm(), old, mode)
+		}
+	}
+}
