@@ -105,14 +105,7 @@ CMD ["/hello"]
 func TestMultiPlatformCrossCompile(t *testing.T) {
 	needs(t)
 	multi := multiBusybox(t)
-	layout, err := testenv.GoToolchainLayout()
-	if err != nil {
-		t.Fatalf("making the Go toolchain base: %v", err)
-	}
-	gotool := env.registry + "/golang:test"
-	if err := testenv.PushLayout(layout, gotool); err != nil {
-		t.Fatal(err)
-	}
+	gotool := goToolchain(t)
 	df := strings.NewReplacer("{{.Go}}", gotool, "{{.Multi}}", multi).Replace(crossCompile)
 	ctx := writeContext(t, map[string]string{"Dockerfile": df, "hello.go": "package main\n\nfunc main() { println(\"hello from go\") }\n"})
 	ref := env.registry + "/cross:1"
