@@ -109,6 +109,11 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 	if po.TarPath == "-" || po.OCIArchivePath == "-" || po.FilesystemTarPath == "-" {
 		stdout = stderr // stdout holds the archive
 	}
+	if po.NoPush {
+		// Nothing went to a registry: no repository name, which would
+		// read as pushed (to Docker Hub for a bare -t app:1).
+		names = nil
+	}
 	for _, n := range names {
 		fmt.Fprintln(stdout, n)
 	}

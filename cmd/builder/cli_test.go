@@ -42,8 +42,10 @@ func TestKanikoStyleInvocation(t *testing.T) {
 	if err != nil {
 		t.Fatalf("build: %v\n%s", err, progress)
 	}
-	if !strings.HasPrefix(out, "example.com/hello@sha256:") || strings.Count(out, "\n") != 1 {
-		t.Errorf("stdout = %q, want one repo@digest line", out)
+	// Not pushed: the digest alone, no repository name that reads as
+	// pushed.
+	if !strings.HasPrefix(out, "sha256:") || strings.Count(out, "\n") != 1 {
+		t.Errorf("stdout = %q, want the digest alone", out)
 	}
 	if !strings.Contains(progress, "exporting to image") {
 		t.Errorf("progress on stderr:\n%s", progress)
@@ -373,7 +375,7 @@ func TestStdin(t *testing.T) {
 		return out.String(), err
 	}
 	empty := t.TempDir() // no Dockerfile in it
-	if out, err := run(strings.NewReader("FROM scratch\nLABEL from=stdin\n"), "build", "-f", "-", empty); err != nil || !strings.Contains(out, "@sha256:") {
+	if out, err := run(strings.NewReader("FROM scratch\nLABEL from=stdin\n"), "build", "-f", "-", empty); err != nil || !strings.HasPrefix(out, "sha256:") {
 		t.Errorf("-f -: %q, %v", out, err)
 	}
 	var tarball bytes.Buffer
@@ -384,7 +386,7 @@ func TestStdin(t *testing.T) {
 	tw.WriteHeader(&tar.Header{Name: "f", Mode: 0o644, Size: 1, Typeflag: tar.TypeReg})
 	tw.Write([]byte("x"))
 	tw.Close()
-	if out, err := run(&tarball, "build", "-"); err != nil || !strings.Contains(out, "@sha256:") {
+	if out, err := run(&tarball, "build", "-"); err != nil || !strings.HasPrefix(out, "sha256:") {
 		t.Errorf("context -: %q, %v", out, err)
 	}
 	if _, err := run(strings.NewReader(""), "build", "-f", "-", "-"); err == nil || !strings.Contains(err.Error(), "not both") {
@@ -416,10 +418,11 @@ func TestBuildWithoutDestination(t *testing.T) {
 	}
 }
 
-// TestQuiet prints the result and nothing of the progress.
+// TestQuiet prints the result (not pushed: its digest) and nothing of
+// the progress.
 func TestQuiet(t *testing.T) {
 	out, progress, err := execute(t, "build", "-q", "../../examples/hello", "--no-push", "--destination", "example.com/hello:1", "--work-dir", t.TempDir())
-	if err != nil || !strings.Contains(out, "@sha256:") || strings.Contains(progress, "#") || strings.Contains(progress, "DONE") {
+	if err != nil || !strings.HasPrefix(out, "sha256:") || strings.Contains(progress, "#") || strings.Contains(progress, "DONE") {
 		t.Errorf("-q: out %q, err %v, progress:\n%s", out, err, progress)
 	}
 }
@@ -479,5 +482,17 @@ func TestLogColours(t *testing.T) {
 		if strings.TrimSpace(b.String()) != tc.want {
 			t.Errorf("%s, terminal %v: %q, want %q", tc.format, tc.terminal, b.String(), tc.want)
 		}
+	}
+}
+
+// TestVerbosityErrorIsQuiet: --verbosity error prints no progress, only
+// the result.
+func TestVerbosityErrorIsQuiet(t *testing.T) {
+	out, stderr, err := execute(t, "build", "../../examples/hello", "--no-push", "--verbosity", "error", "--work-dir", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stderr != "" || !strings.HasPrefix(out, "sha256:") {
+		t.Errorf("stdout %q, stderr %q", out, stderr)
 	}
 }

@@ -31,6 +31,10 @@ func (f *buildFlags) setProgress(bo *build.Options, po *push.Options, stderr io.
 			mode = "tty"
 		}
 	}
+	switch strings.ToLower(f.verbosity) {
+	case "error", "fatal", "panic":
+		mode = "quiet" // only errors, as the level says
+	}
 	if f.quiet {
 		mode = "quiet" // -q: the result's name alone, as docker build -q
 	}
