@@ -26,6 +26,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
+	"github.com/buildcrew/builder/internal/rmtree"
 	"github.com/buildcrew/builder/pkg/dockerfile"
 	"github.com/buildcrew/builder/pkg/isolation"
 	"github.com/buildcrew/builder/pkg/rootfs"
@@ -80,7 +81,7 @@ func (r *Result) Close() error {
 	if r.maker != nil {
 		r.maker.Wait()
 	}
-	errs = append(errs, os.RemoveAll(r.work))
+	errs = append(errs, rmtree.RemoveAll(r.work))
 	if r.lock != nil {
 		r.lock.Close()
 	}
@@ -354,7 +355,7 @@ func (b *builder) removeWork() {
 		return
 	}
 	b.maker.Wait()
-	os.RemoveAll(b.work)
+	rmtree.RemoveAll(b.work)
 	b.lock.Close()
 }
 

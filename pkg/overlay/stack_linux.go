@@ -32,8 +32,12 @@ func Stack(ctx context.Context, dst string, dirs []string, removeDir func(string
 		return err
 	}
 	s := &stacker{root: dst, merger: merger{removeDir: removeDir}}
-	for _, d := range dirs {
-		if err := s.dir(ctx, d, dst, true); err != nil {
+	for i, d := range dirs {
+		lay := s.dir
+		if i == 0 {
+			lay = func(ctx context.Context, src, dst string, _ bool) error { return s.freshStack(ctx, src, dst) }
+		}
+		if err := lay(ctx, d, dst, true); err != nil {
 			return fmt.Errorf("stacking the layer %s: %w", d, err)
 		}
 		// Last, as extraction does: a later entry can reach a directory

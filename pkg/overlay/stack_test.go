@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -180,6 +181,12 @@ func TestStackMatchesExtraction(t *testing.T) {
 			{dir("bin/", 0o755), reg("bin/busybox"), hard("bin/sh", "bin/busybox"), hard("bin/ls", "bin/busybox")},
 			{reg("bin/.wh.ls")},
 		}},
+		{"bottom layer with whiteouts, opaque and implied directories", [][]*tar.Header{
+			{reg("a/b/c/f"), reg("a/.wh.gone"), reg("w/.wh.x"), dir("o/", 0o750), reg("o/.wh..wh..opq"), reg("o/k"),
+				dir("deep/", 0o711), dir("deep/1/", 0o700), dir("deep/1/2/", 0o755), reg("deep/1/2/f"), sym("deep/l", "1"), hard("deep/h", "o/k")},
+			{reg("deep/1/2/g"), reg("a/b/.wh.c")},
+		}},
+		{"a wide bottom layer laid on every core", [][]*tar.Header{wideLayer(40, 5)}},
 		{"opaque directory a layer only implies", [][]*tar.Header{
 			{dir("d/", 0o750), reg("d/old"), dir("d/sub/", 0o755), reg("d/sub/old")},
 			{reg("d/.wh..wh..opq"), reg("d/new")},
@@ -211,4 +218,23 @@ func FuzzStack(f *testing.F) {
 		}
 		compareStack(t, testenv.LayerScript(prog), false)
 	})
+}
+
+// wideLayer is a layer of dirs directories, each holding files files and
+// a subdirectory with as many: the bottom layer is laid on every core.
+func wideLayer(dirs, files int) []*tar.Header {
+	var hs []*tar.Header
+	for i := range dirs {
+		d := fmt.Sprintf("d%02d/", i)
+		hs = append(hs, &tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755 - int64(i%3)*0o10})
+		for _, sub := range []string{d, d + "sub/"} {
+			if sub != d {
+				hs = append(hs, &tar.Header{Name: sub, Typeflag: tar.TypeDir, Mode: 0o700})
+			}
+			for j := range files {
+				hs = append(hs, &tar.Header{Name: fmt.Sprintf("%sf%d", sub, j), Typeflag: tar.TypeReg})
+			}
+		}
+	}
+	return hs
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+
+	"github.com/buildcrew/builder/internal/rmtree"
 )
 
 // Trash deletes directories in the background: removing a root of
@@ -41,7 +43,7 @@ func (t *Trash) Discard(p string) error {
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		if err := os.RemoveAll(aside); err != nil {
+		if err := rmtree.RemoveAll(aside); err != nil {
 			t.mu.Lock()
 			t.errs = append(t.errs, err)
 			t.mu.Unlock()
