@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -225,11 +226,42 @@ func TestRealWorld(t *testing.T) {
 	})
 
 	t.Run("07-add-git", func(t *testing.T) {
-		repo := serveGitRepo(t, map[string]string{"VERSION": "1.0.0\n", "README": "app\n"}, "v1")
+		repo, base := serveGitRepo(t, map[string]string{"VERSION": "1.0.0\n", "README": "app\n"}, "v1")
+		check := func(t *testing.T, p *pulled) {
+			t.Helper()
+			fileIs(t, p, "/version", "1.0.0\n")
+			fileIs(t, p, "/src/README", "app\n")
+			absent(t, p, "/src/.git")
+		}
 		p, _ := build(t, "07-add-git", "1", "--build-arg", "REPO="+repo)
-		fileIs(t, p, "/version", "1.0.0\n")
-		fileIs(t, p, "/src/README", "app\n")
-		absent(t, p, "/src/.git")
+		check(t, p)
+		// Over ssh, with the key in the user's ssh-agent and the host in
+		// known_hosts, as git does: ssh:// with a port, and the scp-like
+		// git@host:path where port 22 is free to serve it.
+		sock := startSSHAgent(t)
+		for _, tc := range []struct{ name, listen, url string }{
+			{"ssh URL", "127.0.0.1:0", "ssh://git@%s/app.git"},
+			{"scp-like", "127.0.0.1:22", "git@127.0.0.1:app.git"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				addr, known, err := serveGitSSH(t, base, tc.listen, sock)
+				if err != nil {
+					t.Skipf("cannot serve ssh on %s: %v", tc.listen, err)
+				}
+				url := tc.url
+				if strings.Contains(url, "%s") {
+					url = fmt.Sprintf(url, addr)
+				}
+				ctx := realWorldContext(t, "07-add-git")
+				ref := env.registry + "/realworld/07-add-git:ssh"
+				r := runBuilder(t, ctx, []string{"SSH_AUTH_SOCK=" + sock, "SSH_KNOWN_HOSTS=" + known},
+					append([]string{"--context", ctx, "--destination", ref, "--build-arg", "REPO=" + url}, bases...)...)
+				if r.code != 0 {
+					t.Fatalf("ADD %s: exit %d\n%s", url, r.code, tail(r.stderr, 20))
+				}
+				check(t, fetch(t, ref))
+			})
+		}
 	})
 
 	t.Run("08-healthcheck", func(t *testing.T) {
@@ -273,6 +305,29 @@ func TestRealWorld(t *testing.T) {
 			p, _ := build(t, "11-tmpfs-and-cache", fmt.Sprint(i), "--cache-mount-dir", mounts)
 			fileIs(t, p, "/seen-before", want)
 			absent(t, p, "/tmp/scratch", "/var/cache/build/count")
+		}
+	})
+
+	t.Run("13-node-npm-ci", func(t *testing.T) {
+		// Built twice on empty work directories sharing the cache-mount
+		// directory: the second npm ci finds every package in its cache.
+		args := append([]string{"--build-arg", "NODE=" + nodeBase(t), "--cache-mount-dir", t.TempDir()}, npmRegistryArgs()...)
+		var runs []result
+		for i := range 2 {
+			_, r := build(t, "13-node-npm-ci", fmt.Sprint(i), args...)
+			runs = append(runs, r)
+		}
+		misses := regexp.MustCompile(`(?m)http fetch GET 200 \S+ .*\(cache miss\)`)
+		if !misses.MatchString(runs[0].stderr) || misses.MatchString(runs[1].stderr) {
+			t.Errorf("npm's cache should miss in the first build only:\nfirst:\n%s\nsecond:\n%s", tail(runs[0].stderr, 15), tail(runs[1].stderr, 15))
+		}
+		// One unpacking of the 200 MB image: run it and look around.
+		ref := env.registry + "/realworld/13-node-npm-ci:1"
+		look := "node server.js; test -f node_modules/ms/package.json && echo installed; " +
+			"test -e /root/.npm || echo no-npm-cache; test -e Dockerfile || echo no-dockerfile"
+		want := "172800000\ninstalled\nno-npm-cache\nno-dockerfile\n"
+		if out, code := runImage(t, ref, "/bin/sh", "-c", look); code != 0 || out != want {
+			t.Errorf("in the image: exit %d, %q, want %q", code, out, want)
 		}
 	})
 
@@ -322,9 +377,10 @@ func startSSHAgent(t *testing.T) string {
 	return sock
 }
 
-// serveGitRepo makes a repository holding files, tagged tag, and serves
-// it with git daemon on loopback; it returns the repository's git:// URL.
-func serveGitRepo(t *testing.T, files map[string]string, tag string) string {
+// serveGitRepo makes a repository app.git holding files, tagged tag, and
+// serves it with git daemon on loopback; it returns the repository's
+// git:// URL and the directory that holds it.
+func serveGitRepo(t *testing.T, files map[string]string, tag string) (string, string) {
 	t.Helper()
 	base := t.TempDir()
 	work := filepath.Join(base, "app.git")
@@ -365,5 +421,40 @@ func serveGitRepo(t *testing.T, files map[string]string, tag string) string {
 			t.Fatal("git daemon does not listen")
 		}
 	}
-	return fmt.Sprintf("git://127.0.0.1:%d/app.git", port)
+	return fmt.Sprintf("git://127.0.0.1:%d/app.git", port), base
+}
+
+// nodeBase is the Debian test base with Debian's nodejs and npm, built
+// by the builder the first time (two minutes: some three hundred
+// packages) and kept beside the Debian base.
+func nodeBase(t *testing.T) string {
+	t.Helper()
+	ref := env.registry + "/library/node:debian"
+	layout := filepath.Join(testenv.DebianCacheDir(), "node-debian-bookworm-"+runtime.GOARCH)
+	if _, err := os.Stat(filepath.Join(layout, "index.json")); err == nil {
+		if err := testenv.PushLayout(layout, ref); err != nil {
+			t.Fatal(err)
+		}
+		return ref
+	}
+	ctx := writeContext(t, map[string]string{"Dockerfile": "ARG DEBIAN\nFROM $DEBIAN\n" +
+		"RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm ca-certificates && rm -rf /var/lib/apt/lists/*\n"})
+	mustBuild(t, ctx, "--context", ctx, "--destination", ref, "--build-arg", "DEBIAN="+debianBase(t))
+	part := layout + ".part"
+	os.RemoveAll(part)
+	run(t, "skopeo", "copy", "-q", "--src-tls-verify=false", "docker://"+ref, "oci:"+part+":latest")
+	if err := os.Rename(part, layout); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// npmRegistryArgs passes the npm registry this machine's npm is
+// configured with, if it has npm; else npm's own default applies.
+func npmRegistryArgs() []string {
+	out, err := exec.Command("npm", "config", "get", "registry").Output()
+	if reg := strings.TrimSpace(string(out)); err == nil && strings.HasPrefix(reg, "http") {
+		return []string{"--build-arg", "NPM_CONFIG_REGISTRY=" + reg}
+	}
+	return nil
 }
