@@ -6,7 +6,8 @@
 // times, their ratios, the builder's time per phase and every tool's peak
 // RSS. The builder runs cold and warm (base layers kept in --cache-dir).
 // The "cache" workload is built cold, then fully cached, then after
-// changing a file copied late. Run it as root:
+// changing a file copied late; "gomod" as two CI jobs on fresh runners,
+// with and without --export-cache-mounts. Run it as root:
 //
 //	go run ./bench -runs 3
 package main
@@ -33,7 +34,7 @@ import (
 
 func main() {
 	runs := flag.Int("runs", 3, "builds per tool and workload")
-	only := flag.String("workloads", "small,steps,manyfiles,bigcopy,multistage,manystages,biglayer,appimage,crossplatform,cache", "comma-separated workloads to run")
+	only := flag.String("workloads", "small,steps,manyfiles,bigcopy,multistage,manystages,biglayer,appimage,crossplatform,cache,gomod", "comma-separated workloads to run")
 	out := flag.String("out", "bench/results/latest.md", "where to write the results table")
 	flag.Parse()
 	if err := run(*runs, strings.Split(*only, ","), *out); err != nil {
@@ -104,6 +105,14 @@ func run(runs int, workloads []string, out string) error {
 		dir := filepath.Join("bench", "workloads", w)
 		if w == "scale" {
 			row, err := e.scaleRow(dir)
+			if err != nil {
+				return fmt.Errorf("%s: %w", w, err)
+			}
+			table.WriteString(row)
+			continue
+		}
+		if w == "gomod" {
+			row, err := e.gomodRows(dir)
 			if err != nil {
 				return fmt.Errorf("%s: %w", w, err)
 			}

@@ -19,12 +19,8 @@ var warmFirst = map[string]bool{"crossplatform-cached": true}
 // (a Go toolchain base and a two-platform busybox) and returns their
 // build args.
 func (e *env) multiPlatformBases() ([]string, error) {
-	layout, err := testenv.GoToolchainLayout()
+	golang, err := e.golangBase()
 	if err != nil {
-		return nil, err
-	}
-	golang := e.registry + "/library/golang:bench"
-	if err := testenv.PushLayout(layout, golang); err != nil {
 		return nil, err
 	}
 	multi := e.registry + "/library/busybox:multi"
@@ -32,4 +28,14 @@ func (e *env) multiPlatformBases() ([]string, error) {
 		return nil, err
 	}
 	return []string{"--build-arg", "GOLANG=" + golang, "--build-arg", "BUSYBOX_MULTI=" + multi}, nil
+}
+
+// golangBase pushes a Go toolchain base made from this machine's Go.
+func (e *env) golangBase() (string, error) {
+	layout, err := testenv.GoToolchainLayout()
+	if err != nil {
+		return "", err
+	}
+	golang := e.registry + "/library/golang:bench"
+	return golang, testenv.PushLayout(layout, golang)
 }
