@@ -47,6 +47,7 @@ func main() {
 type env struct {
 	tmp, builder, registry string
 	args                   []string // --build-arg BUSYBOX=... DEBIAN=...
+	debianLayout           string   // the Debian base's OCI layout, for the unpack floor
 }
 
 func run(runs int, workloads []string, out string) error {
@@ -72,6 +73,7 @@ func run(runs int, workloads []string, out string) error {
 		return err
 	}
 	layout, err := testenv.DebianLayout()
+	e.debianLayout = layout
 	if err != nil {
 		return err
 	}

@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 )
 
 // results are one workload's builds, per tool and kind.
 type results struct {
 	ours, buildah, bkCold, oursWarm, bkWarm []measure
+	floor                                   []time.Duration // GNU tar of the base, per round
 }
 
 // rounds builds workload w runs times with every tool, alternating within
@@ -38,6 +41,13 @@ func (e *env) rounds(w, dir string, runs int, bk *buildKit) (results, error) {
 		return r, fmt.Errorf("builder, warming up: %w", err)
 	}
 	for i := range n {
+		if usesDebian(dir) && e.debianLayout != "" {
+			f, err := e.unpackFloor(e.debianLayout)
+			if err != nil {
+				return r, fmt.Errorf("the unpack floor: %w", err)
+			}
+			r.floor = append(r.floor, f)
+		}
 		m, err := e.buildOurs(dir, ref("ours"), extra)
 		if err != nil {
 			return r, fmt.Errorf("builder: %w", err)
@@ -74,6 +84,9 @@ func (e *env) rounds(w, dir string, runs int, bk *buildKit) (results, error) {
 	if warmFirst[w] {
 		// The first round filled the cache mounts.
 		r.ours, r.buildah, r.oursWarm = r.ours[1:], r.buildah[1:], r.oursWarm[1:]
+		if len(r.floor) > 0 {
+			r.floor = r.floor[1:]
+		}
 		if len(r.bkWarm) > 0 {
 			r.bkWarm = r.bkWarm[1:]
 		}
@@ -104,8 +117,14 @@ func (r results) row(w string) string {
 		}
 		rss[2] = fmt.Sprint(peak)
 	}
-	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s; %s | %s MB |\n", w,
+	floor := ""
+	if len(r.floor) > 0 {
+		f := slices.Sorted(slices.Values(r.floor))[len(r.floor)/2]
+		run := o.phases["run"]
+		floor = fmt.Sprintf("; cold is %.2fx the unpack floor (GNU tar %.2fs) + RUN (%.2fs)", o.wall.Seconds()/(f.Seconds()+run), f.Seconds(), run)
+	}
+	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s; %s%s | %s MB |\n", w,
 		cell(r.ours), cell(r.buildah), cell(r.bkCold), cell(r.oursWarm), cell(r.bkWarm),
 		ratio(o, r.buildah), ratio(o, r.bkCold), ratio(ow, r.bkWarm),
-		o.phaseString(), ow.phaseString(), strings.Join(rss, " / "))
+		o.phaseString(), ow.phaseString(), floor, strings.Join(rss, " / "))
 }
