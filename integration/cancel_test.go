@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,11 +72,14 @@ func interrupt(t *testing.T, args []string, after string, ready func() bool, pau
 			break
 		}
 	}
-	for deadline := time.Now().Add(time.Minute); ready != nil && !ready(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("not ready a minute after %q", after)
-		}
+	if ready != nil {
+		t.Cleanup(func() { cmd.Process.Kill() }) // when it never gets ready
+		waitUntil(t, time.Minute, fmt.Sprintf("not ready after %q", after), func() error {
+			if !ready() {
+				return errors.New("not yet")
+			}
+			return nil
+		})
 	}
 	time.Sleep(pause)
 	if err := cmd.Process.Signal(sig); err != nil {

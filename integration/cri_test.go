@@ -98,15 +98,10 @@ state = %[2]q
 	}
 	t.Cleanup(func() { conn.Close() })
 	r := &criRuntime{runtime: runtimeapi.NewRuntimeServiceClient(conn), images: runtimeapi.NewImageServiceClient(conn), logs: filepath.Join(dir, "pods")}
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+	waitUntil(t, time.Minute, "containerd's CRI does not answer", func() error {
 		_, err := r.runtime.Version(t.Context(), &runtimeapi.VersionRequest{})
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("containerd's CRI does not answer: %v", err)
-		}
-	}
+		return err
+	})
 	return r
 }
 

@@ -230,3 +230,18 @@ func runCmd(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).CombinedOutput()
 	return string(out), err
 }
+
+// waitUntil polls cond until it holds, failing the test with what (and
+// cond's last error) after within.
+func waitUntil(t *testing.T, within time.Duration, what string, cond func() error) {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(50 * time.Millisecond) {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s after %s: %v", what, within, err)
+		}
+	}
+}

@@ -359,14 +359,10 @@ func startSSHAgent(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("ssh-agent made no socket")
-		}
-	}
+	waitUntil(t, 10*time.Second, "ssh-agent made no socket", func() error {
+		_, err := os.Stat(sock)
+		return err
+	})
 	key := filepath.Join(dir, "id_ed25519")
 	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key)
 	add := exec.Command("ssh-add", key)
@@ -412,15 +408,13 @@ func serveGitRepo(t *testing.T, files map[string]string, tag string) (string, st
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { daemon.Process.Kill(); daemon.Wait() })
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+	waitUntil(t, 10*time.Second, "git daemon does not listen", func() error {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
 			c.Close()
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("git daemon does not listen")
-		}
-	}
+		return err
+	})
 	return fmt.Sprintf("git://127.0.0.1:%d/app.git", port), base
 }
 
