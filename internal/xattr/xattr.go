@@ -15,11 +15,13 @@ import (
 var hostOnly = []string{"trusted.overlay.", "trusted.builder.", "security.selinux"}
 
 // Marks a layer directory in overlayfs's form carries (see
-// layers.ExtractOptions.OverlayForm): overlayfs's opaque directory, and
-// this builder's directory that only a path below it implied.
+// layers.ExtractOptions.OverlayForm): overlayfs's opaque directory, this
+// builder's directory that only a path below it implied, and on the
+// layer's root, that no directory in it is only implied.
 const (
 	Opaque   = "trusted.overlay.opaque"
 	Implicit = "trusted.builder.implicit"
+	Whole    = "trusted.builder.whole"
 )
 
 // HostOnly reports whether name is one of those attributes.

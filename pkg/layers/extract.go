@@ -44,7 +44,9 @@ type ExtractOptions struct {
 	// whiteouts stay, as 0/0 character devices and the opaque attribute
 	// (xattr.Opaque), and the directories the archive only implies (a
 	// path below, no entry of their own) carry xattr.Implicit, for
-	// overlay.Stack to leave the metadata below them alone. Needs root.
+	// overlay.Stack to leave the metadata below them alone; when no
+	// directory is left only implied, the root carries xattr.Whole: the
+	// directory can be an overlayfs lower layer as it is. Needs root.
 	OverlayForm bool
 	// Outline, when set, makes an outline of the layers (see Outline):
 	// what they hold is noted there instead of written, but directories,
@@ -67,6 +69,7 @@ func Extract(ctx context.Context, root string, r io.Reader, opts ExtractOptions)
 		dirs:    map[string]bool{},
 		fresh:   map[string]bool{},
 		made:    map[string]bool{},
+		implied: map[string]bool{},
 		isRoot:  os.Geteuid() == 0,
 	}
 	x.writers = startWriters(x)
@@ -114,8 +117,10 @@ type extractor struct {
 	// host paths it created: in a fresh directory only what the archive
 	// made can exist, so nothing else needs looking up before creation.
 	fresh, made map[string]bool
-	isRoot      bool
-	writers     *fileWriters
+	// implied holds the directories that carry xattr.Implicit (OverlayForm).
+	implied map[string]bool
+	isRoot  bool
+	writers *fileWriters
 }
 
 func (x *extractor) entry(h *tar.Header, r io.Reader) error {
@@ -225,6 +230,7 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 			if err := unix.Lremovexattr(target, xattr.Implicit); err != nil && !errors.Is(err, unix.ENODATA) {
 				return fmt.Errorf("extracting %s: %w", rel, err)
 			}
+			delete(x.implied, target)
 		}
 		if hides {
 			if err := xattr.Set(target, xattr.Opaque, []byte("y")); err != nil {
@@ -289,6 +295,7 @@ func (x *extractor) mkdirAll(rel string) (string, error) {
 			if err := xattr.Set(host, xattr.Implicit, []byte("y")); err != nil {
 				return "", err
 			}
+			x.implied[host] = true
 		}
 	}
 	// Only a path that resolves to itself can be taken from the cache:

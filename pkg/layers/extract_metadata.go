@@ -84,5 +84,8 @@ func (x *extractor) finish() error {
 			return &os.PathError{Op: "utimes", Path: d.host, Err: err}
 		}
 	}
+	if x.opts.OverlayForm && len(x.implied) == 0 {
+		return xattr.Set(x.root, xattr.Whole, []byte("y"))
+	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/buildcrew/builder/internal/xattr"
 )
 
 // Clone makes dst (which must not exist) a copy of the tree src in which
@@ -15,7 +17,13 @@ import (
 // and through writers that replace files rather than write into them
 // (Merge renames, never writes into a file in place), so src stays as it
 // was.
-func Clone(ctx context.Context, src, dst string) error {
+func Clone(ctx context.Context, src, dst string) error { return clone(ctx, src, dst, false) }
+
+// CloneUpper clones an upper directory as Clone does, keeping its
+// whiteouts (linked, as every other file) and its opaque directories.
+func CloneUpper(ctx context.Context, src, dst string) error { return clone(ctx, src, dst, true) }
+
+func clone(ctx context.Context, src, dst string, marks bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -33,7 +41,7 @@ func Clone(ctx context.Context, src, dst string) error {
 	for _, c := range children {
 		to := filepath.Join(dst, c.name)
 		if c.isDir() {
-			err = Clone(ctx, c.path, to)
+			err = clone(ctx, c.path, to, marks)
 		} else {
 			err = os.Link(c.path, to)
 		}
@@ -42,5 +50,17 @@ func Clone(ctx context.Context, src, dst string) error {
 		}
 	}
 	// Last: making the entries changed dst's mtime.
-	return setDirMetadata(&st, src, dst)
+	if err := setDirMetadata(&st, src, dst); err != nil || !marks {
+		return err
+	}
+	return keepOpaque(src, dst)
+}
+
+// keepOpaque marks dst opaque when src is.
+func keepOpaque(src, dst string) error {
+	opaque, err := isOpaque(src)
+	if err != nil || !opaque {
+		return err
+	}
+	return xattr.Set(dst, xattr.Opaque, []byte("y"))
 }

@@ -7,19 +7,22 @@
 package overlay
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
-// Overlay is one mounted overlay: Merged shows Lower with the step's
-// changes, which land in Upper.
+// Overlay is one mounted overlay: Merged shows the lower layers with
+// the changes, which land in Upper.
 type Overlay struct {
 	Upper, Merged string
-	scratch       string
+	scratch, work string
+	lowers        string // the lowerdir option
 	mounted       bool
 }
 
@@ -38,36 +41,84 @@ var mountOptions = []string{
 // from then on (Remove deletes it). Scratch should be on lower's
 // filesystem: Merge renames files from one to the other.
 func Mount(lower, scratch string) (*Overlay, error) {
+	return MountLayers([]string{lower}, scratch, "")
+}
+
+// MountLayers mounts an overlay of the directories lowers, the top one
+// first, in scratch as Mount does. Its upper directory starts as a clone
+// of upperFrom (an upper directory over the same lowers, see CloneUpper),
+// or empty with the top lower directory's metadata when upperFrom is "".
+func MountLayers(lowers []string, scratch, upperFrom string) (*Overlay, error) {
 	o := &Overlay{
 		Upper:   filepath.Join(scratch, "upper"),
 		Merged:  filepath.Join(scratch, "merged"),
 		scratch: scratch,
+		work:    filepath.Join(scratch, "work"),
+		lowers:  strings.Join(lowers, ":"),
 	}
-	work := filepath.Join(scratch, "work")
-	for _, d := range []string{o.Upper, work, o.Merged} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			o.Remove()
-			return nil, err
-		}
+	var err error
+	if upperFrom != "" {
+		err = CloneUpper(context.Background(), upperFrom, o.Upper)
+	} else if err = os.Mkdir(o.Upper, 0o755); err == nil {
+		// The upper root's metadata becomes the merged root's: give it
+		// the lower root's.
+		err = copyDirMetadata(lowers[0], o.Upper)
 	}
-	// The upper root's metadata becomes the merged root's: give it the
-	// lower root's.
-	if err := copyDirMetadata(lower, o.Upper); err != nil {
+	if err == nil {
+		err = os.Mkdir(o.Merged, 0o755)
+	}
+	if err == nil {
+		err = o.mount()
+	}
+	if err != nil {
 		o.Remove()
 		return nil, err
 	}
+	return o, nil
+}
+
+// Fits tells whether MountLayers can mount lowers in scratch: the
+// options of a mount must fit in one page.
+func Fits(lowers []string, scratch string) bool {
+	n := len("lowerdir=,upperdir=,workdir=,") + len(mountOptions[0]) + 2*len(scratch) + len("/upper/work")
+	for _, l := range lowers {
+		n += len(l) + 1
+		if strings.ContainsAny(l, ",:") {
+			return false // the option's separators
+		}
+	}
+	return n < os.Getpagesize()
+}
+
+// Remount mounts the overlay again after Unmount, with what Upper holds
+// now.
+func (o *Overlay) Remount() error {
+	if o.mounted {
+		return nil
+	}
+	return o.mount()
+}
+
+// mount mounts the overlay on a work directory of its own: one that a
+// volatile overlay used cannot be used again.
+func (o *Overlay) mount() error {
+	if err := os.RemoveAll(o.work); err != nil {
+		return err
+	}
+	if err := os.Mkdir(o.work, 0o755); err != nil {
+		return err
+	}
 	var errs []error
 	for _, extra := range mountOptions {
-		data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,%s", lower, o.Upper, work, extra)
+		data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,%s", o.lowers, o.Upper, o.work, extra)
 		err := unix.Mount("overlay", o.Merged, "overlay", 0, data)
 		if err == nil {
 			o.mounted = true
-			return o, nil
+			return nil
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", extra, err))
 	}
-	o.Remove()
-	return nil, fmt.Errorf("mounting an overlay over %s: %w", lower, errors.Join(errs...))
+	return fmt.Errorf("mounting an overlay over %s: %w", o.lowers, errors.Join(errs...))
 }
 
 // Unmount takes the overlay away; Upper keeps the changes.
