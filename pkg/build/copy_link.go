@@ -58,7 +58,7 @@ func (b *builder) copyLinked(ctx context.Context, st *stage, c *dockerfile.Copy)
 	if err := b.copyAll(ctx, cp, src, c, destination(st.config.Config.WorkingDir, c.Dest)); err != nil {
 		return err
 	}
-	layer, err := b.layer(ctx, scratch, cp.Entries())
+	layer, err := b.layer(ctx, scratch, cp.Entries(), true)
 	if err != nil {
 		return err
 	}

@@ -107,5 +107,5 @@ func (b *builder) dirLayer(ctx context.Context, dir string) (v1.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return b.layer(ctx, dir, entries)
+	return b.layer(ctx, dir, entries, true)
 }

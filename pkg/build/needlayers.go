@@ -55,5 +55,5 @@ func (b *builder) stepLayer(ctx context.Context, st *stage, root string, entries
 	if !b.needsLayers(st.index) && (st.fs == nil || st.fs.Outline == nil) {
 		return nil, nil
 	}
-	return b.layer(ctx, root, entries)
+	return b.layer(ctx, root, entries, false)
 }

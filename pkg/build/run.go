@@ -120,14 +120,20 @@ func runCommandString(args []string, st *stage) string {
 }
 
 // layer writes entries read from root as a compressed layer in the work
-// directory. No entries, no layer: it returns nil.
-func (b *builder) layer(ctx context.Context, root string, entries []layers.Entry) (v1.Layer, error) {
+// directory. No entries, no layer: it returns nil. A layer that stands
+// alone (COPY --link's, a cache mount's) has no parent directories but
+// those its entries made: written above a base, the base's stay as they
+// are, and the layer is the same over any base. Every other layer has
+// them all, as BuildKit's do (see layers.TarOptions.Parents).
+func (b *builder) layer(ctx context.Context, root string, entries []layers.Entry, alone bool) (v1.Layer, error) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
 	defer b.since("layer", time.Now())
+	opts := b.tarOptions()
+	opts.Parents = !alone
 	f, err := layers.Store(ctx, filepath.Join(b.work, "layers"), layers.Compression{Zstd: b.opts.Zstd, Level: b.opts.CompressionLevel}, func(w io.Writer) error {
-		return layers.WriteTar(ctx, w, root, entries, b.tarOptions())
+		return layers.WriteTar(ctx, w, root, entries, opts)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("writing the layer: %w", err)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
+
+	"github.com/buildcrew/builder/internal/xattr"
 )
 
 func must(t *testing.T, err error) {
@@ -83,6 +85,52 @@ func TestWriteTar(t *testing.T) {
 	must(t, WriteTar(context.Background(), &again, root, entries, TarOptions{}))
 	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
 		t.Error("WriteTar is not deterministic")
+	}
+}
+
+// TestWriteTarParents: with Parents every directory above an entry is
+// written once, before it, as it is in the root; one that is a symlink
+// there is left out; a layer so written, unpacked alone in overlayfs's
+// form, is whole.
+func TestWriteTarParents(t *testing.T) {
+	root := t.TempDir()
+	p := func(s string) string { return filepath.Join(root, s) }
+	must(t, os.MkdirAll(p("usr/local/bin"), 0o750))
+	must(t, os.WriteFile(p("usr/local/bin/x"), []byte("x"), 0o755))
+	must(t, os.MkdirAll(p("usr/share/doc"), 0o755))
+	must(t, os.Symlink("usr/share", p("share")))
+	entries := []Entry{{Path: "usr/local/bin/x"}, {Path: "usr/share/doc", Kind: Opaque}, {Path: "usr/share/gone", Kind: Deleted}, {Path: "share/doc"}}
+	var buf bytes.Buffer
+	must(t, WriteTar(context.Background(), &buf, root, entries, TarOptions{Parents: true}))
+	want := []string{
+		"share/doc/ 5 0755", // the symlink share is no parent
+		"usr/ 5 0750",
+		"usr/local/ 5 0750",
+		"usr/local/bin/ 5 0750",
+		"usr/local/bin/x 0 0755",
+		"usr/share/ 5 0755",
+		"usr/share/.wh.gone 0 0000",
+		"usr/share/doc/ 5 0755",
+		"usr/share/doc/.wh..wh..opq 0 0000",
+	}
+	if diff := cmp.Diff(want, headers(t, buf.Bytes())); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("unpacking in overlayfs's form needs root")
+	}
+	for _, tc := range []struct {
+		parents bool
+		whole   string
+	}{{true, "y"}, {false, ""}} {
+		var buf bytes.Buffer
+		must(t, WriteTar(context.Background(), &buf, root, entries[:1], TarOptions{Parents: tc.parents}))
+		dir := t.TempDir()
+		must(t, Extract(context.Background(), dir, &buf, ExtractOptions{Whiteouts: true, OverlayForm: true}))
+		v, _ := xattr.Get(dir, xattr.Whole)
+		if string(v) != tc.whole {
+			t.Errorf("parents %v: %s = %q, want %q", tc.parents, xattr.Whole, v, tc.whole)
+		}
 	}
 }
 

@@ -28,6 +28,7 @@ func WriteTar(ctx context.Context, w io.Writer, root string, entries []Entry, op
 
 	tw := tar.NewWriter(w)
 	lw := &layerWriter{tw: tw, root: root, links: map[inode]string{}, buf: make([]byte, 1<<20), modTime: opts.ModTime, clamp: opts.Clamp}
+	written := map[string]bool{} // directories, with Parents
 	var last string
 	for i, e := range sorted {
 		if e.Path == "" || (i > 0 && tarName(e) == last) {
@@ -37,11 +38,37 @@ func WriteTar(ctx context.Context, w io.Writer, root string, entries []Entry, op
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if opts.Parents {
+			if err := lw.parents(e.Path, written); err != nil {
+				return err
+			}
+			written[e.Path] = true
+		}
 		if err := lw.write(e); err != nil {
 			return err
 		}
 	}
 	return tw.Close()
+}
+
+// parents writes the directories above rel not written yet, as they are
+// in the root. A parent that is not a directory there is left out.
+func (lw *layerWriter) parents(rel string, written map[string]bool) error {
+	for i := 0; i < len(rel); i++ {
+		if rel[i] != '/' || written[rel[:i]] {
+			continue
+		}
+		dir := rel[:i]
+		written[dir] = true
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(lw.root, filepath.FromSlash(dir)), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			continue
+		}
+		if err := lw.write(Entry{Path: dir}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // tarName is the name an entry has in the tar, which is also its sort key.
@@ -64,6 +91,12 @@ type TarOptions struct {
 	// it, and leaves access and change times out (BuildKit's
 	// rewrite-timestamp with SOURCE_DATE_EPOCH).
 	Clamp *time.Time
+	// Parents writes the directories above every entry too, as they are
+	// in the root, as BuildKit's layers have them: no directory of the
+	// layer is only implied, so it can be an overlayfs lower layer as it
+	// is (see ExtractOptions.OverlayForm). The directories are what the
+	// layers below have, or what the step made.
+	Parents bool
 }
 
 type layerWriter struct {
