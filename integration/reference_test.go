@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,7 +49,34 @@ func references(t *testing.T) (refs []*reference, missing []string, stop func())
 		refs = append(refs, &reference{name: "buildah", known: mustLoadKnown(t, "KNOWN_DIFFERENCES"),
 			push: func(_ context.Context, ctxDir, ref string, args []string) error { return bh.Build(ctxDir, ref, args) }})
 	}
+	refs = append(refs, keptReference(t))
 	return refs, missing, stop
+}
+
+// keptReference is this builder with a base layer directory shared by
+// every case: roots mounted over kept layers (or stacked from them) must
+// give the images that unpacking the bases gives, byte for byte in the
+// files, including when cases build at once.
+func keptReference(t *testing.T) *reference {
+	kept, err := os.MkdirTemp(env.tmp, "kept-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &reference{name: "kept", known: mustLoadKnown(t, "KNOWN_DIFFERENCES.kept"),
+		push: func(ctx context.Context, ctxDir, ref string, args []string) error {
+			config, err := os.MkdirTemp(env.tmp, "docker-config-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(config)
+			cmd := exec.CommandContext(ctx, env.builder, append([]string{"--context", ctxDir, "--destination", ref, "--cache-dir", kept}, args...)...)
+			cmd.Dir = ctxDir
+			cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+config)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("%w\n%s", err, tail(string(out), 30))
+			}
+			return nil
+		}}
 }
 
 func mustLoadKnown(t *testing.T, name string) *knownDifferences {

@@ -354,6 +354,9 @@ func (b *builder) removeWork() {
 		b.keepWork()
 		return
 	}
+	if err := b.maker.Unmount(); err != nil {
+		b.warn("unmounting root filesystems: %v", err)
+	}
 	b.maker.Wait()
 	rmtree.RemoveAll(b.work)
 	b.lock.Close()

@@ -24,13 +24,11 @@ func (overlayRuns) linksSafe() bool { return true }
 // as it was, unless the work directory is kept for a look.
 func (r overlayRuns) run(ctx context.Context, st *stage, spec *isolation.Spec) ([]layers.Entry, error) {
 	b, root := r.b, spec.Root
-	scratch, err := os.MkdirTemp(filepath.Join(b.work, "overlays"), "step-")
-	if err != nil {
-		return nil, err
+	if st.fs.Layered != nil {
+		return r.runLayered(ctx, st, spec)
 	}
-	o, err := overlay.Mount(root, scratch)
+	o, err := r.stepOverlay([]string{root})
 	if err != nil {
-		os.Remove(scratch)
 		return nil, err
 	}
 	defer o.Remove()
@@ -66,4 +64,74 @@ func (r overlayRuns) run(ctx context.Context, st *stage, spec *isolation.Spec) (
 	b.opts.Logger.Debug("RUN finished", "stage", st.def.DisplayName(), "changes", len(changes), "run", ran,
 		"snapshot", merged, "listing", listed, "overlay", true)
 	return changes, nil
+}
+
+// runLayered runs the step on an overlay of a mounted root's upper
+// directory and layers (the root unmounted meanwhile: its upper directory
+// is the step's lower), then moves the step's changes into the root's
+// upper directory: no file of the root is linked, copied or renamed but
+// those the step changed.
+func (r overlayRuns) runLayered(ctx context.Context, st *stage, spec *isolation.Spec) (changes []layers.Entry, err error) {
+	b, l := r.b, st.fs.Layered
+	if err := l.Unmount(); err != nil {
+		return nil, err
+	}
+	mounted := false
+	defer func() {
+		if !mounted {
+			if merr := l.Mount(); err == nil {
+				err = merr
+			}
+		}
+	}()
+	o, err := r.stepOverlay(l.StepLayers())
+	if err != nil {
+		return nil, err
+	}
+	defer o.Remove()
+	onOverlay := *spec
+	onOverlay.Root = o.Merged
+	start := time.Now()
+	if err := b.runner.Run(ctx, &onOverlay); err != nil {
+		return nil, err
+	}
+	ran := time.Since(start)
+	b.addPhase("run", ran)
+	if err := o.Unmount(); err != nil {
+		return nil, err
+	}
+	// What changed is told against the root as the step found it.
+	if err := l.Mount(); err != nil {
+		return nil, err
+	}
+	if changes, err = overlay.Changes(ctx, o.Upper, st.fs.Dir); err != nil {
+		return nil, err
+	}
+	listed := time.Since(start) - ran
+	st.fs.Changed() // the root is about to change
+	if err := l.Unmount(); err != nil {
+		return nil, err
+	}
+	if err := overlay.MergeUpper(ctx, o.Upper, l.Upper(), l.Below(), b.maker.Discard); err != nil {
+		return nil, err
+	}
+	mounted = true
+	if err := l.Mount(); err != nil {
+		return nil, err
+	}
+	merged := time.Since(start) - ran
+	b.addPhase("snapshot", merged)
+	b.opts.Logger.Debug("RUN finished", "stage", st.def.DisplayName(), "changes", len(changes), "run", ran,
+		"snapshot", merged, "listing", listed, "overlay", true, "mounted", true)
+	return changes, nil
+}
+
+// stepOverlay mounts an overlay of lowers (top first) for a step, in a
+// directory of the work directory's that it deletes when removed.
+func (r overlayRuns) stepOverlay(lowers []string) (*overlay.Overlay, error) {
+	scratch, err := os.MkdirTemp(filepath.Join(r.b.work, "overlays"), "step-")
+	if err != nil {
+		return nil, err
+	}
+	return overlay.MountLayers(lowers, scratch, "")
 }

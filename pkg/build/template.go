@@ -23,6 +23,10 @@ func (b *builder) rootTemplate(ctx context.Context, st *stage) (*rootfs.Template
 	case dockerfile.BaseStage:
 		parent := b.stages[base.Stage]
 		if parent != nil && parent.built() && parent.fs != nil && parent.fs.Outline == nil && len(parent.layers) <= len(st.layers) {
+			if l := parent.fs.Layered; l != nil {
+				// The same layers below, the parent's own files cloned.
+				return &rootfs.Template{Stack: l.Lowers, Upper: l.Upper(), Mount: true, Layers: len(parent.layers)}, nil
+			}
 			return &rootfs.Template{Clone: parent.fs.Dir, Layers: len(parent.layers)}, nil
 		}
 	case dockerfile.BaseImage:
@@ -41,7 +45,7 @@ func (b *builder) rootTemplate(ctx context.Context, st *stage) (*rootfs.Template
 		if kept {
 			dirs, err := b.maker.Kept(ctx, img.layers)
 			if err == nil {
-				return &rootfs.Template{Stack: dirs, Layers: len(img.layers)}, nil
+				return &rootfs.Template{Stack: dirs, Layers: len(img.layers), Mount: b.mountRoots()}, nil
 			}
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -59,6 +63,12 @@ func (b *builder) rootTemplate(ctx context.Context, st *stage) (*rootfs.Template
 	}
 	return nil, nil
 }
+
+// mountRoots tells whether roots over kept layers are overlays of them
+// (see rootfs.Layered) rather than links to their files: not when the
+// work directory is kept for a look (it would show the stage's own files
+// alone), nor when platforms of one build share roots.
+func (b *builder) mountRoots() bool { return !b.opts.KeepWorkDir && b.share == nil }
 
 // imageUsers counts the stages the build needs that start from the same
 // image, for the same platform, as stage i.

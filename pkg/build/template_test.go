@@ -8,15 +8,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // TestStagesShareRoots builds stages on one base image and on each other,
 // each changing, deleting and appending to files the others have: roots
-// cloned by hard links from one unpacked tree must still end up as
+// cloned by hard links from one unpacked tree, or mounted over the same
+// kept layers (c over a clone of a's own files), must still end up as
 // separate as unpacked ones.
 func TestStagesShareRoots(t *testing.T) {
-	base := busybox(t, file{name: "etc/shared", body: "base\n"}, file{name: "etc/mode", body: "m\n"})
+	// Every directory has an entry: the layers can be mounted (see
+	// TestKeptLayersImpliedDirsStacked).
+	base := busybox(t, file{name: "etc/"}, file{name: "etc/shared", body: "base\n"}, file{name: "etc/mode", body: "m\n"})
 	df := "FROM " + base + ` AS a
 RUN echo a >> /etc/shared && chmod 600 /etc/mode && rm /bin/ls
 FROM ` + base + ` AS b
@@ -29,32 +34,73 @@ COPY --from=b /b-saw /b-saw
 COPY --from=c /c-saw /c-saw
 RUN cat /etc/shared > /final-saw
 `
-	var log bytes.Buffer
-	res := mustBuildIn(t, df, map[string]string{}, amd, debugTo(&log))
-	if !strings.Contains(log.String(), "overlay=true") {
-		t.Skip("no overlayfs here: stage roots are unpacked, never cloned")
-	}
-	if n := strings.Count(log.String(), "cloned=true"); n != 4 {
-		t.Errorf("%d stage roots cloned, want 4 (a, b and the last from the base, c from a)", n)
-	}
-	fs := flatten(t, res.Image)
-	for p, want := range map[string]string{
-		"from-a":    "base\na\n",
-		"b-saw":     "base\n644\nls\n",
-		"c-saw":     "base\na\nc\n",
-		"final-saw": "base\n",
+	for _, tc := range []struct {
+		name, made string
+		kept       bool
+	}{
+		{"cloned from the unpacked base", "cloned=true", false},
+		{"mounted over kept layers", "mounted a root", true},
 	} {
-		if got := fs[p].Body; got != want {
-			t.Errorf("/%s = %q, want %q", p, got, want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			var log bytes.Buffer
+			res := mustBuildIn(t, df, map[string]string{}, amd, debugTo(&log), func(o *Options) {
+				if tc.kept {
+					o.BaseLayerDir = t.TempDir()
+				}
+			})
+			if !strings.Contains(log.String(), "overlay=true") {
+				t.Skip("no overlayfs here: stage roots are unpacked, never cloned")
+			}
+			if n := strings.Count(log.String(), tc.made); n != 4 {
+				t.Errorf("%d stage roots %s, want 4 (a, b and the last from the base, c from a):\n%s", n, tc.made, log.String())
+			}
+			fs := flatten(t, res.Image)
+			for p, want := range map[string]string{
+				"from-a":    "base\na\n",
+				"b-saw":     "base\n644\nls\n",
+				"c-saw":     "base\na\nc\n",
+				"final-saw": "base\n",
+			} {
+				if got := fs[p].Body; got != want {
+					t.Errorf("/%s = %q, want %q", p, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestKeptLayersImpliedDirsStacked: a kept layer above the bottom one
+// that only implies a directory (no entry of its own) cannot be an
+// overlayfs lower layer (its directory's metadata would hide the one
+// below, which unpacking keeps): the root is stacked from the layers
+// instead, and the step sees the lower layer's directory mode.
+func TestKeptLayersImpliedDirsStacked(t *testing.T) {
+	needRoot(t)
+	host := testRegistry(t)
+	ref := host + "/implied:1"
+	pushImage(t, ref, v1.Config{Env: []string{"PATH=/bin"}}, amd64, busyboxLayer(t),
+		layerOf(t, file{name: "srv/", mode: 0o750}, file{name: "srv/a", body: "a"}),
+		layerOf(t, file{name: "srv/b", body: "b"}))
+	var log bytes.Buffer
+	res := mustBuildIn(t, "FROM "+ref+"\nRUN stat -c %a /srv > /saw && ls /srv >> /saw\n", map[string]string{}, amd, func(o *Options) {
+		o.BaseLayerDir = t.TempDir()
+	}, debugTo(&log))
+	if !strings.Contains(log.String(), "overlay=true") {
+		t.Skip("no overlayfs here: stage roots are unpacked, never stacked")
+	}
+	if !strings.Contains(log.String(), "cannot mount the root's layers") || !strings.Contains(log.String(), "cloned=true") {
+		t.Errorf("the root was not stacked from the kept layers:\n%s", log.String())
+	}
+	if got := flatten(t, res.Image)["saw"].Body; got != "750\na\nb\n" {
+		t.Errorf("the step saw %q, want the first layer's mode and both files", got)
 	}
 }
 
 // TestBaseRootKeptAcrossBuilds builds twice with a base layer directory:
-// the first build unpacks the base there once, the second clones it
+// the first build unpacks the base there once, the second mounts it
 // without unpacking anything, and neither build's changes reach it.
 func TestBaseRootKeptAcrossBuilds(t *testing.T) {
-	base := busybox(t, file{name: "etc/shared", body: "base\n"})
+	base := busybox(t, file{name: "etc/"}, file{name: "etc/shared", body: "base\n"})
 	kept := t.TempDir()
 	df := "FROM " + base + "\nRUN echo more >> /etc/shared && rm /bin/ls && cat /etc/shared > /saw\n"
 	for i := range 2 {
@@ -65,10 +111,10 @@ func TestBaseRootKeptAcrossBuilds(t *testing.T) {
 		if !strings.Contains(log.String(), "overlay=true") {
 			t.Skip("no overlayfs here: stage roots are unpacked, never cloned")
 		}
-		if !strings.Contains(log.String(), "cloned=true") {
-			t.Errorf("build %d: the stage's root was not cloned from the kept base", i+1)
+		if !strings.Contains(log.String(), "mounted a root") || !strings.Contains(log.String(), "mounted=true") {
+			t.Errorf("build %d: the stage's root was not mounted over the kept base:\n%s", i+1, log.String())
 		}
-		if i == 1 && strings.Count(log.String(), "layers=0 cloned=true") != 1 {
+		if i == 1 && strings.Contains(log.String(), "unpacked a layer to keep") {
 			t.Errorf("build 2 unpacked layers again:\n%s", log.String())
 		}
 		if got := flatten(t, res.Image)["saw"].Body; got != "base\nmore\n" {
@@ -176,6 +222,39 @@ func TestKeptLayersFallBack(t *testing.T) {
 		t.Errorf("the image's layers were kept apart:\n%s", log.String())
 	}
 	if got := flatten(t, res.Image)["saw"].Body; got != "tool\n" {
+		t.Errorf("the step saw %q", got)
+	}
+}
+
+// TestOwnImageMountedAsBase: the layers this builder writes (RUN, COPY,
+// WORKDIR) carry their parent directories, as BuildKit's do, so an image
+// it built can be a later build's base mounted over its kept layers.
+func TestOwnImageMountedAsBase(t *testing.T) {
+	needRoot(t)
+	host := testRegistry(t)
+	base := host + "/bottom:1"
+	pushImage(t, base, v1.Config{Env: []string{"PATH=/bin"}}, amd64, busyboxLayer(t))
+	// The steps after the first write below directories a layer before
+	// made, and leave those directories' metadata alone.
+	res := mustBuildIn(t, "FROM "+base+"\nRUN mkdir -p /opt/app/data /srv && chmod 700 /opt/app\nRUN echo a > /opt/app/data/a\n"+
+		"COPY f /opt/app/data/f\nWORKDIR /opt/app/data/www\n", map[string]string{"f": "f\n"}, amd)
+	ref, err := name.ParseReference(host + "/ours:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, res.Image); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	res = mustBuildIn(t, "FROM "+ref.String()+"\nRUN cat /opt/app/data/a /opt/app/data/f > /saw && stat -c %a /opt/app >> /saw && ls -d /opt/app/data/www >> /saw\n",
+		map[string]string{}, amd, func(o *Options) { o.BaseLayerDir = t.TempDir() }, debugTo(&log))
+	if !strings.Contains(log.String(), "overlay=true") {
+		t.Skip("no overlayfs here: stage roots are unpacked, never mounted")
+	}
+	if !strings.Contains(log.String(), "mounted a root") {
+		t.Errorf("the image this builder made was not mounted as a base:\n%s", log.String())
+	}
+	if got := flatten(t, res.Image)["saw"].Body; got != "a\nf\n700\n/opt/app/data/www\n" {
 		t.Errorf("the step saw %q", got)
 	}
 }

@@ -47,8 +47,9 @@ type Maker struct {
 	trash *Trash
 	// mu makes one image root or one set of kept layers at a time, so
 	// that a second stage asking for the same finds it made.
-	mu     sync.Mutex
-	images map[string]string // image roots by the caller's key
+	mu      sync.Mutex
+	images  map[string]string   // image roots by the caller's key
+	layered map[string]*Layered // mounted roots by directory
 }
 
 // New returns a Maker working in opts.Work, making its directories there.
@@ -76,14 +77,24 @@ func New(opts Options) (*Maker, error) {
 			opts.Logger.Info("removed what a build that died left half written in the layer directory", "entries", n)
 		}
 	}
-	return &Maker{opts: opts, trash: NewTrash(filepath.Join(opts.Work, "trash")), images: map[string]string{}}, nil
+	return &Maker{opts: opts, trash: NewTrash(filepath.Join(opts.Work, "trash")), images: map[string]string{}, layered: map[string]*Layered{}}, nil
 }
 
 // Dir is where the root named name lives in the work directory.
 func (m *Maker) Dir(name string) string { return filepath.Join(m.opts.Work, "roots", name) }
 
-// Discard takes a directory away now and deletes it in the background.
-func (m *Maker) Discard(dir string) error { return m.trash.Discard(dir) }
+// Discard takes a directory away now and deletes it in the background,
+// unmounting the roots in it first.
+func (m *Maker) Discard(dir string) error {
+	if err := m.unmountUnder(dir); err != nil {
+		return err
+	}
+	return m.trash.Discard(dir)
+}
+
+// Unmount unmounts every root still mounted, for the work directory to
+// be deleted.
+func (m *Maker) Unmount() error { return m.unmountUnder(m.opts.Work) }
 
 // Wait returns once everything discarded is deleted.
 func (m *Maker) Wait() error { return m.trash.Wait() }
@@ -141,6 +152,23 @@ func (m *Maker) Unpacked(ctx context.Context, name string, ls []v1.Layer, tmpl *
 	dir := m.Dir(name)
 	start := time.Now()
 	n, made := 0, false
+	if tmpl != nil && tmpl.Mount {
+		r, err := m.mountLayered(ctx, dir, tmpl)
+		if err == nil {
+			if err := m.Unpack(ctx, r.Dir, ls[tmpl.Layers:], layers.ExtractOptions{}); err != nil {
+				return nil, err
+			}
+			m.opts.Logger.Debug("mounted a root", "root", name, "layers", len(tmpl.Stack), "unpacked", len(ls)-tmpl.Layers, "took", time.Since(start))
+			return r, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		m.opts.Logger.Debug("cannot mount the root's layers: linking them instead", "root", name, "err", err)
+		if tmpl.Upper != "" {
+			tmpl = nil // a clone of a mounted root's files needs the mount
+		}
+	}
 	if tmpl != nil {
 		var err error
 		if made, err = m.fromTemplate(ctx, dir, tmpl); err != nil {

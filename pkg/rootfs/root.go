@@ -35,6 +35,8 @@ type Root struct {
 	// Others is what Dir holds that is not the stage's (a shared root's
 	// ignored paths): never deleted, unpacked over or recorded.
 	Others *layers.Ignore
+	// Layered, when set, is the overlay Dir is mounted from.
+	Layered *Layered
 	// tree is the recorded state of Dir's files; nil when unknown.
 	tree *snapshot.Tree
 }

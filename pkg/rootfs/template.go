@@ -28,6 +28,12 @@ type Template struct {
 	Clone  string   // a tree to clone
 	Stack  []string // layer directories to stack, bottom first
 	Layers int      // how many of the root's layers it holds
+	// Mount makes the root an overlay of the Stack directories (see
+	// Layered) over a clone of Upper's files (a Layered root's over the
+	// same layers) or over nothing, instead of linking them; where they
+	// cannot be mounted, they are linked (or, with Upper, unpacked).
+	Mount bool
+	Upper string
 }
 
 // fromTemplate makes dir the template's files. Where it cannot link to
