@@ -27,13 +27,47 @@ type baseImage struct {
 
 // pull fetches an image's manifest and config, resolving a multi-platform
 // index to the platform. Layers are fetched only when unpacked or pushed.
+// Each image is pulled once: a second caller waits for the first's
+// result, failure included (unless the first's context ended), while
+// other images are pulled at once.
 func (b *builder) pull(ctx context.Context, ref string, platform *v1.Platform) (*baseImage, error) {
 	key := ref + "|" + platform.String()
 	b.pullMu.Lock()
-	defer b.pullMu.Unlock()
-	if img, ok := b.pulled[key]; ok {
-		return img, nil
+	c, ok := b.pulled[key]
+	if !ok {
+		c = &pullCall{done: make(chan struct{})}
+		b.pulled[key] = c
 	}
+	b.pullMu.Unlock()
+	if ok {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+		if c.err != nil && errors.Is(c.err, context.Canceled) && ctx.Err() == nil {
+			return b.pull(ctx, ref, platform) // the first caller gave up
+		}
+		return c.img, c.err
+	}
+	c.img, c.err = b.pullOnce(ctx, ref, platform)
+	if c.err != nil && ctx.Err() != nil {
+		b.pullMu.Lock()
+		delete(b.pulled, key) // for a caller whose context lives on
+		b.pullMu.Unlock()
+	}
+	close(c.done)
+	return c.img, c.err
+}
+
+// pullCall is one image's pull, done once for every stage.
+type pullCall struct {
+	done chan struct{} // closed once img or err is set
+	img  *baseImage
+	err  error
+}
+
+func (b *builder) pullOnce(ctx context.Context, ref string, platform *v1.Platform) (*baseImage, error) {
 	r, err := b.opts.Registry.ParseReference(ref)
 	if err != nil {
 		return nil, err
@@ -70,7 +104,6 @@ func (b *builder) pull(ctx context.Context, ref string, platform *v1.Platform) (
 		return nil, fmt.Errorf("reading the config of %s: %w", ref, err)
 	}
 	bi := &baseImage{ref: ref, digest: digest, config: cfg, layers: ls, startInterval: startIntervalOf(raw)}
-	b.pulled[key] = bi
 	b.opts.Logger.Debug("pulled image metadata", "ref", ref, "layers", len(ls))
 	return bi, nil
 }

@@ -99,7 +99,7 @@ type builder struct {
 	runner          Runner
 	platform        v1.Platform
 	stages          []*stage
-	pulled          map[string]*baseImage
+	pulled          map[string]*pullCall
 	used            map[string]bool // build args some ARG declared
 	roots           roots           // how stages get their root filesystems
 	started         time.Time       // when the build began, for cache entries
@@ -110,7 +110,7 @@ type builder struct {
 	// mu guards what stages building at once share: phases, used and
 	// stepRuns.
 	mu       sync.Mutex
-	pullMu   sync.Mutex           // one pull at a time: the second of an image finds it pulled
+	pullMu   sync.Mutex           // guards pulled
 	stepRuns stepRuns             // how RUN runs; nil until first asked
 	ssh      map[string]sshSource // the agents RUN --mount=type=ssh gets, by id
 	lock     *os.File             // held on the work directory while it lives
@@ -207,7 +207,7 @@ func planBuilder(opts Options) (*builder, error) {
 	}
 	b := &builder{
 		opts: opts, prog: &progress{w: opts.Progress, events: opts.Events}, df: df, bctx: bctx, platform: platform,
-		stages: make([]*stage, len(df.Stages)), pulled: map[string]*baseImage{},
+		stages: make([]*stage, len(df.Stages)), pulled: map[string]*pullCall{},
 		used: map[string]bool{}, now: time.Now().UTC(),
 		downloads: newDownloadClient(),
 	}

@@ -3,8 +3,11 @@ package build
 import (
 	"context"
 	"runtime"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/buildcrew/builder/pkg/dockerfile"
 )
 
 // buildStages builds every stage the target needs. Stages that do not depend
@@ -13,6 +16,7 @@ import (
 // shared Root there is one filesystem, and stages build one at a time.
 func (b *builder) buildStages(parent context.Context) error {
 	ctx := parent
+	defer b.fetchBasesEarly(ctx)()
 	if b.roots.exclusive() || len(b.plan.Needed) == 1 {
 		for _, i := range b.plan.Needed {
 			if _, err := b.stage(ctx, i); err != nil {
@@ -58,4 +62,37 @@ func (b *builder) buildStages(parent context.Context) error {
 		})
 	}
 	return g.Wait()
+}
+
+// fetchBasesEarly starts downloading the base image layers of the stages
+// that cannot start at once (they wait for stages they copy from, or
+// stages build one at a time), so that they are at hand when the stage
+// starts. Failures are left for the stage's own turn. stop ends the
+// downloads still going and waits for the pulls: the images keep ctx to
+// read their layers with when they are pushed.
+func (b *builder) fetchBasesEarly(ctx context.Context) (stop func()) {
+	fetchCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for n, i := range b.plan.Needed {
+		base := b.plan.Bases[i]
+		if base.Kind != dockerfile.BaseImage {
+			continue
+		}
+		if waits := len(b.plan.Deps[i]) > 0 || (b.roots.exclusive() && n > 0); !waits {
+			continue // it pulls its base at once anyway
+		}
+		wg.Go(func() {
+			platform, err := b.stagePlatform(i)
+			if err != nil {
+				return
+			}
+			if img, err := b.pull(ctx, base.Image, platform); err == nil {
+				b.maker.Fetch(fetchCtx, img.layers)
+			}
+		})
+	}
+	return func() {
+		cancel()
+		wg.Wait()
+	}
 }

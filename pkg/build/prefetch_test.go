@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -87,5 +88,86 @@ func TestUnpackManyLayers(t *testing.T) {
 		if n := after[d.String()] - before[d.String()]; n != 1 {
 			t.Errorf("layer %s downloaded %d times, want once", d, n)
 		}
+	}
+}
+
+// blobLog is an in-memory registry that notes when each blob was first
+// asked for, and how often.
+type blobLog struct {
+	mu    sync.Mutex
+	first map[string]time.Time
+	count map[string]int
+}
+
+func blobLogRegistry(t *testing.T) (string, *blobLog) {
+	t.Helper()
+	bl := &blobLog{first: map[string]time.Time{}, count: map[string]int{}}
+	reg := registry.New(registry.Logger(nopLogger()))
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+			d := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+			bl.mu.Lock()
+			if _, ok := bl.first[d]; !ok {
+				bl.first[d] = time.Now()
+			}
+			bl.count[d]++
+			bl.mu.Unlock()
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	u, _ := url.Parse(s.URL)
+	return u.Host, bl
+}
+
+// TestBasesFetchedEarly: the base of a stage that waits for a stage it
+// copies from starts downloading when the build starts, not when the
+// stage is reached, and is downloaded once.
+func TestBasesFetchedEarly(t *testing.T) {
+	needRoot(t)
+	host, bl := blobLogRegistry(t)
+	bb := busyboxLayer(t)
+	own := layerOf(t, file{name: "srv/"}, file{name: "srv/final", body: "the final stage's base"})
+	pushImage(t, host+"/build:1", v1.Config{Env: []string{"PATH=/bin"}}, amd64, bb)
+	pushImage(t, host+"/final:1", v1.Config{Env: []string{"PATH=/bin"}}, amd64, bb, own)
+	d, err := own.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := "FROM " + host + "/build:1 AS build\nRUN sleep 2 && echo built > /out\nFROM " + host + "/final:1\nCOPY --from=build /out /out\n"
+	for _, kept := range []bool{false, true} {
+		t.Run(fmt.Sprintf("layer directory %v", kept), func(t *testing.T) {
+			bl.mu.Lock()
+			clear(bl.first)
+			clear(bl.count)
+			bl.mu.Unlock()
+			var log bytes.Buffer
+			res := mustBuildIn(t, df, map[string]string{"x": "x"}, amd, debugTo(&log), func(o *Options) {
+				if kept {
+					o.BaseLayerDir = t.TempDir()
+				}
+			})
+			_, after, ok := strings.Cut(log.String(), `msg="RUN finished"`)
+			i := strings.LastIndex(log.String()[:len(log.String())-len(after)], "time=")
+			if !ok || i < 0 {
+				t.Fatalf("no RUN finished in the log:\n%s", log.String())
+			}
+			ranUntil, err := time.Parse(time.RFC3339Nano, strings.Fields(log.String()[i+len("time="):])[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			bl.mu.Lock()
+			asked, n := bl.first[d.String()], bl.count[d.String()]
+			bl.mu.Unlock()
+			if asked.IsZero() || !asked.Before(ranUntil) {
+				t.Errorf("the final stage's base layer was first asked for at %v, not before the build stage's RUN ended (%v)", asked, ranUntil)
+			}
+			if n != 1 {
+				t.Errorf("the final stage's base layer was downloaded %d times, want once", n)
+			}
+			if got := flatten(t, res.Image)["srv/final"].Body; got != "the final stage's base" {
+				t.Errorf("/srv/final = %q", got)
+			}
+		})
 	}
 }

@@ -50,6 +50,10 @@ type Maker struct {
 	mu      sync.Mutex
 	images  map[string]string   // image roots by the caller's key
 	layered map[string]*Layered // mounted roots by directory
+	earlyMu sync.Mutex          // guards early (Kept holds mu and reads it)
+	early   map[v1.Hash]*early  // layers fetched ahead, by digest (see Fetch)
+	// fetching holds a slot per early download going.
+	fetching chan struct{}
 }
 
 // New returns a Maker working in opts.Work, making its directories there.
@@ -77,7 +81,8 @@ func New(opts Options) (*Maker, error) {
 			opts.Logger.Info("removed what a build that died left half written in the layer directory", "entries", n)
 		}
 	}
-	return &Maker{opts: opts, trash: NewTrash(filepath.Join(opts.Work, "trash")), images: map[string]string{}, layered: map[string]*Layered{}}, nil
+	return &Maker{opts: opts, trash: NewTrash(filepath.Join(opts.Work, "trash")), images: map[string]string{}, layered: map[string]*Layered{},
+		early: map[v1.Hash]*early{}, fetching: make(chan struct{}, prefetchers)}, nil
 }
 
 // Dir is where the root named name lives in the work directory.

@@ -44,6 +44,20 @@ func (m *Maker) prefetch(ctx context.Context, ls []v1.Layer) *prefetch {
 	sem := make(chan struct{}, prefetchers)
 	for i := range ls {
 		p.ready[i] = make(chan struct{})
+		if e := m.fetched(ls[i]); e != nil {
+			// Downloading since the build started: taken once it is over.
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				defer close(p.ready[i])
+				select {
+				case <-e.done:
+					p.sources[i] = fromEarly(e, p.sources[i])
+				case <-ctx.Done():
+				}
+			}()
+			continue
+		}
 		if i == 0 || (p.tmp == "" && m.opts.LayerDir == "") {
 			close(p.ready[i])
 			continue
