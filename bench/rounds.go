@@ -16,9 +16,9 @@ type results struct {
 }
 
 // rounds builds workload w runs times with every tool, alternating within
-// each round: the builder cold, buildah, BuildKit cold, the builder warm
-// (base layers kept in --cache-dir, filled by one untimed build), BuildKit
-// warm. bk may be nil.
+// each round: the builder cold, buildah, the builder warm (base layers
+// kept in --cache-dir, filled by one untimed build), BuildKit cold,
+// BuildKit warm, each round starting one tool further. bk may be nil.
 func (e *env) rounds(w, dir string, runs int, bk *buildKit) (results, error) {
 	var r results
 	n := runs
@@ -48,36 +48,69 @@ func (e *env) rounds(w, dir string, runs int, bk *buildKit) (results, error) {
 			}
 			r.floor = append(r.floor, f)
 		}
-		m, err := e.buildOurs(dir, ref("ours"), extra)
-		if err != nil {
-			return r, fmt.Errorf("builder: %w", err)
-		}
-		r.ours = append(r.ours, m)
-		if m, err = e.buildTheirs(dir, ref("buildah"), i, platformsOf[w]); err != nil {
-			return r, fmt.Errorf("buildah: %w", err)
-		}
-		r.buildah = append(r.buildah, m)
-		if m, err = e.buildOurs(dir, ref("ours-warm"), warm); err != nil {
-			return r, fmt.Errorf("builder warm: %w", err)
-		}
-		r.oursWarm = append(r.oursWarm, m)
-		line := fmt.Sprintf("%s run %d: builder %.2fs buildah %.2fs builder warm %.2fs", w, i+1,
-			r.ours[i].wall.Seconds(), r.buildah[i].wall.Seconds(), r.oursWarm[i].wall.Seconds())
-		if bk != nil {
+		// Each round starts with a different tool: a build pays for what
+		// the one before left (dirty pages, a daemon's work), and the
+		// slot after the heaviest one should not always be the same tool's.
+		var builds []func() error
+		builds = append(builds,
+			func() error {
+				m, err := e.buildOurs(dir, ref("ours"), extra)
+				if err != nil {
+					return fmt.Errorf("builder: %w", err)
+				}
+				r.ours = append(r.ours, m)
+				return nil
+			},
+			func() error {
+				m, err := e.buildTheirs(dir, ref("buildah"), i, platformsOf[w])
+				if err != nil {
+					return fmt.Errorf("buildah: %w", err)
+				}
+				r.buildah = append(r.buildah, m)
+				return nil
+			},
+			func() error {
+				m, err := e.buildOurs(dir, ref("ours-warm"), warm)
+				if err != nil {
+					return fmt.Errorf("builder warm: %w", err)
+				}
+				r.oursWarm = append(r.oursWarm, m)
+				return nil
+			})
+		if bk != nil && !warmFirst[w] {
 			// A cold daemon has no cache mounts: where they matter, only
 			// the warm daemon is comparable.
-			if !warmFirst[w] {
-				if m, err = bk.cold(dir, ref("buildkit"), bkArgs, i); err != nil {
-					return r, fmt.Errorf("BuildKit cold: %w", err)
+			builds = append(builds, func() error {
+				m, err := bk.cold(dir, ref("buildkit"), bkArgs, i)
+				if err != nil {
+					return fmt.Errorf("BuildKit cold: %w", err)
 				}
 				r.bkCold = append(r.bkCold, m)
-				line += fmt.Sprintf(" BuildKit cold %.2fs", m.wall.Seconds())
+				return nil
+			})
+		}
+		if bk != nil {
+			builds = append(builds, func() error {
+				m, err := bk.warmBuild(w, dir, ref("buildkit"), bkArgs)
+				if err != nil {
+					return fmt.Errorf("BuildKit warm: %w", err)
+				}
+				r.bkWarm = append(r.bkWarm, m)
+				return nil
+			})
+		}
+		for j := range builds {
+			if err := builds[(i+j)%len(builds)](); err != nil {
+				return r, err
 			}
-			if m, err = bk.warmBuild(w, dir, ref("buildkit"), bkArgs); err != nil {
-				return r, fmt.Errorf("BuildKit warm: %w", err)
-			}
-			r.bkWarm = append(r.bkWarm, m)
-			line += fmt.Sprintf(" BuildKit warm %.2fs", m.wall.Seconds())
+		}
+		line := fmt.Sprintf("%s run %d: builder %.2fs buildah %.2fs builder warm %.2fs", w, i+1,
+			r.ours[i].wall.Seconds(), r.buildah[i].wall.Seconds(), r.oursWarm[i].wall.Seconds())
+		if len(r.bkCold) > i {
+			line += fmt.Sprintf(" BuildKit cold %.2fs", r.bkCold[i].wall.Seconds())
+		}
+		if len(r.bkWarm) > i {
+			line += fmt.Sprintf(" BuildKit warm %.2fs", r.bkWarm[i].wall.Seconds())
 		}
 		fmt.Fprintln(os.Stderr, line)
 	}
