@@ -7,7 +7,9 @@
 // RSS. The builder runs cold and warm (base layers kept in --cache-dir).
 // The "cache" workload is built cold, then fully cached, then after
 // changing a file copied late; "gomod" as two CI jobs on fresh runners,
-// with and without --export-cache-mounts. Run it as root:
+// with and without --export-cache-mounts; "goapp" (not run unless named:
+// minutes per build) compiles this repository's builder in a build stage
+// and ships the binary alone. Run it as root:
 //
 //	go run ./bench -runs 3
 package main
@@ -129,7 +131,18 @@ func run(runs int, workloads []string, out string) error {
 			table.WriteString(row)
 			continue
 		}
+		common := e.args
+		if w == "goapp" {
+			ctxDir, args, stop, err := e.goappContext(dir)
+			if err != nil {
+				return fmt.Errorf("%s: %w", w, err)
+			}
+			defer stop()
+			dir = ctxDir
+			e.args = append(slices.Clone(e.args), args...)
+		}
 		r, err := e.rounds(w, dir, runs, bk)
+		e.args = common
 		if err != nil {
 			return fmt.Errorf("%s: %w", w, err)
 		}
