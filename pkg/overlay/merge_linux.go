@@ -102,7 +102,7 @@ func (m *merger) entry(ctx context.Context, up, low string) error {
 	if err := os.Rename(up, low); err != nil {
 		return err
 	}
-	return dropOverlayXattrsTree(ctx, low, "")
+	return dropOverlayXattrsTree(ctx, low)
 }
 
 // eachEntry calls f with each entry of the directory upper and the same
@@ -132,13 +132,13 @@ func lstatPair(up, low string) (u, l unix.Stat_t, exists bool, err error) {
 	return u, l, err == nil, nil
 }
 
-// dropOverlayXattrsTree removes overlayfs's attributes but keep (if set)
-// from everything under dir, dir included.
-func dropOverlayXattrsTree(ctx context.Context, dir, keep string) error {
+// dropOverlayXattrsTree removes overlayfs's attributes from everything
+// under dir, dir included.
+func dropOverlayXattrsTree(ctx context.Context, dir string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := dropOverlayXattrsBut(dir, keep); err != nil {
+	if err := dropOverlayXattrs(dir); err != nil {
 		return err
 	}
 	children, err := readChildren(dir)
@@ -147,9 +147,9 @@ func dropOverlayXattrsTree(ctx context.Context, dir, keep string) error {
 	}
 	for _, c := range children {
 		if c.isDir() {
-			err = dropOverlayXattrsTree(ctx, c.path, keep)
+			err = dropOverlayXattrsTree(ctx, c.path)
 		} else {
-			err = dropOverlayXattrsBut(c.path, keep)
+			err = dropOverlayXattrs(c.path)
 		}
 		if err != nil {
 			return err

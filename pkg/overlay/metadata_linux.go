@@ -113,16 +113,13 @@ func syncXattrs(src, dst string) error {
 
 // dropOverlayXattrs removes overlayfs's attributes from p: in a lower
 // directory an opaque mark would hide things from the next step's overlay.
-func dropOverlayXattrs(p string) error { return dropOverlayXattrsBut(p, "") }
-
-// dropOverlayXattrsBut removes overlayfs's attributes but keep from p.
-func dropOverlayXattrsBut(p, keep string) error {
+func dropOverlayXattrs(p string) error {
 	names, err := xattr.Names(p)
 	if err != nil {
 		return err
 	}
 	for _, name := range names {
-		if strings.HasPrefix(name, overlayXattr) && name != keep {
+		if strings.HasPrefix(name, overlayXattr) {
 			if err := unix.Lremovexattr(p, name); err != nil && !errors.Is(err, unix.ENODATA) {
 				return &os.PathError{Op: "lremovexattr " + name, Path: p, Err: err}
 			}
