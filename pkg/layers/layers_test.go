@@ -134,6 +134,71 @@ func TestWriteTarParents(t *testing.T) {
 	}
 }
 
+// TestWriteTarMany writes more entries than are read ahead at once,
+// small files (read ahead whole) and big ones (read as written), hard
+// links among them: every file's content lands under its own name, in
+// order, and two runs give the same bytes.
+func TestWriteTarMany(t *testing.T) {
+	root := t.TempDir()
+	var entries []Entry
+	want := map[string]string{}
+	for i := range 3 * aheadWindow {
+		dir := fmt.Sprintf("d%d", i%7)
+		must(t, os.MkdirAll(filepath.Join(root, dir), 0o755))
+		name := fmt.Sprintf("%s/f%04d", dir, i)
+		body := strings.Repeat(fmt.Sprintf("%d,", i), 1+i%5)
+		if i%50 == 0 {
+			body = strings.Repeat("big", aheadSmall) // bigger than read ahead
+		}
+		must(t, os.WriteFile(filepath.Join(root, name), []byte(body), 0o644))
+		entries = append(entries, Entry{Path: name})
+		want[name] = body
+		if i%60 == 0 {
+			link := name + "-link"
+			must(t, os.Link(filepath.Join(root, name), filepath.Join(root, link)))
+			entries = append(entries, Entry{Path: link})
+			want[link] = "-> " + name
+		}
+	}
+	var first []byte
+	for run := range 2 {
+		var buf bytes.Buffer
+		must(t, WriteTar(context.Background(), &buf, root, entries, TarOptions{Parents: true}))
+		got := map[string]string{}
+		var names []string
+		tr := tar.NewReader(bytes.NewReader(buf.Bytes()))
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			must(t, err)
+			names = append(names, h.Name)
+			if h.Typeflag == tar.TypeDir {
+				continue
+			}
+			if h.Typeflag == tar.TypeLink {
+				got[h.Name] = "-> " + h.Linkname
+				continue
+			}
+			data, err := io.ReadAll(tr)
+			must(t, err)
+			got[h.Name] = string(data)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("run %d: contents (-want +got):\n%s", run+1, diff)
+		}
+		if !sort.StringsAreSorted(names) {
+			t.Errorf("run %d: entries out of order", run+1)
+		}
+		if run == 0 {
+			first = buf.Bytes()
+		} else if !bytes.Equal(first, buf.Bytes()) {
+			t.Error("WriteTar is not deterministic")
+		}
+	}
+}
+
 func TestStore(t *testing.T) {
 	root := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(root, "f"), bytes.Repeat([]byte("x"), 1<<20), 0o644))

@@ -26,49 +26,60 @@ func WriteTar(ctx context.Context, w io.Writer, root string, entries []Entry, op
 	}
 	sort.Slice(sorted, func(i, j int) bool { return tarName(sorted[i]) < tarName(sorted[j]) })
 
+	items := plan(sorted, opts.Parents)
 	tw := tar.NewWriter(w)
 	lw := &layerWriter{tw: tw, root: root, links: map[inode]string{}, buf: make([]byte, 1<<20), modTime: opts.ModTime, clamp: opts.Clamp}
-	written := map[string]bool{} // directories, with Parents
-	var last string
-	for i, e := range sorted {
-		if e.Path == "" || (i > 0 && tarName(e) == last) {
-			continue // the root itself, or a duplicate
-		}
-		last = tarName(e)
+	ra := lw.readAhead(ctx, items)
+	defer ra.stop()
+	for i, it := range items {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if opts.Parents {
-			if err := lw.parents(e.Path, written); err != nil {
-				return err
-			}
-			written[e.Path] = true
+		p, err := ra.wait(ctx, i)
+		if err != nil {
+			return err
 		}
-		if err := lw.write(e); err != nil {
+		if it.parent && (p.err != nil || p.fi.st.Mode&unix.S_IFMT != unix.S_IFDIR) {
+			continue // a parent that is not a directory in the root
+		}
+		if err := lw.write(it.Entry, p); err != nil {
 			return err
 		}
 	}
 	return tw.Close()
 }
 
-// parents writes the directories above rel not written yet, as they are
-// in the root. A parent that is not a directory there is left out.
-func (lw *layerWriter) parents(rel string, written map[string]bool) error {
-	for i := 0; i < len(rel); i++ {
-		if rel[i] != '/' || written[rel[:i]] {
-			continue
+// item is an entry to write, or (parent) a directory above entries,
+// written only if it is one in the root.
+type item struct {
+	Entry
+	parent bool
+}
+
+// plan lists what to write, in order: each entry once (not the root),
+// and with parents the directories above each entry not written before
+// it.
+func plan(sorted []Entry, parents bool) []item {
+	var items []item
+	written := map[string]bool{}
+	var last string
+	for i, e := range sorted {
+		if e.Path == "" || (i > 0 && tarName(e) == last) {
+			continue // the root itself, or a duplicate
 		}
-		dir := rel[:i]
-		written[dir] = true
-		var st unix.Stat_t
-		if err := unix.Lstat(filepath.Join(lw.root, filepath.FromSlash(dir)), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			continue
+		last = tarName(e)
+		if parents {
+			for j := 0; j < len(e.Path); j++ {
+				if e.Path[j] == '/' && !written[e.Path[:j]] {
+					written[e.Path[:j]] = true
+					items = append(items, item{Entry: Entry{Path: e.Path[:j]}, parent: true})
+				}
+			}
+			written[e.Path] = true
 		}
-		if err := lw.write(Entry{Path: dir}); err != nil {
-			return err
-		}
+		items = append(items, item{Entry: e})
 	}
-	return nil
+	return items
 }
 
 // tarName is the name an entry has in the tar, which is also its sort key.
@@ -108,12 +119,12 @@ type layerWriter struct {
 	buf     []byte
 }
 
-func (lw *layerWriter) write(e Entry) error {
+func (lw *layerWriter) write(e Entry, p prepared) error {
 	if e.Kind == Deleted {
 		return lw.tw.WriteHeader(whiteoutHeader(tarName(e)))
 	}
 	full := filepath.Join(lw.root, filepath.FromSlash(e.Path))
-	fi, err := lstat(full)
+	fi, err := p.fi, p.err
 	if err != nil {
 		return fmt.Errorf("adding %s to the layer: %w", e.Path, err)
 	}
@@ -155,18 +166,27 @@ func (lw *layerWriter) write(e Entry) error {
 		}
 	}
 	if h.Typeflag == tar.TypeReg && h.Size > 0 {
+		if p.data != nil && int64(len(p.data)) == h.Size {
+			if _, err := lw.tw.Write(p.data); err != nil {
+				return fmt.Errorf("adding %s to the layer: %w", e.Path, err)
+			}
+			return nil
+		}
 		return lw.copyContent(full, e.Path, h.Size)
 	}
 	return nil
 }
 
 func (lw *layerWriter) copyContent(full, name string, size int64) error {
-	f, err := os.OpenFile(full, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	// A plain descriptor, not an os.File: os.OpenFile's try at the
+	// poller (two fcntl calls and an epoll one that fails for a regular
+	// file) cost a sixth of writing a layer of 20,000 small files.
+	fd, err := unix.Open(full, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("adding %s to the layer: %w", name, err)
+		return fmt.Errorf("adding %s to the layer: %w", name, &os.PathError{Op: "open", Path: full, Err: err})
 	}
-	defer f.Close()
-	n, err := io.CopyBuffer(lw.tw, io.LimitReader(f, size), lw.buf)
+	defer unix.Close(fd)
+	n, err := io.CopyBuffer(lw.tw, io.LimitReader(fdReader(fd), size), lw.buf)
 	if err != nil {
 		return fmt.Errorf("adding %s to the layer: %w", name, err)
 	}
@@ -174,4 +194,22 @@ func (lw *layerWriter) copyContent(full, name string, size int64) error {
 		return fmt.Errorf("adding %s to the layer: it shrank from %d to %d bytes while being read", name, size, n)
 	}
 	return nil
+}
+
+// fdReader reads a file descriptor.
+type fdReader int
+
+func (r fdReader) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(r), p)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0 && len(p) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
 }
