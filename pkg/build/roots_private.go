@@ -141,7 +141,10 @@ func (b *builder) unpackRoot(ctx context.Context, st *stage, templates bool) (*r
 		}
 	}
 	how := "unpacking"
-	if tmpl != nil {
+	switch {
+	case tmpl != nil && tmpl.Mount:
+		how = "mounting"
+	case tmpl != nil:
 		how = "cloning and unpacking"
 	}
 	return b.provision(ctx, st, how, func(ctx context.Context) (*rootfs.Root, error) {
