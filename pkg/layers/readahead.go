@@ -18,19 +18,33 @@ const (
 	// aheadWorkers prepare items at once.
 	aheadWorkers = 8
 	// aheadWindow is how many items may be prepared and not yet written.
-	aheadWindow = 128
-	// aheadSmall is the largest file read whole ahead: at most
-	// aheadWindow of them are held (8 MiB); bigger files are read by the
-	// writer as it writes them.
-	aheadSmall = 64 << 10
+	aheadWindow = 64
+	// aheadSmall is the largest file read whole ahead, into a buffer of
+	// the pool: at most aheadWindow+aheadWorkers of them are held (2.3
+	// MiB); bigger files are read by the writer as it writes them.
+	aheadSmall = 32 << 10
 )
 
+// aheadBuffers are the buffers small files are read into, reused: a
+// fresh one per file left the garbage collector behind (20 MB more peak
+// RSS on the bigcopy workload).
+var aheadBuffers = sync.Pool{New: func() any { b := make([]byte, aheadSmall); return &b }}
+
 // prepared is an item's metadata and, for a small regular file, its
-// content.
+// content (in buf, a buffer of aheadBuffers).
 type prepared struct {
 	fi   *fileInfo
 	err  error
 	data []byte
+	buf  *[]byte
+}
+
+// release gives the buffer back.
+func (p *prepared) release() {
+	if p.buf != nil {
+		aheadBuffers.Put(p.buf)
+		p.buf, p.data = nil, nil
+	}
 }
 
 type readAhead struct {
@@ -104,20 +118,22 @@ func (lw *layerWriter) prepare(e Entry) prepared {
 	}
 	p := prepared{fi: fi}
 	if fi.st.Mode&unix.S_IFMT == unix.S_IFREG && fi.st.Size > 0 && fi.st.Size <= aheadSmall {
-		p.data = readSmall(full, fi.st.Size)
+		p.buf = aheadBuffers.Get().(*[]byte)
+		if p.data = readSmall(full, (*p.buf)[:fi.st.Size]); p.data == nil {
+			p.release()
+		}
 	}
 	return p
 }
 
-// readSmall reads a file of size bytes whole, or returns nil (the
-// writer reads it again, and reports what went wrong).
-func readSmall(full string, size int64) []byte {
+// readSmall fills data with a file's content, or returns nil (the writer
+// reads it again, and reports what went wrong).
+func readSmall(full string, data []byte) []byte {
 	fd, err := unix.Open(full, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil
 	}
 	defer unix.Close(fd)
-	data := make([]byte, size)
 	if _, err := io.ReadFull(fdReader(fd), data); err != nil {
 		return nil
 	}

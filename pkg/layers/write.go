@@ -40,9 +40,12 @@ func WriteTar(ctx context.Context, w io.Writer, root string, entries []Entry, op
 			return err
 		}
 		if it.parent && (p.err != nil || p.fi.st.Mode&unix.S_IFMT != unix.S_IFDIR) {
+			p.release()
 			continue // a parent that is not a directory in the root
 		}
-		if err := lw.write(it.Entry, p); err != nil {
+		err = lw.write(it.Entry, p)
+		p.release()
+		if err != nil {
 			return err
 		}
 	}
