@@ -29,7 +29,7 @@ var kanikoFlags = []kanikoFlag{
 	{name: "build-arg", status: supported, note: "a bare KEY takes its value from the environment"},
 	{name: "cache", status: supported, note: "caches RUN, COPY, ADD and WORKDIR results by a key of their inputs"},
 	{name: "cache-copy-layers", status: ignored, kind: "bool", note: "COPY and ADD layers are always cached (keyed by the sources' content and metadata)"},
-	{name: "cache-dir", status: supported, note: "keeps pulled base image layers by digest; with chroot isolation also each base unpacked once, which later builds clone by hard links instead of unpacking (best on the work directory's filesystem)"},
+	{name: "cache-dir", status: supported, note: "keeps pulled base image layers by digest; with chroot isolation also each layer unpacked once, which later builds mount as overlayfs lower layers (or, for a layer with directories only implied, stack by hard links) instead of unpacking"},
 	{name: "cache-repo", status: supported, note: "a repository, or oci:DIR for a local OCI layout; default <first destination's repository>/cache"},
 	{name: "cache-run-layers", status: ignored, kind: "bool", note: "RUN layers are always cached with --cache"},
 	{name: "cache-ttl", status: supported, note: "default two weeks"},
