@@ -64,6 +64,16 @@ func (m *Maker) Fetch(ctx context.Context, ls []v1.Layer) {
 	}
 }
 
+// over tells whether the download is over, done or not.
+func (e *early) over() bool {
+	select {
+	case <-e.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // fetched returns the early download of l, if there is one.
 func (m *Maker) fetched(l v1.Layer) *early {
 	d, err := l.Digest()

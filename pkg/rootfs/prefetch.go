@@ -44,8 +44,10 @@ func (m *Maker) prefetch(ctx context.Context, ls []v1.Layer) *prefetch {
 	sem := make(chan struct{}, prefetchers)
 	for i := range ls {
 		p.ready[i] = make(chan struct{})
-		if e := m.fetched(ls[i]); e != nil {
+		if e := m.fetched(ls[i]); e != nil && (i > 0 || e.over()) {
 			// Downloading since the build started: taken once it is over.
+			// The first layer waits for none: it would stream straight
+			// into the extractor.
 			p.wg.Add(1)
 			go func() {
 				defer p.wg.Done()
