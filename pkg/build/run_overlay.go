@@ -27,16 +27,13 @@ func (r overlayRuns) run(ctx context.Context, st *stage, spec *isolation.Spec) (
 	if st.fs.Layered != nil {
 		return r.runLayered(ctx, st, spec)
 	}
-	o, err := r.stepOverlay([]string{root})
-	if err != nil {
-		return nil, err
+	sr, err := r.runOn(ctx, spec, []string{root})
+	o := sr.o
+	if o != nil {
+		defer o.Remove()
 	}
-	defer o.Remove()
-	onOverlay := *spec
-	onOverlay.Root = o.Merged
-	start := time.Now()
-	if err := b.runner.Run(ctx, &onOverlay); err != nil {
-		if b.opts.KeepWorkDir {
+	if err != nil {
+		if o != nil && b.opts.KeepWorkDir {
 			// The root kept for a look shows what the failed step did.
 			st.fs.Changed()
 			if uerr := o.Unmount(); uerr == nil {
@@ -45,24 +42,16 @@ func (r overlayRuns) run(ctx context.Context, st *stage, spec *isolation.Spec) (
 		}
 		return nil, err
 	}
-	ran := time.Since(start)
-	b.addPhase("run", ran)
-	if err := o.Unmount(); err != nil {
-		return nil, err
-	}
 	changes, err := overlay.Changes(ctx, o.Upper, root)
 	if err != nil {
 		return nil, err
 	}
-	listed := time.Since(start) - ran
+	listed := time.Since(sr.ended)
 	st.fs.Changed() // the root is about to change
 	if err := overlay.Merge(ctx, o.Upper, root, b.maker.Discard); err != nil {
 		return nil, err
 	}
-	merged := time.Since(start) - ran
-	b.addPhase("snapshot", merged)
-	b.opts.Logger.Debug("RUN finished", "stage", st.def.DisplayName(), "changes", len(changes), "run", ran,
-		"snapshot", merged, "listing", listed, "overlay", true)
+	r.finished(st, sr, changes, listed, "overlay", true)
 	return changes, nil
 }
 
@@ -84,20 +73,12 @@ func (r overlayRuns) runLayered(ctx context.Context, st *stage, spec *isolation.
 			}
 		}
 	}()
-	o, err := r.stepOverlay(l.StepLayers())
+	sr, err := r.runOn(ctx, spec, l.StepLayers())
+	o := sr.o
+	if o != nil {
+		defer o.Remove()
+	}
 	if err != nil {
-		return nil, err
-	}
-	defer o.Remove()
-	onOverlay := *spec
-	onOverlay.Root = o.Merged
-	start := time.Now()
-	if err := b.runner.Run(ctx, &onOverlay); err != nil {
-		return nil, err
-	}
-	ran := time.Since(start)
-	b.addPhase("run", ran)
-	if err := o.Unmount(); err != nil {
 		return nil, err
 	}
 	// What changed is told against the root as the step found it.
@@ -107,7 +88,7 @@ func (r overlayRuns) runLayered(ctx context.Context, st *stage, spec *isolation.
 	if changes, err = overlay.Changes(ctx, o.Upper, st.fs.Dir); err != nil {
 		return nil, err
 	}
-	listed := time.Since(start) - ran
+	listed := time.Since(sr.ended)
 	st.fs.Changed() // the root is about to change
 	if err := l.Unmount(); err != nil {
 		return nil, err
@@ -119,11 +100,47 @@ func (r overlayRuns) runLayered(ctx context.Context, st *stage, spec *isolation.
 	if err := l.Mount(); err != nil {
 		return nil, err
 	}
-	merged := time.Since(start) - ran
-	b.addPhase("snapshot", merged)
-	b.opts.Logger.Debug("RUN finished", "stage", st.def.DisplayName(), "changes", len(changes), "run", ran,
-		"snapshot", merged, "listing", listed, "overlay", true, "mounted", true)
+	r.finished(st, sr, changes, listed, "overlay", true, "mounted", true)
 	return changes, nil
+}
+
+// stepRun is a step run on an overlay: the overlay (its upper directory
+// holds the step's changes), how long the command took, and when it
+// ended, which starts the snapshot phase.
+type stepRun struct {
+	o     *overlay.Overlay
+	ran   time.Duration
+	ended time.Time
+}
+
+// runOn runs the step on an overlay of lowers (top first), counting its
+// time as the run phase, and unmounts the overlay. The overlay is in the
+// result also after a failed step (nil if none was mounted): the caller
+// removes it.
+func (r overlayRuns) runOn(ctx context.Context, spec *isolation.Spec, lowers []string) (stepRun, error) {
+	o, err := r.stepOverlay(lowers)
+	if err != nil {
+		return stepRun{}, err
+	}
+	onOverlay := *spec
+	onOverlay.Root = o.Merged
+	start := time.Now()
+	if err := r.b.runner.Run(ctx, &onOverlay); err != nil {
+		return stepRun{o: o}, err
+	}
+	sr := stepRun{o: o, ran: time.Since(start), ended: time.Now()}
+	r.b.addPhase("run", sr.ran)
+	return sr, o.Unmount()
+}
+
+// finished counts the time since the command ended (the step's changes
+// listed, after listed, and merged into the root) as the snapshot phase,
+// and says so.
+func (r overlayRuns) finished(st *stage, sr stepRun, changes []layers.Entry, listed time.Duration, attrs ...any) {
+	merged := time.Since(sr.ended)
+	r.b.addPhase("snapshot", merged)
+	r.b.opts.Logger.Debug("RUN finished", append([]any{"stage", st.def.DisplayName(), "changes", len(changes), "run", sr.ran,
+		"snapshot", merged, "listing", listed}, attrs...)...)
 }
 
 // stepOverlay mounts an overlay of lowers (top first) for a step, in a
