@@ -2,7 +2,6 @@ package rootfs
 
 import (
 	"context"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -47,10 +46,10 @@ func (m *Maker) Fetch(ctx context.Context, ls []v1.Layer) {
 				return
 			}
 			if m.opts.LayerDir != "" {
-				// Reading it through the layer directory stores it there.
+				// Opening it through the layer directory stores it there
+				// (as prefetch.fetch does).
 				rc, err := cache.LayerDir{Dir: m.opts.LayerDir, Unwritable: m.opts.LayerDirFull}.Wrap(l).Compressed()
 				if err == nil {
-					_, err = io.Copy(io.Discard, readerWithContext{ctx, rc})
 					rc.Close()
 				}
 				e.ok = err == nil
