@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/buildcrew/builder/pkg/cache"
 )
 
 // early is a layer downloaded before its stage needs it.
@@ -45,18 +43,11 @@ func (m *Maker) Fetch(ctx context.Context, ls []v1.Layer) {
 			case <-ctx.Done():
 				return
 			}
+			src, dest := l, filepath.Join(m.opts.Work, "downloads", "early-"+d.Hex)
 			if m.opts.LayerDir != "" {
-				// Opening it through the layer directory stores it there
-				// (as prefetch.fetch does).
-				rc, err := cache.LayerDir{Dir: m.opts.LayerDir, Unwritable: m.opts.LayerDirFull}.Wrap(l).Compressed()
-				if err == nil {
-					rc.Close()
-				}
-				e.ok = err == nil
-				return
+				src, dest = m.throughLayerDir(l), ""
 			}
-			dest := filepath.Join(m.opts.Work, "downloads", "early-"+d.Hex)
-			if err := downloadLayer(ctx, l, dest); err == nil {
+			if err := downloadLayer(ctx, src, dest); err == nil {
 				e.path, e.ok = dest, true
 			}
 		}()

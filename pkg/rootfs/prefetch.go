@@ -33,7 +33,7 @@ func (m *Maker) prefetch(ctx context.Context, ls []v1.Layer) *prefetch {
 	p := &prefetch{sources: append([]v1.Layer(nil), ls...), ready: make([]chan struct{}, len(ls)), cancel: cancel}
 	if m.opts.LayerDir != "" {
 		for i, l := range ls {
-			p.sources[i] = cache.LayerDir{Dir: m.opts.LayerDir, Unwritable: m.opts.LayerDirFull}.Wrap(l)
+			p.sources[i] = m.throughLayerDir(l)
 		}
 	} else if len(ls) > 1 {
 		tmp, err := os.MkdirTemp(filepath.Join(m.opts.Work, "downloads"), "image-")
@@ -83,28 +83,34 @@ func (m *Maker) prefetch(ctx context.Context, ls []v1.Layer) *prefetch {
 // fetch downloads layer i. A failure is left for the layer's own turn,
 // which reads it from the registry again, with retries.
 func (p *prefetch) fetch(ctx context.Context, i int) {
-	if p.tmp == "" {
-		// Through the base layer directory: reading it stores it there.
-		if rc, err := p.sources[i].Compressed(); err == nil {
-			rc.Close()
-		}
-		return
+	dest := "" // through the base layer directory
+	if p.tmp != "" {
+		dest = filepath.Join(p.tmp, strconv.Itoa(i))
 	}
-	dest := filepath.Join(p.tmp, strconv.Itoa(i))
-	if err := downloadLayer(ctx, p.sources[i], dest); err == nil {
+	if err := downloadLayer(ctx, p.sources[i], dest); err == nil && dest != "" {
 		p.sources[i] = &downloadedLayer{Layer: p.sources[i], path: dest}
 	}
 }
 
+// throughLayerDir is l read through the base layer directory: reading it
+// stores it there, and a copy kept there is read instead of l.
+func (m *Maker) throughLayerDir(l v1.Layer) v1.Layer {
+	return cache.LayerDir{Dir: m.opts.LayerDir, Unwritable: m.opts.LayerDirFull}.Wrap(l)
+}
+
 // downloadLayer copies l's compressed bytes to dest. The registry's
 // reader checks the digest at the end; only a complete, verified copy
-// gets the name dest.
+// gets the name dest. With dest "", l is read through the base layer
+// directory (see throughLayerDir), where opening it stores it whole.
 func downloadLayer(ctx context.Context, l v1.Layer, dest string) error {
 	rc, err := l.Compressed()
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
+	if dest == "" {
+		return nil
+	}
 	return atomicfile.WriteFunc(dest, 0o600, func(w io.Writer) error {
 		_, err := io.Copy(w, readerWithContext{ctx, rc})
 		return err
