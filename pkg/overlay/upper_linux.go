@@ -57,7 +57,8 @@ func (m *upperMerger) shownBelow(up string) (bool, error) {
 		return false, err
 	}
 	p := m.below
-	for _, name := range strings.Split(rel, string(filepath.Separator)) {
+	names := strings.Split(rel, string(filepath.Separator))
+	for i, name := range names {
 		var st unix.Stat_t
 		p = filepath.Join(p, name)
 		err := unix.Lstat(p, &st)
@@ -67,10 +68,7 @@ func (m *upperMerger) shownBelow(up string) (bool, error) {
 		if err != nil {
 			return false, &os.PathError{Op: "lstat", Path: p, Err: err}
 		}
-		if p != filepath.Join(m.below, rel) && st.Mode&unix.S_IFMT != unix.S_IFDIR {
-			return false, nil
-		}
-		if isWhiteout(&st) {
+		if isWhiteout(&st) || (i < len(names)-1 && st.Mode&unix.S_IFMT != unix.S_IFDIR) {
 			return false, nil
 		}
 	}
