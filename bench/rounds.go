@@ -138,11 +138,11 @@ func (r results) row(w string) string {
 		}
 		return fmt.Sprintf("%.2fs", median(ms).wall.Seconds())
 	}
-	ratio := func(a measure, ms []measure) string {
-		if len(ms) == 0 {
+	ratio := func(ours, theirs []measure) string {
+		if len(theirs) == 0 {
 			return "n/a"
 		}
-		return fmt.Sprintf("%.2f", a.wall.Seconds()/median(ms).wall.Seconds())
+		return fmt.Sprintf("%.2f", pairedRatio(ours, theirs))
 	}
 	rss := []string{fmt.Sprint(max(o.rssMB, ow.rssMB)), fmt.Sprint(median(r.buildah).rssMB), "n/a"}
 	if len(r.bkWarm)+len(r.bkCold) > 0 {
@@ -166,6 +166,23 @@ func (r results) row(w string) string {
 	}
 	return fmt.Sprintf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s; %s%s | %s MB |\n", w,
 		cell(r.ours), cell(r.buildah), cell(r.bkCold), cell(r.oursWarm), cell(r.bkWarm),
-		ratio(o, r.buildah), ratio(o, r.bkCold), ratio(ow, r.bkWarm),
+		ratio(r.ours, r.buildah), ratio(r.ours, r.bkCold), ratio(r.oursWarm, r.bkWarm),
 		o.phaseString(), ow.phaseString(), floor, strings.Join(rss, " / "))
+}
+
+// pairedRatio is the median of the rounds' ratios ours[i]/theirs[i]: the
+// two builds of a round ran within seconds of each other, while this VM's
+// speed swings 2-3x over minutes, so a ratio of medians taken from
+// different rounds measures the machine as much as the tools. Without
+// one build of each per round, it is the ratio of the medians.
+func pairedRatio(ours, theirs []measure) float64 {
+	if len(ours) != len(theirs) {
+		return median(ours).wall.Seconds() / median(theirs).wall.Seconds()
+	}
+	ratios := make([]float64, len(ours))
+	for i := range ours {
+		ratios[i] = ours[i].wall.Seconds() / theirs[i].wall.Seconds()
+	}
+	slices.Sort(ratios)
+	return ratios[len(ratios)/2]
 }
