@@ -15,8 +15,25 @@ import (
 // when the stages it reads from (its base, COPY --from) are built. With a
 // shared Root there is one filesystem, and stages build one at a time.
 func (b *builder) buildStages(parent context.Context) error {
-	ctx := parent
-	defer b.fetchBasesEarly(ctx)()
+	// The first failure stops the other stages, a base that a waiting
+	// stage cannot pull included. Success cancels nothing: the images
+	// pulled meanwhile keep this context to fetch their layers with, when
+	// they are pushed.
+	ctx, stop := context.WithCancelCause(parent)
+	context.AfterFunc(parent, func() { stop(context.Cause(parent)) })
+	err := b.buildNeeded(ctx, stop)
+	if err != nil && parent.Err() == nil {
+		if cause := context.Cause(ctx); cause != nil {
+			// The failure that stopped the build, not what stopping it
+			// made of the steps still running.
+			return cause
+		}
+	}
+	return err
+}
+
+func (b *builder) buildNeeded(ctx context.Context, stop context.CancelCauseFunc) error {
+	defer b.fetchBasesEarly(ctx, stop)()
 	if b.roots.exclusive() || len(b.plan.Needed) == 1 {
 		for _, i := range b.plan.Needed {
 			if _, err := b.stage(ctx, i); err != nil {
@@ -30,11 +47,6 @@ func (b *builder) buildStages(parent context.Context) error {
 		built[i] = make(chan struct{})
 	}
 	slots := make(chan struct{}, runtime.NumCPU())
-	// The first failure stops the other stages. Success cancels nothing:
-	// the images pulled meanwhile keep this context to fetch their layers
-	// with, when they are pushed.
-	ctx, stop := context.WithCancelCause(parent)
-	context.AfterFunc(parent, func() { stop(context.Cause(parent)) })
 	var g errgroup.Group
 	for _, i := range b.plan.Needed {
 		g.Go(func() error {
@@ -64,13 +76,17 @@ func (b *builder) buildStages(parent context.Context) error {
 	return g.Wait()
 }
 
-// fetchBasesEarly starts downloading the base image layers of the stages
-// that cannot start at once (they wait for stages they copy from, or
-// stages build one at a time), so that they are at hand when the stage
-// starts. Failures are left for the stage's own turn. stop ends the
-// downloads still going and waits for the pulls: the images keep ctx to
-// read their layers with when they are pushed.
-func (b *builder) fetchBasesEarly(ctx context.Context) (stop func()) {
+// fetchBasesEarly starts pulling the base images of the stages that
+// cannot start at once (they wait for stages they copy from, or stages
+// build one at a time) and downloading their layers, so that they are at
+// hand when the stage starts. A base that cannot be pulled fails the
+// build at once through fail, as the stage's FROM would (the failed pull
+// is what the stage would get): BuildKit, too, fails before building when
+// a base cannot be resolved. A layer download that fails is left for the
+// stage's own turn. The function returned ends the downloads still going
+// and waits for the pulls: the images keep ctx to read their layers with
+// when they are pushed.
+func (b *builder) fetchBasesEarly(ctx context.Context, fail context.CancelCauseFunc) (stop func()) {
 	fetchCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for n, i := range b.plan.Needed {
@@ -86,9 +102,14 @@ func (b *builder) fetchBasesEarly(ctx context.Context) (stop func()) {
 			if err != nil {
 				return
 			}
-			if img, err := b.pull(ctx, base.Image, platform); err == nil {
-				b.maker.Fetch(fetchCtx, img.layers)
+			img, err := b.pull(ctx, base.Image, platform)
+			if err != nil {
+				if ctx.Err() == nil {
+					fail(b.df.Stages[i].Wrap(err))
+				}
+				return
 			}
+			b.maker.Fetch(fetchCtx, img.layers)
 		})
 	}
 	return func() {

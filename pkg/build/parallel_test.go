@@ -3,6 +3,8 @@ package build
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/buildcrew/builder/pkg/cache"
+	"github.com/buildcrew/builder/pkg/dockerfile"
 	"github.com/buildcrew/builder/pkg/isolation"
 )
 
@@ -85,6 +88,51 @@ COPY --from=failing /bin/sh /y
 	}
 	if d := time.Since(start); d > 20*time.Second {
 		t.Errorf("the build took %s: the slow stage was not stopped", d)
+	}
+}
+
+// TestUnpullableBaseFailsAtOnce: the base of a stage that waits for
+// another cannot be pulled. The build fails at once with the error its
+// FROM would give, naming that line, rather than when the stage it waits
+// for is built (here never: its download hangs until the test ends).
+func TestUnpullableBaseFailsAtOnce(t *testing.T) {
+	host := testRegistry(t)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	for _, name := range []string{"stages at once", "one stage at a time"} {
+		t.Run(name, func(t *testing.T) {
+			df := "FROM scratch AS slow\nADD " + srv.URL + "/hangs /slow\n" +
+				"FROM " + host + "/missing:1\nCOPY --from=slow /slow /slow\n"
+			mod := func(*Options) {}
+			if name == "one stage at a time" {
+				mod = func(o *Options) { o.Root = t.TempDir() } // one shared root
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := buildIn(t, df, map[string]string{}, mod)
+				done <- err
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(2 * time.Minute):
+				t.Fatal("the build still waits for the stage before: a base that cannot be pulled must fail it at once")
+			}
+			var de *dockerfile.Error
+			if !errors.As(err, &de) || de.Line != 3 || !strings.Contains(de.Instruction, "missing:1") {
+				t.Fatalf("got %v, want the error of line 3, FROM %s/missing:1", err, host)
+			}
+			if errors.Is(err, context.Canceled) {
+				t.Errorf("got a cancellation: %v", err)
+			}
+		})
 	}
 }
 
