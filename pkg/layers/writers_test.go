@@ -23,7 +23,7 @@ func regWith(name, body string) *tar.Header {
 func TestExtractKeepsOrderWithParallelWrites(t *testing.T) {
 	// Enough files before each case to keep every writer busy.
 	var filler []*tar.Header
-	for i := range 4 * parallelWriters {
+	for i := range 4 * maxWriters {
 		filler = append(filler, reg(fmt.Sprintf("fill/%d", i)))
 	}
 	tests := []struct {
@@ -152,7 +152,7 @@ func tarWithBodies(t *testing.T, hs []*tar.Header) []byte {
 func TestExtractWrittenSeesTheFile(t *testing.T) {
 	root := t.TempDir()
 	var hs []*tar.Header
-	for i := range 4 * parallelWriters {
+	for i := range 4 * maxWriters {
 		hs = append(hs, regWith(fmt.Sprintf("f%d", i), "contents"))
 	}
 	var missing []string
