@@ -13,6 +13,13 @@ func (b *builder) dispatch(ctx context.Context, st *stage, step *dockerfile.Step
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if step.Keyword != "RUN" {
+		// Only a RUN leaves the root alone while the last one's layer
+		// is written (see pendingLayer); its merge settles it.
+		if err := b.settle(st); err != nil {
+			return err
+		}
+	}
 	ins, err := step.Expand(st.vars)
 	if err != nil {
 		return err
@@ -25,6 +32,7 @@ func (b *builder) dispatch(ctx context.Context, st *stage, step *dockerfile.Step
 	}
 	start := time.Now()
 	cached, err := b.step(ctx, st, ins, v)
+	st.located(step)
 	if err == nil {
 		err = st.checkSize()
 	}

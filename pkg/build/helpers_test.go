@@ -222,6 +222,13 @@ func flatten(t *testing.T, img v1.Image) map[string]entry {
 // its base's n layers.
 func layerNames(t *testing.T, img v1.Image, skip int) [][]string {
 	t.Helper()
+	return perEntry(t, img, skip, func(h *tar.Header, _ io.Reader) string { return h.Name })
+}
+
+// perEntry describes the entries of each of img's layers but the first
+// skip ones, layer by layer.
+func perEntry(t *testing.T, img v1.Image, skip int, describe func(h *tar.Header, r io.Reader) string) [][]string {
+	t.Helper()
 	ls, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +239,7 @@ func layerNames(t *testing.T, img v1.Image, skip int) [][]string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var names []string
+		var entries []string
 		tr := tar.NewReader(rc)
 		for {
 			h, err := tr.Next()
@@ -242,10 +249,10 @@ func layerNames(t *testing.T, img v1.Image, skip int) [][]string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			names = append(names, h.Name)
+			entries = append(entries, describe(h, tr))
 		}
 		rc.Close()
-		out = append(out, names)
+		out = append(out, entries)
 	}
 	return out
 }

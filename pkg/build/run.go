@@ -44,13 +44,18 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 	if err != nil {
 		return err
 	}
+	createdBy := "RUN " + runCommandString(spec.Args, st)
+	if len(changes) > 0 && b.writesLater(ctx, st) {
+		b.writeLater(ctx, st, changes, createdBy)
+		return nil
+	}
 	start := time.Now()
 	layer, err := b.stepLayer(ctx, st, root, changes)
 	if err != nil {
 		return err
 	}
 	b.opts.Logger.Debug("RUN layer written", "stage", st.def.DisplayName(), "changes", len(changes), "took", time.Since(start))
-	return st.commit("RUN "+runCommandString(spec.Args, st), layer)
+	return st.commit(createdBy, layer)
 }
 
 // runSpec describes the step's process, its secrets aside.

@@ -47,11 +47,15 @@ func (r overlayRuns) run(ctx context.Context, st *stage, spec *isolation.Spec) (
 		return nil, err
 	}
 	listed := time.Since(sr.ended)
+	waited, err := r.settle(st) // the last RUN's layer reads the root
+	if err != nil {
+		return nil, err
+	}
 	st.fs.Changed() // the root is about to change
 	if err := overlay.Merge(ctx, o.Upper, root, b.maker.Discard); err != nil {
 		return nil, err
 	}
-	r.finished(st, sr, changes, listed, "overlay", true)
+	r.finished(st, sr, changes, listed, waited, "overlay", true)
 	return changes, nil
 }
 
@@ -89,6 +93,10 @@ func (r overlayRuns) runLayered(ctx context.Context, st *stage, spec *isolation.
 		return nil, err
 	}
 	listed := time.Since(sr.ended)
+	waited, err := r.settle(st) // the last RUN's layer reads the upper directory
+	if err != nil {
+		return nil, err
+	}
 	st.fs.Changed() // the root is about to change
 	if err := l.Unmount(); err != nil {
 		return nil, err
@@ -100,7 +108,7 @@ func (r overlayRuns) runLayered(ctx context.Context, st *stage, spec *isolation.
 	if err := l.Mount(); err != nil {
 		return nil, err
 	}
-	r.finished(st, sr, changes, listed, "overlay", true, "mounted", true)
+	r.finished(st, sr, changes, listed, waited, "overlay", true, "mounted", true)
 	return changes, nil
 }
 
@@ -133,14 +141,23 @@ func (r overlayRuns) runOn(ctx context.Context, spec *isolation.Spec, lowers []s
 	return sr, o.Unmount()
 }
 
+// settle adds the last RUN's layer to the stage before the root changes
+// (see pendingLayer) and tells how long it waited for it.
+func (r overlayRuns) settle(st *stage) (time.Duration, error) {
+	start := time.Now()
+	err := r.b.settle(st)
+	return time.Since(start), err
+}
+
 // finished counts the time since the command ended (the step's changes
 // listed, after listed, and merged into the root) as the snapshot phase,
+// but what it waited for the last RUN's layer (the layer phase has it),
 // and says so.
-func (r overlayRuns) finished(st *stage, sr stepRun, changes []layers.Entry, listed time.Duration, attrs ...any) {
-	merged := time.Since(sr.ended)
+func (r overlayRuns) finished(st *stage, sr stepRun, changes []layers.Entry, listed, waited time.Duration, attrs ...any) {
+	merged := time.Since(sr.ended) - waited
 	r.b.addPhase("snapshot", merged)
 	r.b.opts.Logger.Debug("RUN finished", append([]any{"stage", st.def.DisplayName(), "changes", len(changes), "run", sr.ran,
-		"snapshot", merged, "listing", listed}, attrs...)...)
+		"snapshot", merged, "listing", listed, "waited", waited}, attrs...)...)
 }
 
 // stepOverlay mounts an overlay of lowers (top first) for a step, in a

@@ -40,6 +40,7 @@ type stage struct {
 	key           string         // the cache key of its last step (of its base at first)
 	filesKey      string         // key after the last step that changed files ("" before one)
 	onLayer       func(v1.Layer) // told of each new layer, for stages the result is made of
+	pending       *pendingLayer  // the last RUN's layer, being written (see settle)
 }
 
 // stage builds stage i, and first whatever it needs, once. A stage that
@@ -109,12 +110,13 @@ func (b *builder) buildStage(ctx context.Context, st *stage) error {
 		st.step = 1
 		b.prog.vertex(fmt.Sprintf("[%s1/%d] FROM %s", st.prefix, st.total, base.Image)).done()
 	}
+	defer st.abandon()
 	for _, step := range steps {
 		if err := b.dispatch(ctx, st, step); err != nil {
 			return err
 		}
 	}
-	return nil
+	return b.settle(st)
 }
 
 // chainKey is the context key of the stages a call is building, each
