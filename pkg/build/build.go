@@ -27,6 +27,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/buildcrew/builder/internal/rmtree"
+	"github.com/buildcrew/builder/internal/spread"
 	"github.com/buildcrew/builder/pkg/dockerfile"
 	"github.com/buildcrew/builder/pkg/isolation"
 	"github.com/buildcrew/builder/pkg/rootfs"
@@ -278,6 +279,9 @@ func (b *builder) prepare() error {
 			return err
 		}
 	}
+	// What each RUN writes in block groups no tree deleted a moment ago
+	// had (see package spread).
+	spread.Children(filepath.Join(b.work, "overlays"))
 	if b.maker, err = rootfs.New(rootfs.Options{
 		Work: b.work, LayerDir: opts.BaseLayerDir, Retry: b.retryPull, Spent: b.addPhase, Logger: opts.Logger,
 		LayerDirFull: b.layerDirFull,

@@ -17,6 +17,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sys/unix"
+
+	"github.com/buildcrew/builder/internal/spread"
 )
 
 // LayerDir keeps the compressed layers of pulled images by digest, so
@@ -166,6 +168,7 @@ func (d LayerDir) Unpack(diffID v1.Hash, fill func(dir string) error) (string, e
 	if err := os.Chmod(store, 0o700); err != nil {
 		return "", err
 	}
+	spread.Children(store) // see package spread
 	dir, _ := d.Unpacked(diffID)
 	// The aside directory's lock, held while it fills: a build killed
 	// meanwhile leaves it unlocked, and Sweep removes what it left.

@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/buildcrew/builder/internal/spread"
 	"github.com/buildcrew/builder/pkg/cache"
 	"github.com/buildcrew/builder/pkg/layers"
 )
@@ -63,6 +64,9 @@ func New(opts Options) (*Maker, error) {
 			return nil, err
 		}
 	}
+	// Each root's files in block groups no tree deleted a moment ago
+	// had (see package spread).
+	spread.Children(filepath.Join(opts.Work, "roots"))
 	if opts.Retry == nil {
 		opts.Retry = func(_ context.Context, _ string, f func() error) error { return f() }
 	}
