@@ -76,8 +76,11 @@ func (b *builder) settle(st *stage) error {
 	}
 	st.pending = nil
 	<-p.done
-	if p.err != nil {
+	if p.err != nil && p.step != nil {
 		return p.step.Wrap(p.err)
+	}
+	if p.err != nil {
+		return p.err
 	}
 	b.opts.Logger.Debug("RUN layer written", "stage", st.def.DisplayName(), "changes", p.changes, "took", p.took, "meanwhile", true)
 	return st.commit(p.createdBy, p.layer)
