@@ -81,7 +81,8 @@ func Store(ctx context.Context, dir string, c Compression, fill func(io.Writer) 
 			os.Remove(tmp.Name())
 		}
 	}()
-	digestHash, diffHash := sha256.New(), sha256.New()
+	digestHash, diffHash := sha256.New(), newHashBehind()
+	defer diffHash.stop()
 	counter := &countWriter{w: io.MultiWriter(tmp, digestHash)}
 	gz, err := c.compressor(counter)
 	if err != nil {
@@ -99,7 +100,8 @@ func Store(ctx context.Context, dir string, c Compression, fill func(io.Writer) 
 	if err := tmp.Close(); err != nil {
 		return nil, fmt.Errorf("writing layer file: %w", err)
 	}
-	f := &File{digest: sum(digestHash), diffID: sum(diffHash), size: counter.n, zstd: c.Zstd}
+	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diffHash.sum())}
+	f := &File{digest: sum(digestHash), diffID: diffID, size: counter.n, zstd: c.Zstd}
 	f.path = filepath.Join(dir, f.digest.Algorithm+"-"+f.digest.Hex+".tar")
 	if err := os.Rename(tmp.Name(), f.path); err != nil {
 		return nil, fmt.Errorf("storing layer file: %w", err)
