@@ -3,6 +3,7 @@
 package dirlist
 
 import (
+	"io/fs"
 	"os"
 	"sort"
 )
@@ -20,4 +21,34 @@ func Names(dir string) ([]string, error) {
 	}
 	sort.Strings(names)
 	return names, nil
+}
+
+// Entry is a directory entry: its name and its type as the directory
+// records it (the type bits of fs.FileMode: fs.ModeDir, fs.ModeSymlink,
+// fs.ModeCharDevice|fs.ModeDevice, ...; 0 for a regular file).
+type Entry struct {
+	Name string
+	Type fs.FileMode
+}
+
+// Entries returns dir's entries, sorted by name, with the types the
+// directory records: no lstat per entry (a new directory of 20,000 files
+// cost 20,000 of them to tell each is a file) but where the filesystem
+// records none, where Go's ReadDir asks.
+func Entries(dir string) ([]Entry, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	des, err := f.ReadDir(-1)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, len(des))
+	for i, de := range des {
+		out[i] = Entry{Name: de.Name(), Type: de.Type()}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
 }

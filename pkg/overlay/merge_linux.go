@@ -141,15 +141,16 @@ func dropOverlayXattrsTree(ctx context.Context, dir string) error {
 	if err := dropOverlayXattrs(dir); err != nil {
 		return err
 	}
-	children, err := readChildren(dir)
+	entries, err := dirlist.Entries(dir)
 	if err != nil {
 		return err
 	}
-	for _, c := range children {
-		if c.isDir() {
-			err = dropOverlayXattrsTree(ctx, c.path)
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name)
+		if e.Type.IsDir() {
+			err = dropOverlayXattrsTree(ctx, p)
 		} else {
-			err = dropOverlayXattrs(c.path)
+			err = dropOverlayXattrs(p)
 		}
 		if err != nil {
 			return err

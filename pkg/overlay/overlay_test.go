@@ -117,6 +117,11 @@ func TestChangesAndMerge(t *testing.T) {
 	write(t, filepath.Join(m, "linked/one"), "changed")           // breaks the lower link (index=off)
 	must(t, os.MkdirAll(filepath.Join(m, "moved/deeper"), 0o755)) // a lower file moved into a new tree
 	must(t, os.Rename(filepath.Join(m, "lib/keep"), filepath.Join(m, "moved/deeper/keep")))
+	// Entries told apart by the directory's record of their type, not
+	// by an lstat: a link, a pipe, and a device that is not a whiteout.
+	must(t, os.Symlink("tool", filepath.Join(m, "bin/alias")))
+	must(t, unix.Mkfifo(filepath.Join(m, "new/pipe"), 0o600))
+	must(t, unix.Mknod(filepath.Join(m, "etc/null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
 	// A mount point made and removed, its directory's mtime put back, as
 	// the chroot runner does: nothing to report.
 	write(t, filepath.Join(m, "etc/stub"), "")
@@ -129,11 +134,14 @@ func TestChangesAndMerge(t *testing.T) {
 	must(t, err)
 	wantChanges := []layers.Entry{
 		{Path: "attrs"},
+		{Path: "bin"}, // an entry more: its mtime changed
+		{Path: "bin/alias"},
 		{Path: "bin/tool"},
 		{Path: "d2"},
 		{Path: "data", Kind: layers.Opaque},
 		{Path: "data/x"},
 		{Path: "etc/conf"},
+		{Path: "etc/null"},
 		{Path: "f"},
 		{Path: "f/in"},
 		{Path: "lib"},
@@ -146,6 +154,7 @@ func TestChangesAndMerge(t *testing.T) {
 		{Path: "new"},
 		{Path: "new/a"},
 		{Path: "new/b"},
+		{Path: "new/pipe"},
 	}
 	if diff := cmp.Diff(wantChanges, got); diff != "" {
 		t.Errorf("changes (-want +got):\n%s", diff)
