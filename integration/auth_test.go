@@ -42,23 +42,33 @@ func TestCredentials(t *testing.T) {
 	}
 
 	publicBase := writeContext(t, map[string]string{"Dockerfile": "FROM " + env.busybox + "\nRUN echo built > /built\n"})
-	// The pulls skip the check before building, which would refuse the
-	// push first; the push is refused by it, before anything is built.
+	// The pulls skip the check, which would refuse the push first; the
+	// push is refused by it, before any command runs: the command would
+	// leave a mark in a cache mount, which outlives the build.
 	skip := []string{"--skip-push-permission-check"}
+	marked := writeContext(t, map[string]string{"Dockerfile": "FROM " + env.busybox + "\nRUN --mount=type=cache,id=mark,target=/m touch /m/ran\n"})
+	mounts := t.TempDir()
 	for _, tc := range []struct {
 		name, config, context, refusal string
 		args                           []string
+		mark                           string // "none" or "left" in the cache mount; "" for not looked at
 	}{
-		{"pull without credentials", t.TempDir(), ctxDir, "UNAUTHORIZED", skip},
-		{"pull with a wrong password", bad, ctxDir, "UNAUTHORIZED", skip},
-		{"push without credentials", t.TempDir(), publicBase, "401 Unauthorized", skip},
-		{"push refused before building", t.TempDir(), publicBase, "cannot push to " + addr + "/private/app", nil},
+		{"pull without credentials", t.TempDir(), ctxDir, "UNAUTHORIZED", skip, ""},
+		{"pull with a wrong password", bad, ctxDir, "UNAUTHORIZED", skip, ""},
+		{"push without credentials", t.TempDir(), publicBase, "401 Unauthorized", skip, ""},
+		{"push refused before any command runs", t.TempDir(), marked, "cannot push to " + addr + "/private/app", []string{"--cache-mount-dir", mounts}, "none"},
+		// The same build with the check skipped: its command leaves the mark.
+		{"push refused after the build", t.TempDir(), marked, "401 Unauthorized", append([]string{"--cache-mount-dir", mounts}, skip...), "left"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"--context", tc.context, "--destination", addr + "/private/app:2"}, tc.args...)
 			r := runBuilder(t, tc.context, []string{"DOCKER_CONFIG=" + tc.config}, args...)
-			if tc.args == nil && strings.Contains(r.stderr, "RUN echo built") {
-				t.Errorf("the build ran before the push was refused:\n%s", r.stderr)
+			ran, _ := filepath.Glob(filepath.Join(mounts, "*", "data", "ran"))
+			if tc.mark == "none" && len(ran) > 0 {
+				t.Errorf("the command ran before the push was refused: %v\n%s", ran, r.stderr)
+			}
+			if tc.mark == "left" && len(ran) == 0 {
+				t.Errorf("the command left no mark in %s:\n%s", mounts, r.stderr)
 			}
 			if r.code != 1 {
 				t.Errorf("exit %d, want 1", r.code)

@@ -59,16 +59,12 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 	if f.dryRun {
 		return printPlan(cmd.Context(), bo, cmd.OutOrStdout())
 	}
-	// Fail before building, not after: kaniko asks every destination too.
+	// Fail before any command runs, not after the build: kaniko asks
+	// every destination too, before building.
+	var check *pushCheck
 	if !f.skipPushCheck {
-		if err := push.CheckDestinations(po); err != nil {
-			return err
-		}
-		for _, dests := range f.extraPushes {
-			if err := push.CheckDestinations(push.Options{Destinations: dests, NoPush: po.NoPush, Registry: po.Registry}); err != nil {
-				return err
-			}
-		}
+		check = startPushCheck(po, f.extraPushes)
+		bo.BeforeRun = check.wait
 	}
 	// Layers start going up as they are written; Publish sends the rest.
 	early, err := push.NewUploader(po)
@@ -77,6 +73,13 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 	}
 	bo.LayerDone = early.Add
 	res, err := build.Build(cmd.Context(), bo)
+	if cerr := check.refusal(err); cerr != nil {
+		if err == nil {
+			res.Close()
+		}
+		early.Stop()
+		return cerr
+	}
 	if err != nil {
 		early.Stop()
 		return err

@@ -73,7 +73,7 @@ var kanikoFlags = []kanikoFlag{
 	{name: "reproducible", status: supported, note: "new layers only: base layers keep their digests"},
 	{name: "single-snapshot", status: ignored, kind: "bool", note: "every step gets its own layer"},
 	{name: "skip-default-registry-fallback", status: supported},
-	{name: "skip-push-permission-check", status: supported, note: "without it, every destination's registry is asked before building whether the credentials may push there"},
+	{name: "skip-push-permission-check", status: supported, note: "without it, every destination's registry is asked whether the credentials may push there while the bases are pulled, and no RUN command runs before it says yes"},
 	{name: "skip-tls-verify", status: supported},
 	{name: "skip-tls-verify-pull", status: supported},
 	{name: "skip-tls-verify-registry", status: supported},

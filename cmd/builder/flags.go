@@ -103,7 +103,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.BoolVar(&f.dryRun, "dryrun", false, "parse, resolve the base images and plan, print the stages and steps that would run, and stop: nothing is built, written or pushed (the kaniko fork's flag)")
 	fs.StringArrayVar(&f.registryCerts, "registry-certificate", nil, "REGISTRY=CA_FILE: trust this CA (PEM) for that registry (host:port), for pulls and pushes; repeatable")
 	fs.StringArrayVar(&f.registryClientCerts, "registry-client-cert", nil, "REGISTRY=CERT_FILE,KEY_FILE: present this client certificate to that registry (host:port); repeatable")
-	fs.BoolVar(&f.skipPushCheck, "skip-push-permission-check", false, "do not ask the destinations' registries before building whether the credentials may push there")
+	fs.BoolVar(&f.skipPushCheck, "skip-push-permission-check", false, "do not ask the destinations' registries, before any RUN command runs, whether the credentials may push there")
 	fs.BoolVar(&f.rewriteTimestamp, "rewrite-timestamp", false, "clamp every file time in the new layers to SOURCE_DATE_EPOCH, as buildx's rewrite-timestamp=true")
 	fs.StringVar(&f.iidFile, "iidfile", "", "write the image ID (its config's digest) to this file, as docker build does")
 	fs.StringArrayVar(&f.targets, "target", nil, "the stage to build (default: the last); repeat to build more in one run, sharing their stages: the first gets --destination, another is pushed only as NAME=DEST[,DEST...]")

@@ -135,6 +135,14 @@ type Options struct {
 	// while the next steps run, with the context the stage builds with
 	// (cancelled when a stage fails). It must return at once.
 	LayerDone func(context.Context, v1.Layer)
+	// BeforeRun, when set, is called before each RUN command, once its
+	// root is made, and an error from it fails the step before the
+	// command runs. It lets a caller ask something slow while the bases
+	// are pulled and unpacked rather than before the build, and still
+	// stop the build before any command runs: the CLI asks the
+	// destinations whether it may push. It is called for every RUN, so
+	// it should remember its answer.
+	BeforeRun func(context.Context) error
 	// NoOverlay finds what a RUN changed by walking the stage's whole root
 	// before and after it, even where the step could run on an overlayfs
 	// whose upper directory holds exactly its changes (the default when

@@ -40,6 +40,13 @@ func (b *builder) run(ctx context.Context, st *stage, c *dockerfile.Run, out io.
 	defer mounts.release()
 	spec.Mounts = mounts.mounts
 	spec.Env = append(spec.Env, mounts.env...)
+	if wait := b.opts.BeforeRun; wait != nil {
+		// After the root is made: whatever it waits for is asked while
+		// the base is unpacked.
+		if err := wait(ctx); err != nil {
+			return err
+		}
+	}
 	changes, err := b.runs(ctx).run(ctx, st, spec)
 	if err != nil {
 		return err
