@@ -131,7 +131,13 @@ func (b *builder) step(ctx context.Context, st *stage, ins dockerfile.Instructio
 		return false, err
 	}
 	if cacheable && makesLayer(ins) && b.opts.Cache != nil {
-		b.toCache(ctx, st, key, inputs)
+		if p := st.pending; p != nil {
+			// A RUN whose layer is still being written: stored once
+			// it is the stage's.
+			p.stored = func() { b.toCache(ctx, st, key, inputs) }
+		} else {
+			b.toCache(ctx, st, key, inputs)
+		}
 	}
 	st.advance(chain, ins)
 	return false, nil
@@ -174,6 +180,11 @@ func (b *builder) fromCache(ctx context.Context, st *stage, ins dockerfile.Instr
 // apply makes a step's result, from the cache or another platform's
 // build, the stage's next.
 func (b *builder) apply(ctx context.Context, st *stage, ins dockerfile.Instruction, e *cache.Entry) error {
+	// A RUN taken from the cache changes the root and the history, which
+	// the last RUN's layer, still being written, must come before.
+	if err := b.settle(st); err != nil {
+		return err
+	}
 	if w, ok := ins.(*dockerfile.Workdir); ok {
 		st.setWorkdir(w)
 	}

@@ -29,14 +29,18 @@ type pendingLayer struct {
 	changes   int
 	createdBy string
 	step      *dockerfile.Step // the RUN, for the error's location
+	// stored, when set, is called once the layer is the stage's last:
+	// the step cache stores the RUN's result then.
+	stored func()
 }
 
 // writesLater tells whether a RUN's layer is to be written while the
 // next step runs: the stage needs its layers, steps run on overlays of a
-// private root, and nothing but the stage's own next steps wait for the
-// layer (no step cache to store it in, no platform waiting to take it).
+// private root, and nothing but the stage's own steps wait for the layer
+// (no platform waiting to take it; a step cache stores it once written,
+// see pendingLayer.stored).
 func (b *builder) writesLater(ctx context.Context, st *stage) bool {
-	if b.opts.Cache != nil || b.share != nil || b.opts.KeepWorkDir || st.fs == nil || st.fs.Outline != nil || !b.needsLayers(st.index) {
+	if b.share != nil || b.opts.KeepWorkDir || st.fs == nil || st.fs.Outline != nil || !b.needsLayers(st.index) {
 		return false
 	}
 	_, overlay := b.runs(ctx).(overlayRuns)
@@ -83,7 +87,13 @@ func (b *builder) settle(st *stage) error {
 		return p.err
 	}
 	b.opts.Logger.Debug("RUN layer written", "stage", st.def.DisplayName(), "changes", p.changes, "took", p.took, "meanwhile", true)
-	return st.commit(p.createdBy, p.layer)
+	if err := st.commit(p.createdBy, p.layer); err != nil {
+		return err
+	}
+	if p.stored != nil {
+		p.stored()
+	}
+	return nil
 }
 
 // abandon waits for a pending layer of a stage that failed, so that

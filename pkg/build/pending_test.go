@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/buildcrew/builder/pkg/cache"
 	"github.com/buildcrew/builder/pkg/isolation"
 )
 
@@ -61,6 +62,39 @@ RUN cat /ctx > /copied
 				t.Errorf("history (-in line +meanwhile):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLayerWrittenMeanwhileCached: with a step cache, RUN layers are
+// still written while the next RUN runs, and each is stored once it is
+// the stage's: a rebuild takes every step from the cache and makes the
+// same image.
+func TestLayerWrittenMeanwhileCached(t *testing.T) {
+	base := busybox(t)
+	df := "FROM " + base + `
+RUN mkdir /data && echo one > /data/one
+RUN echo two > /data/two && rm /data/one
+RUN echo three > /three
+COPY ctx /ctx
+RUN cat /ctx > /copied
+`
+	files := map[string]string{"ctx": "from the context"}
+	store := &cache.Layout{Dir: t.TempDir()}
+	withCache := func(o *Options) { o.Cache = store }
+	var cold, warm bytes.Buffer
+	first := mustBuildIn(t, df, files, amd, withCache, debugTo(&cold))
+	if n := strings.Count(cold.String(), "meanwhile=true"); n != 4 {
+		t.Errorf("%d layers were written while the next step ran, want 4:\n%s", n, cold.String())
+	}
+	again := mustBuildIn(t, df, files, amd, withCache, debugTo(&warm))
+	if n := strings.Count(warm.String(), "cached=true"); n != 5 {
+		t.Errorf("%d steps taken from the cache, want all 5:\n%s", n, warm.String())
+	}
+	if again.Digest != first.Digest {
+		t.Errorf("the rebuild from the cache made %s, the build %s", again.Digest, first.Digest)
+	}
+	if diff := cmp.Diff(historyOf(t, first.Image), historyOf(t, again.Image)); diff != "" {
+		t.Errorf("history (-built +from the cache):\n%s", diff)
 	}
 }
 
