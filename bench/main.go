@@ -62,7 +62,12 @@ func run(runs int, workloads []string, out string) error {
 	}
 	defer os.RemoveAll(tmp)
 	e := &env{tmp: tmp, builder: filepath.Join(tmp, "builder")}
-	if out, err := exec.Command("go", "build", "-o", e.builder, "./cmd/builder").CombinedOutput(); err != nil {
+	// Static, as scripts/build-image ships it: every RUN starts the
+	// binary again, and without the dynamic loader it starts about 4 ms
+	// sooner (the helper's start 21.3 -> 16.8 ms here).
+	gobuild := exec.Command("go", "build", "-o", e.builder, "./cmd/builder")
+	gobuild.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := gobuild.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the builder (run from the repository root): %v\n%s", err, out)
 	}
 	var stop func()
