@@ -33,8 +33,8 @@ type Entry struct {
 
 // Entries returns dir's entries, sorted by name, with the types the
 // directory records: no lstat per entry (a new directory of 20,000 files
-// cost 20,000 of them to tell each is a file) but where the filesystem
-// records none, where Go's ReadDir asks.
+// cost 20,000 of them to tell each is a file), but on a filesystem that
+// records no types, where Go's ReadDir looks each entry up.
 func Entries(dir string) ([]Entry, error) {
 	f, err := os.Open(dir)
 	if err != nil {
