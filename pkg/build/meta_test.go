@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,37 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
+
+// TestWorkdirAsWritten: an absolute WORKDIR stays as written in the
+// config, a relative one is joined and cleaned, scratch says "/", and
+// an absolute "/a/../b" makes /a as well as /b, as in BuildKit.
+func TestWorkdirAsWritten(t *testing.T) {
+	for _, tt := range []struct {
+		df, want string
+		dirs     []string
+	}{
+		{"FROM scratch\n", "/", nil},
+		{"FROM scratch\nWORKDIR /srv/app/\n", "/srv/app/", []string{"srv", "srv/app"}},
+		{"FROM scratch\nWORKDIR /a/../b/\n", "/a/../b/", []string{"a", "b"}},
+		// A relative WORKDIR is cleaned before it is made: no x/y.
+		{"FROM scratch\nWORKDIR /x/\nWORKDIR y/../z/\n", "/x/z", []string{"x", "x/z"}},
+	} {
+		t.Run(tt.want, func(t *testing.T) {
+			res := mustBuildIn(t, tt.df, map[string]string{})
+			if got := configOf(t, res.Image).Config.WorkingDir; got != tt.want {
+				t.Errorf("WorkingDir = %q, want %q", got, tt.want)
+			}
+			var dirs []string
+			for p := range flatten(t, res.Image) {
+				dirs = append(dirs, p)
+			}
+			sort.Strings(dirs)
+			if diff := cmp.Diff(tt.dirs, dirs); diff != "" {
+				t.Errorf("directories (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
 
 func TestConfig(t *testing.T) {
 	df := `FROM scratch

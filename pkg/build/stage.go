@@ -144,6 +144,8 @@ func (b *builder) setBase(ctx context.Context, st *stage) error {
 	case dockerfile.BaseScratch:
 		st.config = &v1.ConfigFile{OS: b.platform.OS, Architecture: b.platform.Architecture, Variant: b.platform.Variant}
 		st.config.RootFS.Type = "layers"
+		// BuildKit's empty image says "/"; a RUN there starts at / anyway.
+		st.config.Config.WorkingDir = "/"
 		st.key = baseKey("scratch", "", b.platform)
 	case dockerfile.BaseStage:
 		parent, err := b.stage(ctx, base.Stage)

@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"path"
+	"strings"
 
 	"github.com/buildcrew/builder/pkg/copier"
 	"github.com/buildcrew/builder/pkg/dockerfile"
@@ -14,7 +15,8 @@ import (
 // directories it creates go into its layer.
 func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir) error {
 	wd := st.setWorkdir(c)
-	if wd == "/" {
+	dir := path.Clean(wd)
+	if dir == "/" {
 		st.note("WORKDIR /")
 		return nil
 	}
@@ -32,8 +34,12 @@ func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir)
 		}
 	}
 	cp := copier.New(root, nil, copier.Options{Owner: owner, Outline: fs.Outline})
-	if _, err := cp.MkdirAll(wd); err != nil {
-		return err
+	// "/a/../b" makes /a too, as BuildKit's mkdir -p of the path as
+	// written does.
+	for _, d := range append(beforeDotDot(wd), dir) {
+		if _, err := cp.MkdirAll(d); err != nil {
+			return err
+		}
 	}
 	entries := cp.Entries()
 	if len(entries) > 0 {
@@ -46,8 +52,25 @@ func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir)
 	return st.commit("WORKDIR "+wd, layer)
 }
 
+// beforeDotDot lists the directories a path as written passes through
+// before each of its ".." elements: "/a/../b/c/../d" gives /a and /b/c.
+func beforeDotDot(p string) []string {
+	var out []string
+	elems := strings.Split(p, "/")
+	for i := 1; i < len(elems); i++ {
+		if elems[i] == ".." {
+			if d := path.Join("/", strings.Join(elems[:i], "/")); d != "/" {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
 // setWorkdir puts WORKDIR's directory, resolved against the current one,
-// into the config and returns it.
+// into the config and returns it. As in BuildKit, an absolute path is kept
+// as written ("/app/" stays "/app/" in the config and the history); a
+// relative one is joined to the current directory and cleaned.
 func (st *stage) setWorkdir(c *dockerfile.Workdir) string {
 	wd := c.Path
 	if !path.IsAbs(wd) {
@@ -55,9 +78,17 @@ func (st *stage) setWorkdir(c *dockerfile.Workdir) string {
 		if cur == "" {
 			cur = "/"
 		}
-		wd = path.Join(cur, wd)
+		wd = path.Join("/", cur, wd)
 	}
-	wd = path.Clean(wd)
 	st.config.Config.WorkingDir = wd
 	return wd
+}
+
+// workingDir is the directory a RUN starts in, cleaned: the config keeps
+// WORKDIR as written.
+func (st *stage) workingDir() string {
+	if wd := st.config.Config.WorkingDir; wd != "" {
+		return path.Clean(wd)
+	}
+	return ""
 }
