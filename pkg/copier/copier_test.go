@@ -120,6 +120,41 @@ func TestWriteFileReplaces(t *testing.T) {
 	}
 }
 
+// TestWriteFileThroughSymlink: a symlink at the destination is followed
+// inside the root (absolute, relative, dangling, escaping by ".."): the
+// file replaces what it points to and the link stays, as in BuildKit,
+// which makes the directories a link leads into when they are missing.
+func TestWriteFileThroughSymlink(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"real/file": "old\n"})
+	for link, target := range map[string]string{
+		"abs": "/real/file", "rel": "real/file2", "dangling": "/real/new", "up": "../../../real/up", "nodir": "/nowhere/x",
+	} {
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp := New(root, nil, Options{})
+	for _, dest := range []string{"/abs", "/rel", "dangling", "/up", "/nodir"} {
+		if err := cp.WriteFile(dest, "ignored", strings.NewReader(dest), 0o644, time.Unix(0, 0)); err != nil {
+			t.Fatalf("%s: %v", dest, err)
+		}
+	}
+	for p, want := range map[string]string{"real/file": "/abs", "real/file2": "/rel", "real/new": "dangling", "real/up": "/up", "nowhere/x": "/nodir"} {
+		if data, err := os.ReadFile(filepath.Join(root, p)); err != nil || string(data) != want {
+			t.Errorf("%s = %q %v, want %q", p, data, err, want)
+		}
+	}
+	for _, link := range []string{"abs", "rel", "dangling", "up", "nodir"} {
+		if fi, err := os.Lstat(filepath.Join(root, link)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("%s is no longer a symlink: %v", link, err)
+		}
+	}
+	if diff := cmp.Diff([]string{"nowhere 0:0", "nowhere/x 0:0", "real/file 0:0", "real/file2 0:0", "real/new 0:0", "real/up 0:0"}, paths(cp.Entries())); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+}
+
 // ExampleCopier copies one file of a source into a root and lists what
 // the layer is to hold.
 func ExampleCopier() {

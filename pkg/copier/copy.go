@@ -2,6 +2,7 @@ package copier
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -40,7 +41,10 @@ func (cp *Copier) Copy(ctx context.Context, m Match, dest string, unpack bool) e
 }
 
 // fileTarget is where a file named name goes: into dest when dest ends
-// with "/" or is an existing directory, else at dest itself.
+// with "/" or is an existing directory, else at dest itself. A symlink at
+// dest is followed, inside the root, as BuildKit does: the file replaces
+// the link's target (made with its missing directories) and the link
+// stays.
 func (cp *Copier) fileTarget(dest, name string) (string, error) {
 	if strings.HasSuffix(dest, "/") || cp.IsDir(dest) {
 		dir, err := cp.MkdirAll(dest)
@@ -53,7 +57,20 @@ func (cp *Copier) fileTarget(dest, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, path.Base(dest)), nil
+	target := filepath.Join(dir, path.Base(dest))
+	if fi, err := os.Lstat(target); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return target, nil
+	}
+	resolved, err := securejoin.SecureJoin(cp.root, dest)
+	if err != nil {
+		return "", err
+	}
+	// Directories the link leads into that do not exist are made, as
+	// BuildKit makes them.
+	if dir, err = cp.MkdirAll(path.Dir("/" + cp.rel(resolved))); err != nil {
+		return "", fmt.Errorf("%s is a symlink to /%s: %w", path.Clean("/"+dest), cp.rel(resolved), err)
+	}
+	return filepath.Join(dir, filepath.Base(resolved)), nil
 }
 
 // IsDir reports whether p is a directory in the root, symlinks followed.
