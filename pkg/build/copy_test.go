@@ -212,13 +212,16 @@ func TestCopyChownByName(t *testing.T) {
 		file{name: "etc/"},
 		file{name: "etc/passwd", body: "root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n"},
 		file{name: "etc/group", body: "root:x:0:\nstaff:x:50:\napp:x:1001:\n"}))
-	df := "FROM " + host + "/base:1\nCOPY --chown=app a /user-only\nCOPY --chown=app:staff a /both\nCOPY --chown=app:7 a /mixed\nCOPY --chown=root a /root-by-name\n"
+	df := "FROM " + host + "/base:1\nCOPY --chown=app a /user-only\nCOPY --chown=app:staff a /both\nCOPY --chown=app:7 a /mixed\nCOPY --chown=root a /root-by-name\n" +
+		"COPY --chown=:staff a /group-only\nCOPY --chown=:9 a /gid-only\n"
 	res := mustBuildIn(t, df, map[string]string{"a": "A"}, func(o *Options) { o.Platform = "linux/amd64" })
 	want := map[string]string{
 		"user-only": "0 0644 1000:1001 A", "both": "0 0644 1000:50 A",
 		"mixed": "0 0644 1000:7 A", "root-by-name": "0 0644 0:0 A",
+		// BuildKit reads an empty user as root.
+		"group-only": "0 0644 0:50 A", "gid-only": "0 0644 0:9 A",
 	}
-	if diff := cmp.Diff(want, summary(t, res, "user-only", "both", "mixed", "root-by-name")); diff != "" {
+	if diff := cmp.Diff(want, summary(t, res, "user-only", "both", "mixed", "root-by-name", "group-only", "gid-only")); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	if _, err := buildIn(t, "FROM "+host+"/base:1\nCOPY --chown=app:nogroup a /x\n", map[string]string{"a": "A"},

@@ -91,7 +91,9 @@ func resolveUser(root, spec string) (identity, error) {
 // unknown name is an error.
 func resolveChown(root, spec string) (uid, gid int, err error) {
 	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
-	if n, err := parseID(userPart); err == nil {
+	if userPart == "" {
+		uid, gid = 0, 0 // ":group", as BuildKit reads it: root and that group
+	} else if n, err := parseID(userPart); err == nil {
 		uid, gid = int(n), int(n)
 	} else {
 		users, err := readPasswd(root)
