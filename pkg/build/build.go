@@ -239,6 +239,10 @@ func planBuilder(opts Options) (*builder, error) {
 	if err := df.AddTargets(b.plan, opts.ExtraTargets...); err != nil {
 		return nil, err
 	}
+	for _, i := range df.DuplicateStageNames() {
+		// BuildKit's DuplicateStageName, in its words; the later stage wins.
+		b.warn("%v", df.Stages[i].Wrap(fmt.Errorf("Duplicate stage name %q, stage names should be unique", df.Stages[i].Name)))
+	}
 	for _, i := range b.plan.Needed {
 		for _, name := range b.plan.Undeclared[i] {
 			// BuildKit's UndefinedArgInFrom, in its words.

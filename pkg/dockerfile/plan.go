@@ -154,12 +154,34 @@ func (df *Dockerfile) resolveBase(name string, i int) Base {
 	if n, err := strconv.Atoi(name); err == nil && n >= 0 && n < i {
 		return Base{Kind: BaseStage, Stage: n}
 	}
-	for j := 0; j < i; j++ {
-		if df.Stages[j].Name != "" && strings.EqualFold(df.Stages[j].Name, name) {
-			return Base{Kind: BaseStage, Stage: j}
-		}
+	if j := df.lastNamed(name, i); j >= 0 {
+		return Base{Kind: BaseStage, Stage: j}
 	}
 	return Base{Kind: BaseImage, Image: name}
+}
+
+// lastNamed is the index of the last stage before stage end named name,
+// or -1. Where names repeat, BuildKit takes the latest stage so named: a
+// FROM the one before it, COPY --from and --target the file's last.
+func (df *Dockerfile) lastNamed(name string, end int) int {
+	for j := end - 1; j >= 0; j-- {
+		if n := df.Stages[j].Name; n != "" && strings.EqualFold(n, name) {
+			return j
+		}
+	}
+	return -1
+}
+
+// DuplicateStageNames lists the stages whose name an earlier stage has
+// already (BuildKit's DuplicateStageName warning).
+func (df *Dockerfile) DuplicateStageNames() []int {
+	var again []int
+	for i, st := range df.Stages {
+		if st.Name != "" && df.lastNamed(st.Name, i) >= 0 {
+			again = append(again, i)
+		}
+	}
+	return again
 }
 
 // ResolveFrom resolves from, the --from of a COPY step in stage i: a
@@ -178,10 +200,7 @@ func (df *Dockerfile) ResolveFrom(from string, i int) (Base, error) {
 		}
 		return Base{Kind: BaseStage, Stage: n}, nil
 	}
-	for j, st := range df.Stages {
-		if st.Name == "" || !strings.EqualFold(st.Name, from) {
-			continue
-		}
+	if j := df.lastNamed(from, len(df.Stages)); j >= 0 {
 		if j >= i {
 			return Base{}, fmt.Errorf("cannot copy from stage %q, it needs to be defined before the current stage %q", from, df.Stages[i].DisplayName())
 		}
@@ -198,11 +217,11 @@ func (df *Dockerfile) target(name string) (int, error) {
 	if name == "" {
 		return len(df.Stages) - 1, nil
 	}
+	if i := df.lastNamed(name, len(df.Stages)); i >= 0 {
+		return i, nil
+	}
 	var names []string
-	for i, st := range df.Stages {
-		if st.Name != "" && strings.EqualFold(st.Name, name) {
-			return i, nil
-		}
+	for _, st := range df.Stages {
 		if st.Name != "" {
 			names = append(names, st.Name)
 		}

@@ -91,6 +91,47 @@ COPY --from=example.com/img:1 /y /y
 	}
 }
 
+// TestPlanDuplicateNames: where stage names repeat, FROM takes the latest
+// stage so named before it, COPY --from and --target the file's last (a
+// COPY before that last one is refused), as BuildKit does.
+func TestPlanDuplicateNames(t *testing.T) {
+	df := mustParse(t, `FROM busybox AS a
+FROM alpine AS A
+FROM a AS b
+COPY --from=a /x /x
+FROM scratch AS a
+FROM scratch
+COPY --from=a /y /y
+`)
+	if diff := cmp.Diff([]int{1, 3}, df.DuplicateStageNames()); diff != "" {
+		t.Errorf("duplicates (-want +got):\n%s", diff)
+	}
+	_, err := df.Plan("", &Vars{})
+	if err == nil || !strings.Contains(err.Error(), `cannot copy from stage "a", it needs to be defined before the current stage "b"`) {
+		t.Fatalf("COPY --from a name a later stage takes: err = %v", err)
+	}
+	df = mustParse(t, `FROM busybox AS a
+FROM alpine AS A
+FROM a AS b
+FROM scratch AS a
+FROM scratch
+COPY --from=a /y /y
+`)
+	p, err := df.Plan("", &Vars{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Base{Kind: BaseStage, Stage: 1}, p.Bases[2]); diff != "" {
+		t.Errorf("FROM a (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int{3, 4}, p.Needed); diff != "" {
+		t.Errorf("needed (-want +got):\n%s", diff)
+	}
+	if p, err = df.Plan("a", &Vars{}); err != nil || p.Target != 3 {
+		t.Errorf("--target a: %v, %v", p, err)
+	}
+}
+
 // TestPlanMountFroms: RUN --mount from= a stage needs that stage, as
 // COPY --from does; a mount from a later stage is refused.
 func TestPlanMountFroms(t *testing.T) {
