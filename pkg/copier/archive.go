@@ -19,7 +19,9 @@ func (cp *Copier) UnpackArchive(ctx context.Context, file, dest string) (bool, e
 	if err != nil || !ok {
 		return false, err
 	}
-	dir, err := cp.MkdirAll(dest)
+	// BuildKit gives the directories an archive is unpacked into 0755,
+	// whatever --chmod says (it applies to copied files, not unpacked ones).
+	dir, err := cp.mkdirAll(dest, nil)
 	if err != nil {
 		return true, err
 	}

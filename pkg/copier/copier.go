@@ -114,6 +114,12 @@ func (cp *Copier) Entries() []layers.Entry {
 // in BuildKit) and owned by --chown's owner (else root). It returns the
 // host path.
 func (cp *Copier) MkdirAll(rel string) (string, error) {
+	return cp.mkdirAll(rel, cp.mode)
+}
+
+// mkdirAll is MkdirAll with the --chmod to give the directories it makes
+// (nil: 0755).
+func (cp *Copier) mkdirAll(rel string, mode *Chmod) (string, error) {
 	uid, gid := 0, 0
 	if cp.owner != nil {
 		uid, gid = cp.owner.UID, cp.owner.GID
@@ -122,7 +128,7 @@ func (cp *Copier) MkdirAll(rel string) (string, error) {
 		if err := cp.chown(host, uid, gid); err != nil {
 			return err
 		}
-		if c := cp.mode; c != nil && c.octal != nil {
+		if c := mode; c != nil && c.octal != nil {
 			if err := unix.Chmod(host, *c.octal); err != nil {
 				return err
 			}
