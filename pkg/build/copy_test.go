@@ -173,7 +173,7 @@ func TestCopyErrors(t *testing.T) {
 		{"URL in COPY", "FROM scratch\nCOPY http://example.com/x /x\n", "source can't be a URL for COPY"},
 		{"bad chmod", "FROM scratch\nCOPY --chmod=999 a /x\n", "invalid chmod parameter"},
 		{"unknown chown name", "FROM scratch\nCOPY --chown=nobody a /x\n", "unable to find user nobody"},
-		{"file onto a directory", "FROM scratch\nCOPY b /d/a/\nCOPY a /d/\n", "cannot replace the directory"},
+		{"file onto a directory", "FROM scratch\nCOPY b /d/a/\nCOPY a /d/\n", "Dockerfile:3: COPY a /d/: cannot replace the directory /d/a with a file"},
 		{"later stage", "FROM scratch\nCOPY --from=later /a /a\nFROM scratch AS later\n", "needs to be defined before"},
 	}
 	for _, tt := range tests {

@@ -141,7 +141,7 @@ func (cp *Copier) mkdirAll(rel string, mode *Chmod) (string, error) {
 // copyFile copies one source file (or symlink, device...) to dst, a host
 // path whose parent exists.
 func (cp *Copier) copyFile(srcHost, dst string, fi os.FileInfo) error {
-	if err := clearFileTarget(dst); err != nil {
+	if err := cp.clearFileTarget(dst); err != nil {
 		return err
 	}
 	st := fi.Sys().(*syscall.Stat_t)
@@ -181,8 +181,9 @@ func (cp *Copier) copyFile(srcHost, dst string, fi os.FileInfo) error {
 }
 
 // clearFileTarget removes what is at dst before a file is copied there; a
-// directory in the way is an error, as in BuildKit.
-func clearFileTarget(dst string) error {
+// directory in the way is an error, as in BuildKit, naming its path in
+// the image.
+func (cp *Copier) clearFileTarget(dst string) error {
 	fi, err := os.Lstat(dst)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -191,7 +192,7 @@ func clearFileTarget(dst string) error {
 		return err
 	}
 	if fi.IsDir() {
-		return fmt.Errorf("cannot replace the directory %s with a file", dst)
+		return fmt.Errorf("cannot replace the directory /%s with a file", cp.rel(dst))
 	}
 	return os.Remove(dst)
 }
@@ -219,15 +220,17 @@ func (cp *Copier) copyDir(srcHost, dst, rel, exclRel string, top bool, lazyParen
 		}
 		dfi, err := os.Lstat(dst)
 		switch {
+		case err == nil && dfi.Mode()&os.ModeSymlink != 0:
+			return fmt.Errorf("cannot copy the directory %s onto the symlink /%s", rel, cp.rel(dst))
 		case err == nil && !dfi.IsDir():
-			return fmt.Errorf("cannot copy the directory %s onto a file", rel)
+			return fmt.Errorf("cannot copy the directory %s onto the file /%s", rel, cp.rel(dst))
 		case errors.Is(err, os.ErrNotExist) && cp.outline.Holds(cp.root, cp.rel(dst)):
 			if err := os.Mkdir(dst, 0o700); err != nil {
 				return err
 			}
 			created = true
 		case errors.Is(err, os.ErrNotExist):
-			return fmt.Errorf("cannot copy the directory %s onto a file", rel) // one the outline left out
+			return fmt.Errorf("cannot copy the directory %s onto the file /%s", rel, cp.rel(dst)) // one the outline left out
 		case err != nil:
 			return err
 		case !top:
@@ -394,7 +397,7 @@ func (cp *Copier) WriteFile(dest, name string, r io.Reader, mode uint32, mtime t
 }
 
 func (cp *Copier) writeFile(dst string, r io.Reader, mode uint32, mtime time.Time) error {
-	if err := clearFileTarget(dst); err != nil {
+	if err := cp.clearFileTarget(dst); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)

@@ -112,7 +112,7 @@ func TestWriteFileReplaces(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(root, "etc/issue")); err != nil || !fi.ModTime().Equal(mtime) {
 		t.Errorf("etc/issue: %v", err)
 	}
-	if err := cp.WriteFile("/dir/", "x", strings.NewReader("x"), 0o644, mtime); err == nil || !strings.Contains(err.Error(), "cannot replace the directory") {
+	if err := cp.WriteFile("/dir/", "x", strings.NewReader("x"), 0o644, mtime); err == nil || !strings.Contains(err.Error(), "cannot replace the directory /dir/x with a file") {
 		t.Errorf("a file replaced a directory: %v", err)
 	}
 	if diff := cmp.Diff([]string{"etc/issue 0:0", "etc/motd 0:0"}, paths(cp.Entries())); diff != "" {
