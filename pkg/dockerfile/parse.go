@@ -88,7 +88,8 @@ func locate(err error, file string, line int, src string) error {
 func Parse(name string, src []byte) (*Dockerfile, error) {
 	res, err := parser.Parse(bytes.NewReader(src))
 	if err != nil {
-		return nil, &Error{File: name, Line: errorLine(err), Err: err}
+		line := errorLine(err)
+		return nil, &Error{File: name, Line: line, Instruction: sourceLine(src, line), Err: err}
 	}
 	df := &Dockerfile{Name: name, escape: res.EscapeToken}
 	for _, node := range res.AST.Children {
@@ -197,6 +198,19 @@ func cleanParseError(err error) error {
 		return le.Unwrap()
 	}
 	return err
+}
+
+// sourceLine is line n (1-based) of src, shortened, for an error the
+// parser reports before there is an instruction to name; "" for none.
+func sourceLine(src []byte, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	lines := strings.Split(string(src), "\n")
+	if n > len(lines) {
+		return ""
+	}
+	return shorten(lines[n-1])
 }
 
 func errorLine(err error) int {

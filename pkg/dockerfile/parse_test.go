@@ -69,6 +69,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad stage name", "FROM scratch AS 1x\n", "invalid name for build stage", 1},
 		{"ONBUILD ONBUILD", "FROM scratch\nONBUILD ONBUILD RUN x\n", "ONBUILD", 2},
 		{"bad healthcheck", "FROM scratch\nHEALTHCHECK --interval=x CMD true\n", "interval", 2},
+		// Errors of the parser itself quote the line too.
+		{"unterminated heredoc", "FROM scratch\nRUN <<EOF\necho\n", "Dockerfile:2: RUN <<EOF: unterminated heredoc", 2},
+		{"LABEL without value", "FROM scratch\nLABEL a\n", "Dockerfile:2: LABEL a: LABEL must have two arguments", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
