@@ -92,7 +92,7 @@ func prepareContext(t *testing.T, c *conformanceCase) string {
 		t.Fatal(err)
 	}
 	data = []byte(strings.NewReplacer("{{BUSYBOX}}", env.busybox, "{{REGISTRY}}", env.registry,
-		"{{HTTP}}", files.url, "{{FILE_SHA}}", files.fileSHA).Replace(string(data)))
+		"{{HTTP}}", files.url, "{{FILE_SHA}}", files.fileSHA, "{{FILE_SHA512}}", files.fileSHA512).Replace(string(data)))
 	if err := os.WriteFile(df, data, 0o644); err != nil {
 		t.Fatal(err)
 	}

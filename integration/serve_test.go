@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
@@ -14,8 +15,9 @@ import (
 
 // files is the HTTP server that ADD URL cases download from.
 var files struct {
-	url     string
-	fileSHA string // sha256:... of /file.txt
+	url        string
+	fileSHA    string // sha256:... of /file.txt
+	fileSHA512 string // sha512:... of /file.txt
 }
 
 const fileBody = "downloaded\n"
@@ -41,6 +43,8 @@ func serveFiles(t *testing.T) func() {
 	})
 	s := httptest.NewServer(mux)
 	sum := sha256.Sum256([]byte(fileBody))
+	sum512 := sha512.Sum512([]byte(fileBody))
 	files.url, files.fileSHA = s.URL, "sha256:"+hex.EncodeToString(sum[:])
+	files.fileSHA512 = "sha512:" + hex.EncodeToString(sum512[:])
 	return s.Close
 }

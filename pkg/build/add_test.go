@@ -96,7 +96,11 @@ func TestAddArchives(t *testing.T) {
 
 func TestAddURL(t *testing.T) {
 	modified := time.Date(2020, 5, 6, 7, 8, 9, 0, time.UTC)
+	var neverAsked atomic.Bool
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/never" {
+			neverAsked.Store(true)
+		}
 		if r.URL.Path == "/missing" {
 			http.NotFound(w, r)
 			return
@@ -120,16 +124,25 @@ func TestAddURL(t *testing.T) {
 	if _, ok := fs["checked"]; !ok {
 		t.Error("the checksummed download is missing")
 	}
-	for name, df := range map[string]string{
-		"bad checksum": "FROM scratch\nADD --checksum=sha256:" + strings.Repeat("0", 64) + " " + srv.URL + "/x /y\n",
-		"not found":    "FROM scratch\nADD " + srv.URL + "/missing /y\n",
+	for name, tt := range map[string]struct{ df, want string }{
+		"bad checksum": {"ADD --checksum=sha256:" + strings.Repeat("0", 64) + " " + srv.URL + "/x /y", "checksum mismatch"},
+		"not found":    {"ADD " + srv.URL + "/missing /y", "404"},
+		// Malformed checksums fail before anything is downloaded.
+		"no algorithm":      {"ADD --checksum=abc " + srv.URL + "/never /y", "invalid checksum digest format"},
+		"unknown algorithm": {"ADD --checksum=md5:" + strings.Repeat("0", 32) + " " + srv.URL + "/never /y", "unsupported digest algorithm"},
+		"sha512":            {"ADD --checksum=sha512:" + strings.Repeat("0", 128) + " " + srv.URL + "/never /y", "ADD --checksum takes sha256"},
+		"short":             {"ADD --checksum=sha256:abc " + srv.URL + "/never /y", "invalid checksum digest length"},
+		"not hex":           {"ADD --checksum=sha256:" + strings.Repeat("g", 64) + " " + srv.URL + "/never /y", "invalid checksum digest format"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := buildIn(t, df, map[string]string{})
-			if err == nil || !strings.HasPrefix(err.Error(), "Dockerfile:2: ADD ") {
-				t.Errorf("err = %v", err)
+			_, err := buildIn(t, "FROM scratch\n"+tt.df+"\n", map[string]string{})
+			if err == nil || !strings.HasPrefix(err.Error(), "Dockerfile:2: ADD ") || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want %q", err, tt.want)
 			}
 		})
+	}
+	if neverAsked.Load() {
+		t.Error("a malformed checksum was found only after the download")
 	}
 }
 

@@ -205,6 +205,13 @@ func (b *builder) copyAll(ctx context.Context, cp *copier.Copier, src *copier.So
 	if c.Checksum != "" && len(urls)+len(gits) != 1 {
 		return errors.New("checksum requires exactly one HTTP(S) or Git source")
 	}
+	var sum *checksum
+	if c.Checksum != "" && len(urls) == 1 {
+		var err error
+		if sum, err = parseChecksum(c.Checksum); err != nil {
+			return err
+		}
+	}
 	for _, g := range gits {
 		if err := b.addGit(ctx, cp, g, dest, c.Checksum); err != nil {
 			return err
@@ -226,7 +233,7 @@ func (b *builder) copyAll(ctx context.Context, cp *copier.Copier, src *copier.So
 		}
 	}
 	for _, u := range urls {
-		if err := b.download(ctx, cp, u, dest, c.Checksum, c.Unpack != nil && *c.Unpack); err != nil {
+		if err := b.download(ctx, cp, u, dest, sum, c.Unpack != nil && *c.Unpack); err != nil {
 			return err
 		}
 	}

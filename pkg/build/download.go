@@ -2,17 +2,15 @@ package build
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/buildcrew/builder/pkg/copier"
@@ -21,7 +19,7 @@ import (
 // download fetches an ADD URL to dest: mode 0600, the Last-Modified time as
 // its mtime, checked against --checksum when given. It is unpacked only
 // with ADD --unpack=true and when it is an archive, as in BuildKit.
-func (b *builder) download(ctx context.Context, cp *copier.Copier, rawURL, dest, checksum string, unpack bool) error {
+func (b *builder) download(ctx context.Context, cp *copier.Copier, rawURL, dest string, sum *checksum, unpack bool) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return fmt.Errorf("parsing %q: %w", rawURL, err)
@@ -36,7 +34,12 @@ func (b *builder) download(ctx context.Context, cp *copier.Copier, rawURL, dest,
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	h := sha256.New()
+	var h hash.Hash
+	to := io.Writer(tmp)
+	if sum != nil {
+		h = sum.newHash()
+		to = io.MultiWriter(tmp, h)
+	}
 	var lastModified string
 	var final error // an answer that another try would not change
 	// As base image layers are: retried with the build's pull retries.
@@ -47,9 +50,11 @@ func (b *builder) download(ctx context.Context, cp *copier.Copier, rawURL, dest,
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
-		h.Reset()
+		if h != nil {
+			h.Reset()
+		}
 		var err error
-		lastModified, err = fetch(ctx, b.downloads, rawURL, io.MultiWriter(tmp, h))
+		lastModified, err = fetch(ctx, b.downloads, rawURL, to)
 		var se statusError
 		if errors.As(err, &se) && se.code < 500 && se.code != http.StatusTooManyRequests {
 			final = err
@@ -63,11 +68,9 @@ func (b *builder) download(ctx context.Context, cp *copier.Copier, rawURL, dest,
 	if err != nil {
 		return fmt.Errorf("downloading %s: %w", rawURL, err)
 	}
-	if checksum != "" {
-		want, ok := strings.CutPrefix(checksum, "sha256:")
-		got := hex.EncodeToString(h.Sum(nil))
-		if !ok || want != got {
-			return fmt.Errorf("checksum mismatch for %s: got sha256:%s, want %s", rawURL, got, checksum)
+	if sum != nil {
+		if err := sum.check(h, rawURL); err != nil {
+			return err
 		}
 	}
 	if unpack {
