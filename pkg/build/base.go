@@ -60,6 +60,25 @@ func (b *builder) pull(ctx context.Context, ref string, platform *v1.Platform) (
 	return c.img, c.err
 }
 
+// notAStage explains, after a failed pull of a bare name in a Dockerfile
+// that names stages, that the name was no stage's: most often a typo of
+// one, or a stage defined after its use.
+func (b *builder) notAStage(ref string) string {
+	if strings.ContainsAny(ref, "/:@") {
+		return ""
+	}
+	var names []string
+	for _, st := range b.df.Stages {
+		if st.Name != "" {
+			names = append(names, st.Name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (no stage before it is named %q, so it was taken for an image; stages: %s)", ref, strings.Join(names, ", "))
+}
+
 // pullCall is one image's pull, done once for every stage.
 type pullCall struct {
 	done chan struct{} // closed once img or err is set
@@ -76,7 +95,7 @@ func (b *builder) pullOnce(ctx context.Context, ref string, platform *v1.Platfor
 	v := b.prog.vertex("[internal] load metadata for " + r.Name())
 	img, err := b.fetch(ctx, r, platform)
 	if err != nil {
-		err = fmt.Errorf("pulling %s: %w", ref, err)
+		err = fmt.Errorf("pulling %s: %w%s", ref, err, b.notAStage(ref))
 		v.fail(err)
 		return nil, err
 	}
