@@ -25,6 +25,7 @@ type Stream struct {
 	cur  []byte      // what is left to read of the chunk last received
 	buf  []byte      // that chunk, whole, to hand back
 	err  error       // why the stream ended, set before full is closed
+	stop chan struct{}
 }
 
 // A stream keeps streamChunks chunks of streamChunk bytes: a Debian
@@ -72,14 +73,14 @@ func Decompressor(r io.Reader) (io.Reader, func(), error) {
 	return br, func() {}, nil
 }
 
-// Decompress decompresses r (see Decompressor) concurrently. Finish must
-// be called.
+// Decompress decompresses r (see Decompressor) concurrently. Finish or
+// Stop must be called.
 func Decompress(r io.Reader) (*Stream, error) {
 	dec, closeDec, err := Decompressor(r)
 	if err != nil {
 		return nil, fmt.Errorf("reading the layer: %w", err)
 	}
-	s := &Stream{full: make(chan []byte, streamChunks), free: make(chan []byte, streamChunks)}
+	s := &Stream{full: make(chan []byte, streamChunks), free: make(chan []byte, streamChunks), stop: make(chan struct{})}
 	for range streamChunks {
 		s.free <- make([]byte, streamChunk)
 	}
@@ -87,7 +88,17 @@ func Decompress(r io.Reader) (*Stream, error) {
 		defer close(s.full)
 		defer closeDec()
 		for {
-			buf := <-s.free
+			var buf []byte
+			select {
+			case <-s.stop:
+				return
+			default:
+			}
+			select {
+			case buf = <-s.free:
+			case <-s.stop:
+				return
+			}
 			n, err := fill(dec, buf)
 			if n > 0 {
 				s.full <- buf[:n] // never blocks: full has room for every chunk
@@ -142,6 +153,13 @@ func (s *Stream) Read(p []byte) (int, error) {
 	n := copy(p, s.cur)
 	s.cur = s.cur[n:]
 	return n, nil
+}
+
+// Stop ends decompression where it is, for a consumer that failed: the
+// rest of the layer is neither read nor verified. The goroutine ends at
+// its next chunk; closing the compressed stream ends a read it waits in.
+func (s *Stream) Stop() {
+	close(s.stop)
 }
 
 // Finish reads what the consumer left of the stream, so the whole layer

@@ -43,3 +43,36 @@ func TestDecompress(t *testing.T) {
 type failing struct{}
 
 func (*failing) Read([]byte) (int, error) { return 0, errors.New("digest mismatch") }
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestDecompressStop: after Stop, decompression ends within a chunk or
+// two of where the consumer stopped instead of reading the whole layer
+// (a failed extraction of a big base then costs nothing more).
+func TestDecompressStop(t *testing.T) {
+	payload := bytes.Repeat([]byte("layer bytes "), 32<<20/12)
+	src := &countingReader{r: bytes.NewReader(payload)}
+	s, err := Decompress(src)
+	must(t, err)
+	if _, err := io.CopyN(io.Discard, s, 10); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop()
+	// What was decompressed before the stop is still there to read; then
+	// the stream ends.
+	rest, err := io.Copy(io.Discard, s)
+	must(t, err)
+	if limit := 4 << 20; rest > int64(limit) || src.n > limit {
+		t.Errorf("after Stop %d more bytes came out and %d of %d were read from the source", rest, src.n, len(payload))
+	}
+}

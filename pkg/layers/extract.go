@@ -404,9 +404,9 @@ func ExtractLayer(ctx context.Context, root string, l v1.Layer, opts ExtractOpti
 		return err
 	}
 	opts.Whiteouts = true
-	err = Extract(ctx, root, stream, opts)
-	if ferr := stream.Finish(); err == nil {
-		err = ferr
+	if err := Extract(ctx, root, stream, opts); err != nil {
+		stream.Stop() // a failed or cancelled extraction needs no more of the layer
+		return err
 	}
-	return err
+	return stream.Finish()
 }

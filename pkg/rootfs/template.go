@@ -155,8 +155,10 @@ func keep(ctx context.Context, kept cache.LayerDir, l v1.Layer) error {
 		if err == nil {
 			_, err = io.Copy(io.Discard, tee)
 		}
-		if ferr := stream.Finish(); err == nil {
-			err = ferr
+		if err != nil {
+			stream.Stop() // nothing more of the layer is needed
+		} else {
+			err = stream.Finish()
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); err == nil && got != id.Hex {
 			err = fmt.Errorf("the layer unpacks to sha256:%s, not its diff ID %s", got, id)
