@@ -37,6 +37,10 @@ func loadKnown(p string) (*knownDifferences, error) {
 func (k *knownDifferences) accepts(c, what string) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	// Every entry that matches is marked used, not only the first the map
+	// yields: an entry for a path and one for its directory both cover the
+	// path, and which of them went unused changed from run to run.
+	accepted := false
 	for key := range k.entries {
 		kc, kw, _ := strings.Cut(key, " ")
 		if kc != "*" && kc != c {
@@ -46,11 +50,12 @@ func (k *knownDifferences) accepts(c, what string) bool {
 		for p := what; p != "/" && p != "."; p = path.Dir(p) {
 			if ok, _ := path.Match(kw, p); ok || kw == p {
 				k.used[key] = true
-				return true
+				accepted = true
+				break
 			}
 		}
 	}
-	return false
+	return accepted
 }
 
 // unused lists the entries for named cases that no difference matched.
