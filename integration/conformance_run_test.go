@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // caseFiles are the files of a case directory that are not its context.
@@ -152,7 +153,7 @@ func compareImages(t *testing.T, name string, ours, theirs *pulled, ref *referen
 	sort.Strings(paths)
 	for _, p := range paths {
 		if !known.accepts(name, p) {
-			t.Errorf("%s: %s: ours %s", ref.name, p, diffs[p])
+			t.Errorf("%s: %s: ours %s%s", ref.name, p, diffs[p], contentDiff(ours, theirs, p))
 		}
 	}
 	for _, field := range []string{"Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts",
@@ -170,6 +171,25 @@ func compareImages(t *testing.T, name string, ours, theirs *pulled, ref *referen
 	if oursHistory != theirHistory && !known.accepts(name, "history") {
 		t.Errorf("history (L a layer, - empty): ours %s, %s %s", oursHistory, ref.name, theirHistory)
 	}
+}
+
+// contentDiff shows both contents of a small text file that differs, so
+// a failing case says how without the images at hand; "" otherwise.
+func contentDiff(ours, theirs *pulled, p string) string {
+	const limit = 2048
+	read := func(pl *pulled) (string, bool) {
+		if n, ok := pl.tree[p]; !ok || n.Type != "file" || n.Size > limit {
+			return "", false
+		}
+		data, err := os.ReadFile(filepath.Join(pl.rootfs, p))
+		return string(data), err == nil && utf8.Valid(data)
+	}
+	a, okA := read(ours)
+	b, okB := read(theirs)
+	if !okA || !okB {
+		return ""
+	}
+	return fmt.Sprintf("\n--- ours\n%s\n--- theirs\n%s", a, b)
 }
 
 // historyShape writes the history as one letter per entry: L for an entry
