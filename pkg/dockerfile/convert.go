@@ -103,8 +103,10 @@ func foldHeredocs(r *Run, c *instructions.RunCommand) {
 			data = parser.ChompHeredocContent(data)
 		}
 		if strings.HasPrefix(data, "#!") {
+			// The shell runs the script's path, as in BuildKit (its
+			// history says "RUN /bin/sh -c /dev/pipes/EOF").
 			r.Script = &InlineFile{Name: f.Name, Data: data}
-			r.Args, r.Shell = []string{path.Join(ScriptDir, f.Name)}, false
+			r.Args = []string{path.Join(ScriptDir, f.Name)}
 			return
 		}
 		r.Args = []string{data}

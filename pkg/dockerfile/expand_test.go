@@ -67,8 +67,9 @@ func TestRunHeredocs(t *testing.T) {
 	}{
 		{"lone heredoc runs in the shell", "FROM x\nRUN <<EOF\necho hi\nEOF\n",
 			&Run{Args: []string{"echo hi\n"}, Shell: true}},
+		// The shell runs the script's path, as in BuildKit.
 		{"shebang becomes a script", "FROM x\nRUN <<EOF\n#!/bin/sh\necho hi\nEOF\n",
-			&Run{Args: []string{"/dev/pipes/EOF"}, Script: &InlineFile{Name: "EOF", Data: "#!/bin/sh\necho hi\n"}}},
+			&Run{Args: []string{"/dev/pipes/EOF"}, Shell: true, Script: &InlineFile{Name: "EOF", Data: "#!/bin/sh\necho hi\n"}}},
 		{"heredoc as a command's input", "FROM x\nRUN cat <<EOF > /f\nline\nEOF\n",
 			&Run{Args: []string{"cat <<EOF > /f\nline\nEOF"}, Shell: true}},
 		{"chomped", "FROM x\nRUN <<-EOF\n\techo hi\nEOF\n",

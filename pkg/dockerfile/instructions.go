@@ -16,8 +16,8 @@ type KeyValue struct {
 // Run is RUN. With Shell set, Args is the command line the stage's SHELL
 // runs; otherwise Args is the exec form. Here-documents are already folded
 // in as BuildKit does: a lone heredoc becomes the shell's script, one that
-// starts with "#!" becomes Script, run from /dev/pipes, and any other form
-// is handed to the shell whole.
+// starts with "#!" becomes Script, whose path in /dev/pipes the shell
+// runs, and any other form is handed to the shell whole.
 type Run struct {
 	Args     []string
 	Shell    bool
