@@ -167,6 +167,12 @@ func compareImages(t *testing.T, name string, ours, theirs *pulled, ref *referen
 	if oursLayers != theirLayers && !known.accepts(name, "layers") {
 		t.Errorf("layers: ours %d, %s %d (leaving out layers of nothing but buildah's chroot leftovers)", oursLayers, ref.name, theirLayers)
 	}
+	if ref.name != "buildah" { // buildah writes its own ("/bin/sh -c #(nop) ...")
+		a, b := ours.createdBy(), theirs.createdBy()
+		if !reflect.DeepEqual(a, b) && !known.accepts(name, "history.created_by") {
+			t.Errorf("history created_by: ours %s, %s %s", jsonOf(a), ref.name, jsonOf(b))
+		}
+	}
 	oursHistory, theirHistory := ours.historyShape(t), theirs.historyShape(t)
 	if oursHistory != theirHistory && !known.accepts(name, "history") {
 		t.Errorf("history (L a layer, - empty): ours %s, %s %s", oursHistory, ref.name, theirHistory)
@@ -190,6 +196,16 @@ func contentDiff(ours, theirs *pulled, p string) string {
 		return ""
 	}
 	return fmt.Sprintf("\n--- ours\n%s\n--- theirs\n%s", a, b)
+}
+
+// createdBy lists the history's created_by, without the " # buildkit"
+// BuildKit marks the steps it made a layer for with.
+func (p *pulled) createdBy() []string {
+	out := make([]string, len(p.history))
+	for i, h := range p.history {
+		out[i] = strings.TrimSuffix(h.CreatedBy, " # buildkit")
+	}
+	return out
 }
 
 // historyShape writes the history as one letter per entry: L for an entry
