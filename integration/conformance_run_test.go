@@ -157,7 +157,7 @@ func compareImages(t *testing.T, name string, ours, theirs *pulled, ref *referen
 		}
 	}
 	for _, field := range []string{"Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts",
-		"Volumes", "Labels", "StopSignal", "Healthcheck", "OnBuild"} {
+		"Volumes", "Labels", "StopSignal", "Healthcheck", "OnBuild", "Shell"} {
 		a, b := configField(ours, field), configField(theirs, field)
 		if !reflect.DeepEqual(a, b) && !known.accepts(name, "config."+field) {
 			t.Errorf("config.%s: ours %s, %s %s", field, jsonOf(a), ref.name, jsonOf(b))
