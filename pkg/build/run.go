@@ -82,7 +82,7 @@ func (b *builder) runSpec(st *stage, c *dockerfile.Run, root string, out io.Writ
 		return nil, err
 	}
 	spec := &isolation.Spec{
-		Root: root, Args: args, Env: b.runEnv(st, id), Dir: st.workingDir(),
+		Root: root, Args: args, Env: b.runEnv(st, id), Dir: st.config.Config.WorkingDir,
 		UID: id.uid, GID: id.gid, Groups: id.groups, Stdout: out, Stderr: out, Network: c.Network,
 		Insecure: c.Security == "insecure",
 	}

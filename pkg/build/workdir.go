@@ -3,7 +3,6 @@ package build
 import (
 	"context"
 	"path"
-	"strings"
 
 	"github.com/buildcrew/builder/pkg/copier"
 	"github.com/buildcrew/builder/pkg/dockerfile"
@@ -34,12 +33,11 @@ func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir)
 		}
 	}
 	cp := copier.New(root, nil, copier.Options{Owner: owner, Outline: fs.Outline})
-	// "/a/../b" makes /a too, as BuildKit's mkdir -p of the path as
-	// written does.
-	for _, d := range append(beforeDotDot(wd), dir) {
-		if _, err := cp.MkdirAll(d); err != nil {
-			return err
-		}
+	// Only the cleaned path: for "/a/../b" BuildKit makes /b here, and /a
+	// is made by a RUN that starts there, as the isolation makes its
+	// working directory along the path as written.
+	if _, err := cp.MkdirAll(dir); err != nil {
+		return err
 	}
 	entries := cp.Entries()
 	if len(entries) > 0 {
@@ -50,21 +48,6 @@ func (b *builder) workdir(ctx context.Context, st *stage, c *dockerfile.Workdir)
 		return err
 	}
 	return st.commit("WORKDIR "+wd, layer)
-}
-
-// beforeDotDot lists the directories a path as written passes through
-// before each of its ".." elements: "/a/../b/c/../d" gives /a and /b/c.
-func beforeDotDot(p string) []string {
-	var out []string
-	elems := strings.Split(p, "/")
-	for i := 1; i < len(elems); i++ {
-		if elems[i] == ".." {
-			if d := path.Join("/", strings.Join(elems[:i], "/")); d != "/" {
-				out = append(out, d)
-			}
-		}
-	}
-	return out
 }
 
 // setWorkdir puts WORKDIR's directory, resolved against the current one,
@@ -82,13 +65,4 @@ func (st *stage) setWorkdir(c *dockerfile.Workdir) string {
 	}
 	st.config.Config.WorkingDir = wd
 	return wd
-}
-
-// workingDir is the directory a RUN starts in, cleaned: the config keeps
-// WORKDIR as written.
-func (st *stage) workingDir() string {
-	if wd := st.config.Config.WorkingDir; wd != "" {
-		return path.Clean(wd)
-	}
-	return ""
 }

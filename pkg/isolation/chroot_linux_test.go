@@ -240,3 +240,22 @@ func TestChrootRemovesSecretCopiesOnFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestRunMakesWorkdirAsWritten: a missing working directory is made
+// inside the root along the path as written, as runc makes BuildKit's:
+// "/a/../b/c" makes /a and /b/c, and the step starts in /b/c.
+func TestRunMakesWorkdirAsWritten(t *testing.T) {
+	root := busyboxRoot(t, "proc", "dev", "sys", "etc", "tmp", "b")
+	out, err := run(t, root, `pwd`, func(s *Spec) { s.Dir = "/a/../b/c/" })
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out)
+	}
+	if out != "/b/c\n" {
+		t.Errorf("pwd = %q, want /b/c", out)
+	}
+	for _, d := range []string{"a", "b/c"} {
+		if fi, err := os.Stat(filepath.Join(root, d)); err != nil || !fi.IsDir() {
+			t.Errorf("/%s was not made: %v", d, err)
+		}
+	}
+}

@@ -60,6 +60,11 @@ func (None) Run(ctx context.Context, spec *Spec) (err error) {
 	if cmd.Dir == "" {
 		cmd.Dir = "/"
 	}
+	// A missing working directory is made, as the chroot helper and runc
+	// make it: along the path as written ("/a/../b" makes /a).
+	if err := os.MkdirAll(cmd.Dir, 0o755); err != nil {
+		return fmt.Errorf("creating the working directory %s: %w", cmd.Dir, err)
+	}
 	cmd.Stdout, cmd.Stderr = spec.Stdout, spec.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if cred := credential(spec); cred != nil {
