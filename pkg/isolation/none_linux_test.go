@@ -36,6 +36,24 @@ func TestNoneRunsInPlace(t *testing.T) {
 	}
 }
 
+// TestNoneMakesWorkdir: a missing working directory is made along the
+// path as written, as the chroot helper and runc make it.
+func TestNoneMakesWorkdir(t *testing.T) {
+	base := t.TempDir()
+	if err := os.Mkdir(filepath.Join(base, "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runNone(context.Background(), t, "pwd", func(s *Spec) { s.Dir = base + "/a/../b/c" })
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, d := range []string{"a", "b/c"} {
+		if fi, err := os.Stat(filepath.Join(base, d)); err != nil || !fi.IsDir() {
+			t.Errorf("%s was not made: %v", d, err)
+		}
+	}
+}
+
 func TestNoneExitStatus(t *testing.T) {
 	_, err := runNone(context.Background(), t, "exit 7", nil)
 	var ee *ExitError
