@@ -38,10 +38,12 @@ func hasMark(p, name string) (bool, error) {
 	return string(v) == "y", nil
 }
 
-// sameDir tells whether two directories have the same mode, owner, mtime
-// and attributes: an upper directory that only holds changes below it.
+// sameDir tells whether two directories have the same mode, owner and
+// attributes: an upper directory that only holds changes below it, or
+// whose entries came and went. Its times are left out, as BuildKit's
+// overlay differ leaves them out.
 func sameDir(upper, lower string, u, l *unix.Stat_t) (bool, error) {
-	if u.Mode != l.Mode || u.Uid != l.Uid || u.Gid != l.Gid || u.Mtim != l.Mtim {
+	if u.Mode != l.Mode || u.Uid != l.Uid || u.Gid != l.Gid {
 		return false, nil
 	}
 	ux, err := xattr.List(upper)

@@ -134,7 +134,9 @@ func TestChangesAndMerge(t *testing.T) {
 	must(t, err)
 	wantChanges := []layers.Entry{
 		{Path: "attrs"},
-		{Path: "bin"}, // an entry more: its mtime changed
+		// bin and lib only gained and lost entries: as in BuildKit, a
+		// directory's times alone are no change (the layer writes
+		// them as the parents of what is).
 		{Path: "bin/alias"},
 		{Path: "bin/tool"},
 		{Path: "d2"},
@@ -144,7 +146,6 @@ func TestChangesAndMerge(t *testing.T) {
 		{Path: "etc/null"},
 		{Path: "f"},
 		{Path: "f/in"},
-		{Path: "lib"},
 		{Path: "lib/keep", Kind: layers.Deleted},
 		{Path: "lib/old", Kind: layers.Deleted},
 		{Path: "linked/one"},

@@ -72,15 +72,16 @@ func underReplaced(dir string, replaced map[string]bool) bool {
 }
 
 // changed compares everything that lands in a layer. For directories the
-// ctime is left out: it moves whenever an entry is added or removed, which
-// the entries themselves already show.
+// times are left out, as BuildKit's differ leaves them out: they move
+// whenever an entry is added or removed, which the entries themselves
+// show, and a directory whose entries came and went changed nothing.
 func changed(b, a *meta) bool {
-	if a.mode != b.mode || a.uid != b.uid || a.gid != b.gid || a.mtime != b.mtime {
+	if a.mode != b.mode || a.uid != b.uid || a.gid != b.gid {
 		return true
 	}
 	if a.isDir() {
 		return a.dirXattrs != b.dirXattrs
 	}
-	return a.ino != b.ino || a.dev != b.dev || a.size != b.size || a.ctime != b.ctime ||
+	return a.mtime != b.mtime || a.ino != b.ino || a.dev != b.dev || a.size != b.size || a.ctime != b.ctime ||
 		a.link != b.link || a.rdev != b.rdev
 }
