@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
+	"errors"
 	"fmt"
 	"io"
 
@@ -91,12 +92,14 @@ func Decompress(r io.Reader) (*Stream, error) {
 			var buf []byte
 			select {
 			case <-s.stop:
+				s.err = errStopped
 				return
 			default:
 			}
 			select {
 			case buf = <-s.free:
 			case <-s.stop:
+				s.err = errStopped
 				return
 			}
 			n, err := fill(dec, buf)
@@ -154,6 +157,10 @@ func (s *Stream) Read(p []byte) (int, error) {
 	s.cur = s.cur[n:]
 	return n, nil
 }
+
+// errStopped ends a stream that Stop cut short, so that a read after it
+// cannot take the cut for the layer's end.
+var errStopped = errors.New("decompression stopped before the end of the layer")
 
 // Stop ends decompression where it is, for a consumer that failed: the
 // rest of the layer is neither read nor verified. The goroutine ends at
