@@ -67,12 +67,7 @@ func (b *builder) notAStage(ref string) string {
 	if strings.ContainsAny(ref, "/:@") {
 		return ""
 	}
-	var names []string
-	for _, st := range b.df.Stages {
-		if st.Name != "" {
-			names = append(names, st.Name)
-		}
-	}
+	names := b.df.StageNames()
 	if len(names) == 0 {
 		return ""
 	}

@@ -172,6 +172,17 @@ func (df *Dockerfile) lastNamed(name string, end int) int {
 	return -1
 }
 
+// StageNames lists the names the stages are given, in file order.
+func (df *Dockerfile) StageNames() []string {
+	var names []string
+	for _, st := range df.Stages {
+		if st.Name != "" {
+			names = append(names, st.Name)
+		}
+	}
+	return names
+}
+
 // DuplicateStageNames lists the stages whose name an earlier stage has
 // already (BuildKit's DuplicateStageName warning).
 func (df *Dockerfile) DuplicateStageNames() []int {
@@ -220,12 +231,7 @@ func (df *Dockerfile) target(name string) (int, error) {
 	if i := df.lastNamed(name, len(df.Stages)); i >= 0 {
 		return i, nil
 	}
-	var names []string
-	for _, st := range df.Stages {
-		if st.Name != "" {
-			names = append(names, st.Name)
-		}
-	}
+	names := df.StageNames()
 	if len(names) == 0 {
 		return 0, &Error{File: df.Name, Err: fmt.Errorf("target stage %q could not be found: the Dockerfile names no stages", name)}
 	}
