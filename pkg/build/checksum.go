@@ -35,10 +35,7 @@ func parseChecksum(s string) (*checksum, error) {
 	return &checksum{text: s, want: enc}, nil
 }
 
-// newHash starts the hash the checksum is of.
-func (c *checksum) newHash() hash.Hash { return sha256.New() }
-
-// check compares h, fed the whole download, with the checksum.
+// check compares h, a sha256 fed the whole download, with the checksum.
 func (c *checksum) check(h hash.Hash, rawURL string) error {
 	if got := hex.EncodeToString(h.Sum(nil)); got != c.want {
 		return fmt.Errorf("checksum mismatch for %s: got sha256:%s, want %s", rawURL, got, c.text)

@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
@@ -37,7 +38,7 @@ func (b *builder) download(ctx context.Context, cp *copier.Copier, rawURL, dest 
 	var h hash.Hash
 	to := io.Writer(tmp)
 	if sum != nil {
-		h = sum.newHash()
+		h = sha256.New()
 		to = io.MultiWriter(tmp, h)
 	}
 	var lastModified string
