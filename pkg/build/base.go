@@ -106,9 +106,6 @@ func (b *builder) pullOnce(ctx context.Context, ref string, platform *v1.Platfor
 	if len(ls) != len(cfg.RootFS.DiffIDs) {
 		return nil, fmt.Errorf("image %s has %d layers but its config lists %d", ref, len(ls), len(cfg.RootFS.DiffIDs))
 	}
-	if cfg.OS != "" && cfg.Architecture != "" && (cfg.OS != platform.OS || cfg.Architecture != platform.Architecture) {
-		b.warn("the base image %s is for %s/%s, not for the requested %s", ref, cfg.OS, cfg.Architecture, platform)
-	}
 	digest, err := img.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("reading the digest of %s: %w", ref, err)

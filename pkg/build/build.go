@@ -94,6 +94,7 @@ type builder struct {
 	prog            *progress
 	df              *dockerfile.Dockerfile
 	plan            *dockerfile.Plan
+	lint            *dockerfile.Lint // BuildKit's checks of the file
 	globals         *dockerfile.Vars
 	bctx            *buildContext
 	work            string
@@ -239,15 +240,15 @@ func planBuilder(opts Options) (*builder, error) {
 	if err := df.AddTargets(b.plan, opts.ExtraTargets...); err != nil {
 		return nil, err
 	}
-	for _, i := range df.DuplicateStageNames() {
-		// BuildKit's DuplicateStageName, in its words; the later stage wins.
-		b.warn("%v", df.Stages[i].Wrap(fmt.Errorf("Duplicate stage name %q, stage names should be unique", df.Stages[i].Name)))
+	if b.lint, err = df.Lint(b.plan, auto, b.globals, opts.BuildArgs); err != nil {
+		return nil, err
 	}
-	for _, i := range b.plan.Needed {
-		for _, name := range b.plan.Undeclared[i] {
-			// BuildKit's UndefinedArgInFrom, in its words.
-			b.warn("%v", b.df.Stages[i].Wrap(fmt.Errorf("FROM argument '%s' is not declared", name)))
-		}
+	b.used[dockerfile.CheckArg] = true
+	for _, w := range b.lint.Warnings() {
+		b.warn("%s", w)
+	}
+	if err := b.lint.Err(); err != nil {
+		return nil, err
 	}
 	if err := b.checkEmulation(); err != nil {
 		return nil, err

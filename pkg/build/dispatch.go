@@ -20,8 +20,15 @@ func (b *builder) dispatch(ctx context.Context, st *stage, step *dockerfile.Step
 			return err
 		}
 	}
-	ins, err := step.Expand(st.vars)
+	ins, unset, err := step.ExpandUnset(st.vars)
 	if err != nil {
+		return err
+	}
+	ws := b.lint.Dispatched(step, ins, st.config.Config.Shell)
+	if _, isArg := ins.(*dockerfile.Arg); !isArg { // an ARG checks its defaults as it takes them
+		ws = append(ws, b.lint.Unset(step, unset, st.declared(), st.vars.Keys())...)
+	}
+	if err := b.warnLint(ws); err != nil {
 		return err
 	}
 	var v *vertex
@@ -33,6 +40,10 @@ func (b *builder) dispatch(ctx context.Context, st *stage, step *dockerfile.Step
 	start := time.Now()
 	cached, err := b.step(ctx, st, ins, v)
 	st.located(step)
+	if unset := st.argUnset; err == nil && len(unset) > 0 {
+		st.argUnset = nil
+		err = b.warnLint(b.lint.Unset(step, unset, nil, st.vars.Keys()))
+	}
 	if err == nil {
 		err = st.checkSize()
 	}
@@ -96,4 +107,16 @@ func (b *builder) execute(ctx context.Context, st *stage, ins dockerfile.Instruc
 		return fmt.Errorf("unsupported instruction %T", ins)
 	}
 	return nil
+}
+
+// warnLint says the warnings BuildKit's checks found while the build ran;
+// the error is the build's end when the file asks checks to fail it.
+func (b *builder) warnLint(ws []dockerfile.Warning) error {
+	if len(ws) == 0 {
+		return nil
+	}
+	for _, w := range ws {
+		b.warn("%s", w)
+	}
+	return b.lint.Err()
 }

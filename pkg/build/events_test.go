@@ -64,32 +64,6 @@ func TestEvents(t *testing.T) {
 
 var errFailed = errors.New("injected failure")
 
-// TestUndeclaredArgInFrom: a FROM that uses an ARG nobody declared gets
-// BuildKit's warning, naming the line.
-func TestUndeclaredArgInFrom(t *testing.T) {
-	var plain bytes.Buffer
-	_, err := buildIn(t, "FROM scratch${SUFFIX}\nCOPY f /f\n", map[string]string{"f": "x"}, func(o *Options) { o.Progress = &plain })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(plain.String(), "[Warning] Dockerfile:1: FROM scratch${SUFFIX}: FROM argument 'SUFFIX' is not declared") {
-		t.Errorf("progress:\n%s", plain.String())
-	}
-}
-
-// TestDuplicateStageName: a stage name used again gets BuildKit's
-// warning, naming the line of the second use.
-func TestDuplicateStageName(t *testing.T) {
-	var plain bytes.Buffer
-	df := "FROM scratch AS a\nCOPY f /f\nFROM scratch AS A\nCOPY f /g\nFROM a\n"
-	if _, err := buildIn(t, df, map[string]string{"f": "x"}, func(o *Options) { o.Progress = &plain }); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(plain.String(), `[Warning] Dockerfile:3: FROM scratch AS A: Duplicate stage name "a", stage names should be unique`) {
-		t.Errorf("progress:\n%s", plain.String())
-	}
-}
-
 // TestEventsCountBytes: the row that makes a stage's root from a pulled
 // base says in its start how many compressed bytes its layers hold, and
 // its progress events count up to exactly that before it is done.

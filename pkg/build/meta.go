@@ -72,9 +72,14 @@ func (b *builder) arg(st *stage, c *dockerfile.Arg) error {
 		if v, ok := b.opts.BuildArgs[a.Key]; ok {
 			val = &v
 		} else if a.Value != nil {
-			v, err := b.df.Word(*a.Value, st.vars)
+			v, unset, err := b.df.WordUnset(*a.Value, st.vars)
 			if err != nil {
 				return err
+			}
+			for _, k := range unset {
+				if !slices.Contains(st.declared(), k) {
+					st.argUnset = append(st.argUnset, k)
+				}
 			}
 			val = &v
 		} else if v, ok := b.globals.Get(a.Key); ok {
@@ -95,6 +100,15 @@ func (b *builder) arg(st *stage, c *dockerfile.Arg) error {
 func (st *stage) user(c *dockerfile.User) {
 	st.config.Config.User = c.User
 	st.note("USER " + c.User)
+}
+
+// declared are the names of the ARGs in the stage's scope.
+func (st *stage) declared() []string {
+	names := make([]string, len(st.args))
+	for i, a := range st.args {
+		names[i] = a.Key
+	}
+	return names
 }
 
 // checkSize refuses a stage whose variables and labels together pass

@@ -249,3 +249,13 @@ func (s *platformShare) claim(ctx context.Context, key string) (*cache.Entry, fu
 		}
 	}
 }
+
+// lintPlatform is p as BuildKit's checks print it: "os/arch[/variant]",
+// without arm64's default variant.
+func lintPlatform(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" && !(p.Architecture == "arm64" && (p.Variant == "v8" || p.Variant == "8")) {
+		s += "/" + p.Variant
+	}
+	return s
+}

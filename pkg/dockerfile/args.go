@@ -2,8 +2,6 @@ package dockerfile
 
 import (
 	"slices"
-
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
 
 // Platform names an OS and CPU architecture, as in "linux/arm64/v8".
@@ -98,31 +96,4 @@ func ProxyEnv(buildArgs map[string]string) []string {
 // IsProxyArg reports whether key is one of the predefined proxy args.
 func IsProxyArg(key string) bool {
 	return slices.Contains(proxyArgs, key)
-}
-
-// undeclared lists the variables word uses that are neither set in vars
-// nor declared by an ARG before the first FROM, in order, once each.
-func (df *Dockerfile) undeclared(word string, vars *Vars) []string {
-	res, err := shell.NewLex(df.escape).ProcessWordWithMatches(word, &boundedVars{vars: vars, budget: MaxWordSize})
-	if err != nil || len(res.Unmatched) == 0 {
-		return nil
-	}
-	declared := map[string]bool{}
-	for _, step := range df.MetaArgs {
-		ins, err := step.Expand(nil)
-		if err != nil {
-			continue
-		}
-		for _, a := range ins.(*Arg).Args {
-			declared[a.Key] = true
-		}
-	}
-	var out []string
-	for k := range res.Unmatched {
-		if !declared[k] {
-			out = append(out, k)
-		}
-	}
-	slices.Sort(out)
-	return out
 }

@@ -2,6 +2,8 @@ package dockerfile
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
@@ -13,6 +15,22 @@ import (
 // ARG defaults are left as written: the builder expands them with Word when
 // it decides whether a default applies.
 func (s *Step) Expand(vars *Vars) (Instruction, error) {
+	ins, _, err := s.ExpandUnset(vars)
+	return ins, err
+}
+
+// ExpandUnset is Expand that also names, sorted, the variables the step's
+// words use that vars does not hold (BuildKit's UndefinedVar check).
+func (s *Step) ExpandUnset(vars *Vars) (Instruction, []string, error) {
+	unset := map[string]bool{}
+	ins, err := s.expand(vars, unset)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ins, slices.Sorted(maps.Keys(unset)), nil
+}
+
+func (s *Step) expand(vars *Vars, unset map[string]bool) (Instruction, error) {
 	parsed, err := instructions.ParseInstructionWithLinter(s.node, &linter.Linter{})
 	if err != nil {
 		return nil, s.Wrap(cleanParseError(err))
@@ -25,7 +43,7 @@ func (s *Step) Expand(vars *Vars) (Instruction, error) {
 	if _, isArg := cmd.(*instructions.ArgCommand); !isArg {
 		if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
 			err := ex.Expand(func(word string) (string, error) {
-				return processWord(lex, word, vars)
+				return processWord(lex, word, vars, unset)
 			})
 			if err != nil {
 				return nil, s.Wrap(err)
@@ -36,7 +54,7 @@ func (s *Step) Expand(vars *Vars) (Instruction, error) {
 		raw := shell.NewLex('\\')
 		raw.SkipProcessQuotes = true
 		err := ex.ExpandRaw(func(word string) (string, error) {
-			return processWord(raw, word, vars)
+			return processWord(raw, word, vars, unset)
 		})
 		if err != nil {
 			return nil, s.Wrap(err)
@@ -57,11 +75,19 @@ func (s *Step) Expand(vars *Vars) (Instruction, error) {
 // Word expands one word against vars with the file's escape character, as
 // BuildKit expands ARG defaults, FROM names and --platform values.
 func (df *Dockerfile) Word(word string, vars *Vars) (string, error) {
-	out, err := processWord(shell.NewLex(df.escape), word, vars)
+	out, _, err := df.WordUnset(word, vars)
+	return out, err
+}
+
+// WordUnset is Word that also names, sorted, the variables word uses that
+// vars does not hold.
+func (df *Dockerfile) WordUnset(word string, vars *Vars) (string, []string, error) {
+	unset := map[string]bool{}
+	out, err := processWord(shell.NewLex(df.escape), word, vars, unset)
 	if err != nil {
-		return "", fmt.Errorf("expanding %q: %w", shorten(word), err)
+		return "", nil, fmt.Errorf("expanding %q: %w", shorten(word), err)
 	}
-	return out, nil
+	return out, slices.Sorted(maps.Keys(unset)), nil
 }
 
 // Insecure tells whether the step is RUN --security=insecure, which must

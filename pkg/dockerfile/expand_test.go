@@ -127,11 +127,11 @@ func TestExpansionBoundHasNoFalseAlarm(t *testing.T) {
 	vars.Set("LONG", strings.Repeat("x", 4096))
 	vars.Set("S", "s")
 	word := strings.Repeat("$S ", 5000) + "$LONG"
-	out, err := processWord(shell.NewLex('\\'), word, vars)
+	out, err := processWord(shell.NewLex('\\'), word, vars, nil)
 	if err != nil || len(out) != 5000*2+4096 {
 		t.Errorf("%d bytes, %v", len(out), err)
 	}
-	if _, err := processWord(shell.NewLex('\\'), strings.Repeat("$LONG", 300), vars); !errors.Is(err, ErrTooLarge) {
+	if _, err := processWord(shell.NewLex('\\'), strings.Repeat("$LONG", 300), vars, nil); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("300 references to 4 KiB: %v", err)
 	}
 }

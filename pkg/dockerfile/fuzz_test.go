@@ -7,8 +7,9 @@ import (
 )
 
 // FuzzDockerfile runs the whole front end on arbitrary text: parsing, the
-// global ARGs, the stage plan and the expansion of every step. Nothing may
-// panic, and every error must locate itself in the Dockerfile.
+// global ARGs, the stage plan, BuildKit's checks and the expansion of
+// every step. Nothing may panic, and every error must locate itself in
+// the Dockerfile.
 func FuzzDockerfile(f *testing.F) {
 	for _, seed := range []string{
 		"FROM scratch\nCOPY a /b\n",
@@ -19,6 +20,7 @@ func FuzzDockerfile(f *testing.F) {
 		"FROM scratch\nEXPOSE 80/tcp 8000-8010/udp\nHEALTHCHECK --interval=5s CMD true\nONBUILD RUN x\nSHELL [\"/bin/bash\",\"-c\"]\n",
 		"FROM scratch\nRUN --mount=type=cache,target=/x --network=none echo\nUSER 1000:1000\nWORKDIR ${X:+/y}\n",
 		"", "RUN x", "FROM", "FROM scratch\nCOPY\n", "FROM scratch\nRUN <<EOF\nunterminated\n",
+		"# check=skip=JSONArgsRecommended;error=true\nfrom scratch as Base\nENV key value\nCMD x\nCMD y\nEXPOSE 1.2.3.4:80:80/TCP\nARG _\n",
 	} {
 		f.Add(seed)
 	}
@@ -32,8 +34,10 @@ func FuzzDockerfile(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := df.Plan("", globals); err != nil {
+		if plan, err := df.Plan("", globals); err != nil {
 			checkLocated(t, err)
+		} else {
+			lintFuzzed(t, df, plan, globals)
 		}
 		for _, st := range df.Stages {
 			vars := VarsFromEnviron([]string{"PATH=/bin", "HOME=/root"})
@@ -44,6 +48,19 @@ func FuzzDockerfile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// lintFuzzed runs BuildKit's checks on a fuzzed file.
+func lintFuzzed(t *testing.T, df *Dockerfile, plan *Plan, globals *Vars) {
+	auto := PlatformArgs(Platform{OS: "linux", Architecture: "amd64"}, Platform{OS: "linux", Architecture: "amd64"}, "", nil)
+	lint, err := df.Lint(plan, auto, globals, nil)
+	if err != nil {
+		checkLocated(t, err)
+		return
+	}
+	if err := lint.Err(); err != nil {
+		checkLocated(t, err)
+	}
 }
 
 func checkLocated(t *testing.T, err error) {

@@ -26,15 +26,21 @@ var ErrTooLarge = errors.New("more than the builder allows")
 // processWord expands word against vars with what the variables give it
 // bounded by MaxWordSize: once their values would pass it, every further
 // reference gives nothing and the expansion fails, so a word with many
-// references to a long value never takes more memory than the bound.
-func processWord(lex *shell.Lex, word string, vars *Vars) (string, error) {
+// references to a long value never takes more memory than the bound. The
+// variables the word uses that vars lacks are added to unset, when given.
+func processWord(lex *shell.Lex, word string, vars *Vars, unset map[string]bool) (string, error) {
 	bv := &boundedVars{vars: vars, budget: MaxWordSize}
-	out, _, err := lex.ProcessWord(word, bv)
+	out, unmatched, err := lex.ProcessWord(word, bv)
 	if err != nil {
 		return "", err
 	}
 	if bv.over || len(out) > MaxWordSize {
 		return "", fmt.Errorf("expanding %q gives over %d bytes: %w", shorten(word), MaxWordSize, ErrTooLarge)
+	}
+	if unset != nil {
+		for k := range unmatched {
+			unset[k] = true
+		}
 	}
 	return out, nil
 }

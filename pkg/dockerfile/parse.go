@@ -20,6 +20,9 @@ type Dockerfile struct {
 	MetaArgs []*Step  // ARG instructions before the first FROM
 	Stages   []*Stage // in file order
 	escape   rune
+	check    string // the "# check=" directive's value
+	// parseChecks are the checks BuildKit's parser raised (see Lint).
+	parseChecks []lintCall
 }
 
 // Stage is one FROM and the steps that follow it.
@@ -92,8 +95,16 @@ func Parse(name string, src []byte) (*Dockerfile, error) {
 		return nil, &Error{File: name, Line: line, Instruction: sourceLine(src, line), Err: err}
 	}
 	df := &Dockerfile{Name: name, escape: res.EscapeToken}
+	df.check, _, _, _ = parser.ParseDirective("check", src)
+	for _, w := range res.Warnings {
+		if w.URL == linter.RuleNoEmptyContinuation.URL && w.Location != nil {
+			df.parseChecks = append(df.parseChecks, lintCall{rule: &linter.RuleNoEmptyContinuation,
+				loc: []parser.Range{*w.Location}, msg: linter.RuleNoEmptyContinuation.Format()})
+		}
+	}
+	checks := df.recordParseChecks()
 	for _, node := range res.AST.Children {
-		step, parsed, err := newStep(name, res.EscapeToken, node)
+		step, parsed, err := newStep(name, res.EscapeToken, node, checks)
 		if err != nil {
 			return nil, err
 		}
@@ -145,7 +156,7 @@ func (df *Dockerfile) ParseTrigger(st *Stage, expr string) (*Step, error) {
 	}
 	node := res.AST.Children[0]
 	node.StartLine, node.EndLine = st.Line, st.Line
-	step, parsed, err := newStep(df.Name, df.escape, node)
+	step, parsed, err := newStep(df.Name, df.escape, node, &linter.Linter{})
 	if err != nil {
 		return nil, err
 	}
@@ -159,8 +170,9 @@ func (df *Dockerfile) ParseTrigger(st *Stage, expr string) (*Step, error) {
 }
 
 // newStep parses a node once, to report errors in the instruction and its
-// flags early, and keeps the node so that Expand can parse it again fresh.
-func newStep(file string, escape rune, node *parser.Node) (*Step, any, error) {
+// flags early (and BuildKit's checks of it to lint), and keeps the node so
+// that Expand can parse it again fresh.
+func newStep(file string, escape rune, node *parser.Node, lint *linter.Linter) (*Step, any, error) {
 	s := &Step{
 		Keyword: strings.ToUpper(node.Value),
 		Line:    node.StartLine,
@@ -169,7 +181,7 @@ func newStep(file string, escape rune, node *parser.Node) (*Step, any, error) {
 		escape:  escape,
 		node:    node,
 	}
-	parsed, err := instructions.ParseInstructionWithLinter(node, &linter.Linter{})
+	parsed, err := instructions.ParseInstructionWithLinter(node, lint)
 	if err != nil {
 		return nil, nil, s.Wrap(cleanParseError(err))
 	}

@@ -33,20 +33,15 @@ type Plan struct {
 	Deps      [][]int  // per stage: the stages it reads from (base and COPY --from)
 	// Also are more targets built beside Target (see AddTargets).
 	Also []int
-	// Undeclared names, per stage, the variables its FROM uses that no
-	// ARG before the first FROM declares (BuildKit's UndefinedArgInFrom
-	// warning): they expand to nothing.
-	Undeclared [][]string
 }
 
 // Plan resolves every stage's base against the global ARGs and finds the
 // stages the target needs; stages it does not need are never built.
 func (df *Dockerfile) Plan(target string, globals *Vars) (*Plan, error) {
 	p := &Plan{
-		Bases:      make([]Base, len(df.Stages)),
-		Platforms:  make([]string, len(df.Stages)),
-		Deps:       make([][]int, len(df.Stages)),
-		Undeclared: make([][]string, len(df.Stages)),
+		Bases:     make([]Base, len(df.Stages)),
+		Platforms: make([]string, len(df.Stages)),
+		Deps:      make([][]int, len(df.Stages)),
 	}
 	for i, st := range df.Stages {
 		if err := df.planStage(p, i, st, globals); err != nil {
@@ -112,7 +107,6 @@ func (df *Dockerfile) planStage(p *Plan, i int, st *Stage, globals *Vars) error 
 	if err != nil {
 		return fromErr(err)
 	}
-	p.Undeclared[i] = df.undeclared(st.Base, globals)
 	if name == "" {
 		return fromErr(fmt.Errorf("base name (%s) should not be blank", st.Base))
 	}
@@ -181,18 +175,6 @@ func (df *Dockerfile) StageNames() []string {
 		}
 	}
 	return names
-}
-
-// DuplicateStageNames lists the stages whose name an earlier stage has
-// already (BuildKit's DuplicateStageName warning).
-func (df *Dockerfile) DuplicateStageNames() []int {
-	var again []int
-	for i, st := range df.Stages {
-		if st.Name != "" && df.lastNamed(st.Name, i) >= 0 {
-			again = append(again, i)
-		}
-	}
-	return again
 }
 
 // ResolveFrom resolves from, the --from of a COPY step in stage i: a
