@@ -38,7 +38,7 @@ func runCase(t *testing.T, c *conformanceCase, refs []*reference) {
 				t.Logf("%s not asked: %s", ref.name, why)
 				continue
 			}
-			if err := ref.push(t.Context(), ctxDir, env.registry+"/conformance/"+c.name+":"+ref.name, args); err == nil {
+			if _, err := ref.push(t.Context(), ctxDir, env.registry+"/conformance/"+c.name+":"+ref.name, args); err == nil {
 				t.Errorf("%s builds what this builder refuses", ref.name)
 			}
 		}
@@ -59,9 +59,13 @@ func runCase(t *testing.T, c *conformanceCase, refs []*reference) {
 			continue
 		}
 		theirs := env.registry + "/conformance/" + c.name + ":" + ref.name
-		if err := ref.push(t.Context(), ctxDir, theirs, args); err != nil {
+		out, err := ref.push(t.Context(), ctxDir, theirs, args)
+		if err != nil {
 			t.Errorf("%s: %v", ref.name, err)
 			continue
+		}
+		if ref.name == "buildkit" {
+			compareWarnings(t, r.stderr, out, func() (string, error) { return ref.alone(t.Context(), ctxDir, theirs, args) })
 		}
 		compareImages(t, c.name, o, fetch(t, theirs), ref)
 	}

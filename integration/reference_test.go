@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/buildcrew/builder/internal/testenv"
@@ -18,8 +19,12 @@ type reference struct {
 	name  string // "buildkit" or "buildah", as in case options and messages
 	known *knownDifferences
 	// push builds ctxDir as ref without a cache and pushes it; a failed
-	// build is an error.
-	push func(ctx context.Context, ctxDir, ref string, args []string) error
+	// build is an error. The output is the builder's, where the suite
+	// reads the Dockerfile's warnings from (BuildKit's; "" for others).
+	push func(ctx context.Context, ctxDir, ref string, args []string) (string, error)
+	// alone is push with no other build of this reference running; nil
+	// where that makes no difference.
+	alone func(ctx context.Context, ctxDir, ref string, args []string) (string, error)
 }
 
 // references starts every reference builder this machine has, with the
@@ -40,14 +45,30 @@ func references(t *testing.T) (refs []*reference, missing []string, stop func())
 			t.Fatalf("starting BuildKit: %v", err)
 		}
 		stop = bk.Stop
-		refs = append(refs, &reference{name: "buildkit", known: mustLoadKnown(t, "KNOWN_DIFFERENCES.buildkit"), push: bk.Push})
+		// BuildKit reports a Dockerfile's warnings on progress that builds
+		// at once can lose (seen: those found after the bases' metadata,
+		// with two builds running): a build alone on the daemon tells all.
+		var mu sync.RWMutex
+		refs = append(refs, &reference{name: "buildkit", known: mustLoadKnown(t, "KNOWN_DIFFERENCES.buildkit"),
+			push: func(ctx context.Context, ctxDir, ref string, args []string) (string, error) {
+				mu.RLock()
+				defer mu.RUnlock()
+				return bk.PushOutput(ctx, ctxDir, ref, args)
+			},
+			alone: func(ctx context.Context, ctxDir, ref string, args []string) (string, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return bk.PushOutput(ctx, ctxDir, ref, args)
+			}})
 	}
 	if _, err := exec.LookPath("buildah"); err != nil {
 		missing = append(missing, "buildah is not installed (Debian package buildah)")
 	} else {
 		bh := newBuildah(t)
 		refs = append(refs, &reference{name: "buildah", known: mustLoadKnown(t, "KNOWN_DIFFERENCES"),
-			push: func(_ context.Context, ctxDir, ref string, args []string) error { return bh.Build(ctxDir, ref, args) }})
+			push: func(_ context.Context, ctxDir, ref string, args []string) (string, error) {
+				return "", bh.Build(ctxDir, ref, args)
+			}})
 	}
 	refs = append(refs, keptReference(t))
 	return refs, missing, stop
@@ -63,19 +84,19 @@ func keptReference(t *testing.T) *reference {
 		t.Fatal(err)
 	}
 	return &reference{name: "kept", known: mustLoadKnown(t, "KNOWN_DIFFERENCES.kept"),
-		push: func(ctx context.Context, ctxDir, ref string, args []string) error {
+		push: func(ctx context.Context, ctxDir, ref string, args []string) (string, error) {
 			config, err := os.MkdirTemp(env.tmp, "docker-config-")
 			if err != nil {
-				return err
+				return "", err
 			}
 			defer os.RemoveAll(config)
 			cmd := exec.CommandContext(ctx, env.builder, append([]string{"--context", ctxDir, "--destination", ref, "--cache-dir", kept}, args...)...)
 			cmd.Dir = ctxDir
 			cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+config)
 			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("%w\n%s", err, tail(string(out), 30))
+				return "", fmt.Errorf("%w\n%s", err, tail(string(out), 30))
 			}
-			return nil
+			return "", nil
 		}}
 }
 

@@ -93,14 +93,22 @@ func (bk *BuildKit) Build(ctx context.Context, ctxDir, outDir string, args ...st
 // become the dockerfile frontend's options. A failed build is an error
 // holding buildctl's output.
 func (bk *BuildKit) Push(ctx context.Context, ctxDir, ref string, args []string) error {
+	_, err := bk.PushOutput(ctx, ctxDir, ref, args)
+	return err
+}
+
+// PushOutput is Push that also returns buildctl's output (its progress,
+// with the Dockerfile's "WARN:" lines).
+func (bk *BuildKit) PushOutput(ctx context.Context, ctxDir, ref string, args []string) (string, error) {
 	cmd, err := bk.PushCommand(ctx, ctxDir, ref, args)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("buildctl build: %w\n%s", err, Tail(string(out), 30))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("buildctl build: %w\n%s", err, Tail(string(out), 30))
 	}
-	return nil
+	return string(out), nil
 }
 
 // PushCommand is the buildctl command Push runs, for callers that time it.
