@@ -85,3 +85,17 @@ func TestLintError(t *testing.T) {
 		t.Errorf("with the build arg: %v", err)
 	}
 }
+
+// TestCheckCommentAboveInstruction: a "# check=skip=..." comment above an
+// instruction skips the rule there, and builds (it panicked in BuildKit's
+// parser, given a zero linter).
+func TestCheckCommentAboveInstruction(t *testing.T) {
+	var plain bytes.Buffer
+	df := "FROM scratch\n# check=skip=JSONArgsRecommended\nCMD echo hi\nCMD echo two\n"
+	if _, err := buildIn(t, df, map[string]string{}, func(o *Options) { o.Progress = &plain }); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plain.String(), "Dockerfile:3: JSONArgsRecommended") || !strings.Contains(plain.String(), "Dockerfile:4: JSONArgsRecommended") {
+		t.Errorf("progress:\n%s", plain.String())
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
 
@@ -31,7 +30,7 @@ func (s *Step) ExpandUnset(vars *Vars) (Instruction, []string, error) {
 }
 
 func (s *Step) expand(vars *Vars, unset map[string]bool) (Instruction, error) {
-	parsed, err := instructions.ParseInstructionWithLinter(s.node, &linter.Linter{})
+	parsed, err := instructions.ParseInstructionWithLinter(s.node, quietLinter())
 	if err != nil {
 		return nil, s.Wrap(cleanParseError(err))
 	}
@@ -98,7 +97,7 @@ func (s *Step) Insecure() bool {
 	if s.Keyword != "RUN" {
 		return false
 	}
-	parsed, err := instructions.ParseInstructionWithLinter(s.node, &linter.Linter{})
+	parsed, err := instructions.ParseInstructionWithLinter(s.node, quietLinter())
 	if err != nil {
 		return false // Expand reports the error when the step runs
 	}

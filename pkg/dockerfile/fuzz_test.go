@@ -21,6 +21,7 @@ func FuzzDockerfile(f *testing.F) {
 		"FROM scratch\nRUN --mount=type=cache,target=/x --network=none echo\nUSER 1000:1000\nWORKDIR ${X:+/y}\n",
 		"", "RUN x", "FROM", "FROM scratch\nCOPY\n", "FROM scratch\nRUN <<EOF\nunterminated\n",
 		"# check=skip=JSONArgsRecommended;error=true\nfrom scratch as Base\nENV key value\nCMD x\nCMD y\nEXPOSE 1.2.3.4:80:80/TCP\nARG _\n",
+		"FROM scratch\n# check=skip=JSONArgsRecommended;experimental=all\nCMD echo hi\n",
 	} {
 		f.Add(seed)
 	}

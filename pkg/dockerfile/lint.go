@@ -39,6 +39,12 @@ func (w Warning) String() string {
 	return fmt.Sprintf("%s: %s: %s", w.File, w.Rule, w.Message)
 }
 
+// quietLinter is a linter that reports nothing, for parsing an
+// instruction again. Not a zero Linter: BuildKit's parser merges the
+// "# check=skip=..." comment above an instruction into the linter it is
+// given, which panics on a zero one's nil maps.
+func quietLinter() *linter.Linter { return linter.New(&linter.Config{}) }
+
 // lintCall is a check BuildKit's parser raised while the file was read;
 // Lint passes it through the file's check settings.
 type lintCall struct {
@@ -115,8 +121,10 @@ func (l *Lint) Err() error {
 	return &Error{File: l.file, Err: fmt.Errorf("lint violation found for rules: %s", strings.Join(rules, ", "))}
 }
 
-func (l *Lint) run(rule linter.LinterRuleI, loc []parser.Range, msg string) {
-	l.lc.Run(rule, loc, msg)
+// run runs rule with the file's settings and those the comments right
+// above the instruction add ("# check=skip=..."), as BuildKit does.
+func (l *Lint) run(comments []string, rule linter.LinterRuleI, loc []parser.Range, msg string) {
+	l.lc.WithMergedConfigFromComments(comments).Run(rule, loc, msg)
 }
 
 // Dispatched runs the checks of a step that needed the build: ins is the
@@ -136,15 +144,15 @@ func (l *Lint) Dispatched(s *Step, ins Instruction, shell []string) []Warning {
 	switch c := ins.(type) {
 	case *Cmd:
 		if c.Shell && len(shell) == 0 {
-			l.run(&linter.RuleJSONArgsRecommended, loc, linter.RuleJSONArgsRecommended.Format("CMD"))
+			l.run(s.node.PrevComment, &linter.RuleJSONArgsRecommended, loc, linter.RuleJSONArgsRecommended.Format("CMD"))
 		}
 	case *Entrypoint:
 		if c.Shell && len(shell) == 0 {
-			l.run(&linter.RuleJSONArgsRecommended, loc, linter.RuleJSONArgsRecommended.Format("ENTRYPOINT"))
+			l.run(s.node.PrevComment, &linter.RuleJSONArgsRecommended, loc, linter.RuleJSONArgsRecommended.Format("ENTRYPOINT"))
 		}
 	case *Workdir:
 		if !path.IsAbs(c.Path) {
-			l.run(&linter.RuleWorkdirRelativePath, loc, linter.RuleWorkdirRelativePath.Format(c.Path))
+			l.run(s.node.PrevComment, &linter.RuleWorkdirRelativePath, loc, linter.RuleWorkdirRelativePath.Format(c.Path))
 		}
 	}
 	return slices.Clone(l.seen[n:])
@@ -167,7 +175,7 @@ func (l *Lint) Unset(s *Step, names, declared, known []string) []Warning {
 			continue
 		}
 		hint, _ := suggest.Search(k, known, true)
-		l.run(&linter.RuleUndefinedVar, s.node.Location(), linter.RuleUndefinedVar.Format(k, hint))
+		l.run(s.node.PrevComment, &linter.RuleUndefinedVar, s.node.Location(), linter.RuleUndefinedVar.Format(k, hint))
 	}
 	return slices.Clone(l.seen[n:])
 }
@@ -182,7 +190,7 @@ func (l *Lint) BasePlatform(st *Stage, image, expected, actual string) []Warning
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := len(l.seen)
-	l.run(&linter.RuleInvalidBaseImagePlatform, st.location(), linter.RuleInvalidBaseImagePlatform.Format(image, expected, actual))
+	l.run(st.comments, &linter.RuleInvalidBaseImagePlatform, st.location(), linter.RuleInvalidBaseImagePlatform.Format(image, expected, actual))
 	return slices.Clone(l.seen[n:])
 }
 
@@ -212,7 +220,7 @@ func (df *Dockerfile) Lint(p *Plan, auto, globals *Vars, buildArgs map[string]st
 	}
 	l.lc = linter.New(cfg)
 	for _, c := range df.parseChecks {
-		l.run(c.rule, c.loc, c.msg)
+		l.run(nil, c.rule, c.loc, c.msg)
 	}
 	df.lintStageNames(l)
 	df.lintCasing(l)
@@ -232,10 +240,10 @@ func (df *Dockerfile) lintStageNames(l *Lint) {
 			continue
 		}
 		if st.Name == "scratch" || st.Name == "context" {
-			l.run(&linter.RuleReservedStageName, st.location(), linter.RuleReservedStageName.Format(st.Name))
+			l.run(nil, &linter.RuleReservedStageName, st.location(), linter.RuleReservedStageName.Format(st.Name))
 		}
 		if seen[st.Name] {
-			l.run(&linter.RuleDuplicateStageName, st.location(), linter.RuleDuplicateStageName.Format(st.Name))
+			l.run(nil, &linter.RuleDuplicateStageName, st.location(), linter.RuleDuplicateStageName.Format(st.Name))
 		}
 		seen[st.Name] = true
 	}
@@ -270,7 +278,7 @@ func (df *Dockerfile) lintCasing(l *Lint) {
 	}
 	for _, k := range all {
 		if want(k.word) != k.word {
-			l.run(&linter.RuleConsistentInstructionCasing, k.loc, linter.RuleConsistentInstructionCasing.Format(k.word, wantName))
+			l.run(nil, &linter.RuleConsistentInstructionCasing, k.loc, linter.RuleConsistentInstructionCasing.Format(k.word, wantName))
 		}
 	}
 }
@@ -299,7 +307,7 @@ func (df *Dockerfile) lintDefaultBases(l *Lint, auto *Vars) {
 			return
 		}
 		if _, err := name.ParseReference(base); err != nil || base != strings.ToLower(base) {
-			l.run(&linter.RuleInvalidDefaultArgInFrom, st.location(), linter.RuleInvalidDefaultArgInFrom.Format(st.Base))
+			l.run(nil, &linter.RuleInvalidDefaultArgInFrom, st.location(), linter.RuleInvalidDefaultArgInFrom.Format(st.Base))
 		}
 	}
 }
@@ -328,7 +336,7 @@ func (df *Dockerfile) lintFrom(l *Lint, st *Stage, globals *Vars) {
 		sort.Strings(names)
 		for _, k := range names {
 			hint, _ := suggest.Search(k, known, true)
-			l.run(&linter.RuleUndefinedArgInFrom, st.location(), linter.RuleUndefinedArgInFrom.Format(k, hint))
+			l.run(st.comments, &linter.RuleUndefinedArgInFrom, st.location(), linter.RuleUndefinedArgInFrom.Format(k, hint))
 		}
 	}
 	vars := &boundedVars{vars: globals, budget: MaxWordSize}
@@ -345,12 +353,12 @@ func (df *Dockerfile) lintFrom(l *Lint, st *Stage, globals *Vars) {
 	undeclared(res)
 	if _, only := res.Matched["TARGETPLATFORM"]; only && len(res.Matched) == 1 && len(res.Unmatched) == 0 {
 		if v, _ := globals.Get("TARGETPLATFORM"); v == res.Result {
-			l.run(&linter.RuleRedundantTargetPlatform, st.location(), linter.RuleRedundantTargetPlatform.Format(st.Platform))
+			l.run(st.comments, &linter.RuleRedundantTargetPlatform, st.location(), linter.RuleRedundantTargetPlatform.Format(st.Platform))
 		}
 	}
 	if len(res.Matched) == 0 && len(res.Unmatched) == 0 {
 		if os, arch, ok := splitPlatform(res.Result); ok && !strings.Contains(st.Name, os) && !strings.Contains(st.Name, arch) {
-			l.run(&linter.RuleFromPlatformFlagConstDisallowed, st.location(), linter.RuleFromPlatformFlagConstDisallowed.Format(res.Result))
+			l.run(st.comments, &linter.RuleFromPlatformFlagConstDisallowed, st.location(), linter.RuleFromPlatformFlagConstDisallowed.Format(res.Result))
 		}
 	}
 }
@@ -404,21 +412,21 @@ func (df *Dockerfile) lintSteps(l *Lint, p *Plan) {
 		}
 		var used [3][]parser.Range // CMD, ENTRYPOINT, HEALTHCHECK
 		for _, step := range st.Steps {
-			parsed, err := instructions.ParseInstructionWithLinter(step.node, &linter.Linter{})
+			parsed, err := instructions.ParseInstructionWithLinter(step.node, quietLinter())
 			if err != nil {
 				continue // the build reports it
 			}
 			loc := step.node.Location()
 			once := func(n int, keyword string) {
 				if used[n] != nil {
-					l.run(&linter.RuleMultipleInstructionsDisallowed, used[n], linter.RuleMultipleInstructionsDisallowed.Format(keyword))
+					l.run(step.node.PrevComment, &linter.RuleMultipleInstructionsDisallowed, used[n], linter.RuleMultipleInstructionsDisallowed.Format(keyword))
 				}
 				used[n] = loc
 			}
 			shellForm := func(keyword string) {
 				switch s.shell {
 				case 0:
-					l.run(&linter.RuleJSONArgsRecommended, loc, linter.RuleJSONArgsRecommended.Format(keyword))
+					l.run(step.node.PrevComment, &linter.RuleJSONArgsRecommended, loc, linter.RuleJSONArgsRecommended.Format(keyword))
 				case -1:
 					l.later[step] = true
 				}
@@ -427,19 +435,19 @@ func (df *Dockerfile) lintSteps(l *Lint, p *Plan) {
 			case *instructions.EnvCommand:
 				for _, kv := range c.Env {
 					if kv.NoDelim {
-						l.run(&linter.RuleLegacyKeyValueFormat, loc, linter.RuleLegacyKeyValueFormat.Format("ENV"))
+						l.run(step.node.PrevComment, &linter.RuleLegacyKeyValueFormat, loc, linter.RuleLegacyKeyValueFormat.Format("ENV"))
 					}
-					lintSecret(l, "ENV", kv.Key, loc)
+					lintSecret(l, step.node.PrevComment, "ENV", kv.Key, loc)
 				}
 			case *instructions.LabelCommand:
 				for _, kv := range c.Labels {
 					if kv.NoDelim {
-						l.run(&linter.RuleLegacyKeyValueFormat, loc, linter.RuleLegacyKeyValueFormat.Format("LABEL"))
+						l.run(step.node.PrevComment, &linter.RuleLegacyKeyValueFormat, loc, linter.RuleLegacyKeyValueFormat.Format("LABEL"))
 					}
 				}
 			case *instructions.ArgCommand:
 				for _, a := range c.Args {
-					lintSecret(l, "ARG", a.Key, loc)
+					lintSecret(l, step.node.PrevComment, "ARG", a.Key, loc)
 				}
 			case *instructions.WorkdirCommand:
 				switch {
@@ -447,7 +455,7 @@ func (df *Dockerfile) lintSteps(l *Lint, p *Plan) {
 				case strings.ContainsAny(c.Path, "$"):
 					l.later[step] = true
 				case !path.IsAbs(c.Path):
-					l.run(&linter.RuleWorkdirRelativePath, loc, linter.RuleWorkdirRelativePath.Format(c.Path))
+					l.run(step.node.PrevComment, &linter.RuleWorkdirRelativePath, loc, linter.RuleWorkdirRelativePath.Format(c.Path))
 				}
 				s.workdir = true
 			case *instructions.ShellCommand:
@@ -467,7 +475,7 @@ func (df *Dockerfile) lintSteps(l *Lint, p *Plan) {
 			case *instructions.ExposeCommand:
 				for _, port := range c.Ports {
 					if !strings.Contains(port, "$") {
-						lintPort(l, port, loc)
+						lintPort(l, step.node.PrevComment, port, loc)
 					}
 				}
 			}
@@ -477,27 +485,27 @@ func (df *Dockerfile) lintSteps(l *Lint, p *Plan) {
 }
 
 // lintPort is BuildKit's checks of one EXPOSE port as written.
-func lintPort(l *Lint, raw string, loc []parser.Range) {
+func lintPort(l *Lint, comments []string, raw string, loc []parser.Range) {
 	parts := strings.Split(raw, ":")
 	_, proto, _ := strings.Cut(parts[len(parts)-1], "/")
 	if proto != strings.ToLower(proto) {
-		l.run(&linter.RuleExposeProtoCasing, loc, linter.RuleExposeProtoCasing.Format(raw))
+		l.run(comments, &linter.RuleExposeProtoCasing, loc, linter.RuleExposeProtoCasing.Format(raw))
 	}
 	if len(parts) > 1 {
-		l.run(&linter.RuleExposeInvalidFormat, loc, linter.RuleExposeInvalidFormat.Format(raw))
+		l.run(comments, &linter.RuleExposeInvalidFormat, loc, linter.RuleExposeInvalidFormat.Format(raw))
 	}
 }
 
 // lintSecret is BuildKit's SecretsUsedInArgOrEnv: a key one of whose
 // words (split at "_") names a secret, unless another says it is not.
-func lintSecret(l *Lint, instruction, key string, loc []parser.Range) {
+func lintSecret(l *Lint, comments []string, instruction, key string, loc []parser.Range) {
 	words := strings.Split(strings.ToLower(key), "_")
 	has := func(set ...string) bool {
 		return slices.ContainsFunc(words, func(w string) bool { return slices.Contains(set, w) })
 	}
 	if has("apikey", "auth", "credential", "credentials", "key", "password", "pword", "passwd", "secret", "token") &&
 		!has("public", "file", "version") {
-		l.run(&linter.RuleSecretsUsedInArgOrEnv, loc, linter.RuleSecretsUsedInArgOrEnv.Format(instruction, key))
+		l.run(comments, &linter.RuleSecretsUsedInArgOrEnv, loc, linter.RuleSecretsUsedInArgOrEnv.Format(instruction, key))
 	}
 }
 

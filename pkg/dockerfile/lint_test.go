@@ -80,6 +80,8 @@ COPY --from=base /x /y
 		{"empty continuation", "FROM scratch\nRUN a \\\n\n  b\n", nil, []string{"NoEmptyContinuation:4"}},
 		{"skipped", "# check=skip=FromAsCasing,LegacyKeyValueFormat\nFROM scratch as a\nENV A b\nCMD x\n", nil,
 			[]string{"JSONArgsRecommended:4"}},
+		{"skipped above one instruction", "FROM scratch AS first\n# check=skip=StageNameCasing\nFROM scratch AS Upper\nFROM scratch\n# check=skip=JSONArgsRecommended\nCMD echo hi\nCMD echo two\n# check=skip=LegacyKeyValueFormat\nENV A b\nENV B c\n", nil,
+			[]string{"MultipleInstructionsDisallowed:6", "JSONArgsRecommended:7", "LegacyKeyValueFormat:10"}},
 		{"skip all", "# check=skip=all\nFROM scratch as a\nENV A b\n", nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

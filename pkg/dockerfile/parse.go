@@ -35,6 +35,7 @@ type Stage struct {
 	Source   string // the FROM line as written
 	Steps    []*Step
 	file     string
+	comments []string // the comment lines right above FROM
 }
 
 // Wrap adds the FROM line's file, line and text to err.
@@ -118,6 +119,7 @@ func Parse(name string, src []byte) (*Dockerfile, error) {
 				Line:     node.StartLine,
 				Source:   strings.TrimSpace(node.Original),
 				file:     name,
+				comments: node.PrevComment,
 			})
 		case *instructions.ArgCommand:
 			if len(df.Stages) == 0 {
@@ -156,7 +158,7 @@ func (df *Dockerfile) ParseTrigger(st *Stage, expr string) (*Step, error) {
 	}
 	node := res.AST.Children[0]
 	node.StartLine, node.EndLine = st.Line, st.Line
-	step, parsed, err := newStep(df.Name, df.escape, node, &linter.Linter{})
+	step, parsed, err := newStep(df.Name, df.escape, node, quietLinter())
 	if err != nil {
 		return nil, err
 	}
