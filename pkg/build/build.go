@@ -216,6 +216,9 @@ func planBuilder(opts Options) (*builder, error) {
 	for _, p := range inside {
 		b.warn("%s is inside the build context: it is left out of it, so no COPY can put it in the image", p)
 	}
+	if df.ForeignSyntax() {
+		b.warn("%s: the # syntax= line names %s, which BuildKit would run as the Dockerfile's frontend; this builder ignores it and reads the file as BuildKit's own Dockerfile syntax", df.Name, df.Syntax)
+	}
 	b.started = b.now.Truncate(time.Second)
 	b.phases = Phases{}
 	if opts.Reproducible {

@@ -99,3 +99,20 @@ func TestCheckCommentAboveInstruction(t *testing.T) {
 		t.Errorf("progress:\n%s", plain.String())
 	}
 }
+
+// TestForeignSyntaxWarns: a # syntax= line naming another frontend is
+// said to be ignored; docker/dockerfile is this builder's own syntax.
+func TestForeignSyntaxWarns(t *testing.T) {
+	for df, want := range map[string]bool{
+		"# syntax=docker/dockerfile:1-labs\nFROM scratch\n": true,
+		"# syntax=docker/dockerfile:1\nFROM scratch\n":      false,
+	} {
+		var plain bytes.Buffer
+		if _, err := buildIn(t, df, map[string]string{}, func(o *Options) { o.Progress = &plain }); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(plain.String(), "[Warning] Dockerfile: the # syntax= line names docker/dockerfile:1-labs"); got != want {
+			t.Errorf("%q: warned %v:\n%s", df, got, plain.String())
+		}
+	}
+}

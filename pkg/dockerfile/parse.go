@@ -21,6 +21,8 @@ type Dockerfile struct {
 	Stages   []*Stage // in file order
 	escape   rune
 	check    string // the "# check=" directive's value
+	// Syntax is the "# syntax=" directive's frontend image, or "".
+	Syntax string
 	// parseChecks are the checks BuildKit's parser raised (see Lint).
 	parseChecks []lintCall
 }
@@ -97,6 +99,7 @@ func Parse(name string, src []byte) (*Dockerfile, error) {
 	}
 	df := &Dockerfile{Name: name, escape: res.EscapeToken}
 	df.check, _, _, _ = parser.ParseDirective("check", src)
+	df.Syntax, _, _, _ = parser.DetectSyntax(src)
 	for _, w := range res.Warnings {
 		if w.URL == linter.RuleNoEmptyContinuation.URL && w.Location != nil {
 			df.parseChecks = append(df.parseChecks, lintCall{rule: &linter.RuleNoEmptyContinuation,
@@ -233,4 +236,24 @@ func errorLine(err error) int {
 		return le.Locations[0][0].Start.Line
 	}
 	return 0
+}
+
+// ForeignSyntax reports whether the "# syntax=" directive names a frontend
+// other than the Dockerfile syntax this package reads (docker/dockerfile,
+// any version but labs), which BuildKit would run in its place: a labs or
+// third-party frontend.
+func (df *Dockerfile) ForeignSyntax() bool {
+	if df.Syntax == "" {
+		return false
+	}
+	ref, _, _ := strings.Cut(df.Syntax, "@")
+	repo, tag := ref, ""
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		repo, tag = ref[:i], ref[i+1:]
+	}
+	repo = strings.TrimPrefix(strings.TrimPrefix(repo, "docker.io/"), "index.docker.io/")
+	if repo != "docker/dockerfile" && repo != "docker/dockerfile-upstream" {
+		return true
+	}
+	return strings.Contains(tag, "labs")
 }

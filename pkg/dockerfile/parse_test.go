@@ -121,3 +121,23 @@ func TestParseTrigger(t *testing.T) {
 		t.Error("FROM as a trigger was accepted")
 	}
 }
+
+func TestForeignSyntax(t *testing.T) {
+	for src, want := range map[string]bool{
+		"FROM scratch\n": false,
+		"# syntax=docker/dockerfile:1\nFROM scratch\n":                            false,
+		"# syntax=docker.io/docker/dockerfile:1.7@sha256:abc\nFROM scratch\n":     false,
+		"#syntax=docker/dockerfile-upstream:master\nFROM scratch\n":               false,
+		"# syntax=docker/dockerfile:1-labs\nFROM scratch\n":                       true,
+		"# syntax=example.com/frontends/mine:2\nFROM scratch\n":                   true,
+		"#!/usr/bin/env buildctl\n# syntax=tonistiigi/dockerfile\nFROM scratch\n": true,
+	} {
+		df, err := Parse("Dockerfile", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := df.ForeignSyntax(); got != want {
+			t.Errorf("%q: ForeignSyntax() = %v (syntax %q)", src, got, df.Syntax)
+		}
+	}
+}
