@@ -17,11 +17,12 @@ import (
 
 // Changes lists what the upper directory changed in lower as the entries
 // of a layer, as snapshot.Diff does: sorted by path; a whiteout is
-// Deleted; an opaque directory over a lower directory is Opaque and all it
-// holds Present; a
-// directory present only because something below it changed, with the
-// lower one's metadata, is left out. Call it after unmounting and before
-// Merge.
+// Deleted; a directory made again (opaque) over a lower directory is
+// Present, all it holds Present, and what the lower one held that it does
+// not is Deleted, at every depth where both are directories (explicit
+// whiteouts, as BuildKit writes, not an opaque marker); a directory
+// present only because something below it changed, with the lower one's
+// metadata, is left out. Call it after unmounting and before Merge.
 func Changes(ctx context.Context, upper, lower string) ([]layers.Entry, error) {
 	c := &changes{upper: upper, lower: lower}
 	if err := c.dir(ctx, "", false); err != nil {
@@ -36,8 +37,9 @@ type changes struct {
 	out          []layers.Entry
 }
 
-// dir lists the changes inside the upper directory rel; replaced says an
-// ancestor hides the lower contents, so everything is Present.
+// dir lists the changes inside the upper directory rel; replaced says it
+// or an ancestor was made again, hiding the lower contents, so everything
+// in it is Present.
 func (c *changes) dir(ctx context.Context, rel string, replaced bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -69,17 +71,14 @@ func (c *changes) entry(ctx context.Context, rel string, replaced bool) error {
 		return &os.PathError{Op: "lstat", Path: up, Err: err}
 	}
 	low := filepath.Join(c.lower, rel)
-	inLower := !replaced
-	if inLower {
-		err := unix.Lstat(low, &l)
-		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
-			inLower = false
-		} else if err != nil {
-			return &os.PathError{Op: "lstat", Path: low, Err: err}
-		}
+	inLower := true
+	if err := unix.Lstat(low, &l); errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+		inLower = false
+	} else if err != nil {
+		return &os.PathError{Op: "lstat", Path: low, Err: err}
 	}
 	if isWhiteout(&u) {
-		if inLower {
+		if inLower && !replaced {
 			c.add(rel, layers.Deleted)
 		}
 		return nil
@@ -94,8 +93,13 @@ func (c *changes) entry(ctx context.Context, rel string, replaced bool) error {
 		return err
 	}
 	switch {
-	case opaque && lowerDir:
-		c.add(rel, layers.Opaque)
+	case lowerDir && (replaced || opaque):
+		// Made again over a lower directory: what that one held and
+		// this one does not must be whited out by name.
+		c.add(rel, layers.Present)
+		if err := c.hidden(rel); err != nil {
+			return err
+		}
 		return c.dir(ctx, rel, true)
 	case lowerDir:
 		same, err := sameDir(up, low, &u, &l)
@@ -111,6 +115,37 @@ func (c *changes) entry(ctx context.Context, rel string, replaced bool) error {
 		c.add(rel, layers.Present)
 		return c.dir(ctx, rel, true)
 	}
+}
+
+// hidden adds a deletion for each entry of the lower directory rel that
+// the upper directory, made again, does not have.
+func (c *changes) hidden(rel string) error {
+	names, err := dirlist.Names(filepath.Join(c.lower, rel))
+	if err != nil {
+		return err
+	}
+	upper, err := dirlist.Entries(filepath.Join(c.upper, rel))
+	if err != nil {
+		return err
+	}
+	kept := make(map[string]bool, len(upper))
+	for _, e := range upper {
+		if e.Type&fs.ModeCharDevice == 0 || !c.whiteout(path.Join(rel, e.Name)) {
+			kept[e.Name] = true
+		}
+	}
+	for _, n := range names {
+		if !kept[n] {
+			c.add(path.Join(rel, n), layers.Deleted)
+		}
+	}
+	return nil
+}
+
+// whiteout tells an upper entry that is overlayfs's mark of a deletion.
+func (c *changes) whiteout(rel string) bool {
+	var st unix.Stat_t
+	return unix.Lstat(filepath.Join(c.upper, rel), &st) == nil && isWhiteout(&st)
 }
 
 func (c *changes) add(rel string, k layers.Kind) {

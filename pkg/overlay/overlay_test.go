@@ -108,6 +108,7 @@ func TestChangesAndMerge(t *testing.T) {
 	must(t, os.Remove(filepath.Join(m, "lib/old"))) // a deletion
 	must(t, os.RemoveAll(filepath.Join(m, "data"))) // a directory made again
 	write(t, filepath.Join(m, "data/x"), "x")
+	write(t, filepath.Join(m, "data/sub/fresh"), "fresh")  // in a lower directory's place
 	must(t, os.Chmod(filepath.Join(m, "bin/tool"), 0o755)) // metadata only
 	must(t, os.Remove(filepath.Join(m, "f")))              // a file becomes a directory
 	write(t, filepath.Join(m, "f/in"), "in")
@@ -140,7 +141,13 @@ func TestChangesAndMerge(t *testing.T) {
 		{Path: "bin/alias"},
 		{Path: "bin/tool"},
 		{Path: "d2"},
-		{Path: "data", Kind: layers.Opaque},
+		// Made again: BuildKit's explicit whiteouts of what the lower
+		// directories held, at every depth, not an opaque marker.
+		{Path: "data"},
+		{Path: "data/gone", Kind: layers.Deleted},
+		{Path: "data/sub"},
+		{Path: "data/sub/deep", Kind: layers.Deleted},
+		{Path: "data/sub/fresh"},
 		{Path: "data/x"},
 		{Path: "etc/conf"},
 		{Path: "etc/null"},

@@ -10,8 +10,9 @@ import (
 // Diff lists what changed from before to after as the entries of a layer,
 // sorted by path: a path added or changed is Present; a deletion is
 // Deleted only at the top of a deleted subtree and only where a directory
-// still holds it; a directory that was deleted and made again is Opaque
-// and everything in it Present.
+// still holds it; a directory that was deleted and made again is Present,
+// everything in it Present, and what it held before and not now Deleted
+// (explicit whiteouts, as BuildKit writes, not an opaque marker).
 func Diff(before, after *Tree) []layers.Entry {
 	var out []layers.Entry
 	replaced := map[string]bool{}
@@ -24,7 +25,7 @@ func Diff(before, after *Tree) []layers.Entry {
 			// A new inode, or the same number reused by a new directory
 			// (its birth time tells): the directory was made again.
 			replaced[p] = true
-			out = append(out, layers.Entry{Path: p, Kind: layers.Opaque})
+			out = append(out, layers.Entry{Path: p})
 		case changed(b, a):
 			out = append(out, layers.Entry{Path: p})
 		}
@@ -37,8 +38,8 @@ func Diff(before, after *Tree) []layers.Entry {
 			continue
 		}
 		parent := path.Dir(p)
-		if parent != "." && (!after.IsDir(parent) || underReplaced(parent, replaced)) {
-			continue // its parent's deletion, replacement or opacity covers it
+		if parent != "." && !after.IsDir(parent) {
+			continue // its parent's deletion or replacement by a file covers it
 		}
 		out = append(out, layers.Entry{Path: p, Kind: layers.Deleted})
 	}
@@ -47,7 +48,7 @@ func Diff(before, after *Tree) []layers.Entry {
 }
 
 // addReplacedContents lists everything inside a replaced directory,
-// whatever its metadata says: the opaque marker hides the lower copies.
+// whatever its metadata says: each is a new file in the old one's place.
 func addReplacedContents(out []layers.Entry, after *Tree, replaced map[string]bool) []layers.Entry {
 	listed := make(map[string]bool, len(out))
 	for _, c := range out {

@@ -70,8 +70,11 @@ func TestDiff(t *testing.T) {
 		{Path: "etc/passwd"},
 		{Path: "file-to-dir"},
 		{Path: "gone", Kind: layers.Deleted},
-		{Path: "replace-me", Kind: layers.Opaque},
+		// Made again: what it held is whited out by name, as BuildKit does.
+		{Path: "replace-me"},
 		{Path: "replace-me/fresh"},
+		{Path: "replace-me/keep", Kind: layers.Deleted},
+		{Path: "replace-me/x", Kind: layers.Deleted},
 		{Path: "swap"},
 		{Path: "usr/lib/a.so"},
 		{Path: "usr/lib/link.so"},
