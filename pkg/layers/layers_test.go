@@ -69,8 +69,8 @@ func TestWriteTar(t *testing.T) {
 	must(t, WriteTar(context.Background(), &buf, root, entries, TarOptions{}))
 	want := []string{
 		"dir/ 5 0755",
-		"dir/.wh.gone 0 0000",
 		"dir/file 0 4755 xattr=v",
+		"dir/.wh.gone 0 0000", // where gone would be, as BuildKit writes it
 		"dir/hard 1 4755 -> dir/file",
 		"dir/sym 2 0777 -> ../dir/file",
 		"opq/ 5 0700",
@@ -109,9 +109,9 @@ func TestWriteTarParents(t *testing.T) {
 		"usr/local/bin/ 5 0750",
 		"usr/local/bin/x 0 0755",
 		"usr/share/ 5 0755",
-		"usr/share/.wh.gone 0 0000",
 		"usr/share/doc/ 5 0755",
 		"usr/share/doc/.wh..wh..opq 0 0000",
+		"usr/share/.wh.gone 0 0000",
 	}
 	if diff := cmp.Diff(want, headers(t, buf.Bytes())); diff != "" {
 		t.Errorf("entries (-want +got):\n%s", diff)
@@ -431,5 +431,17 @@ func TestWhiteoutBelowAFifo(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"p"}, list(t, root)); diff != "" {
 		t.Errorf("tree (-want +got):\n%s", diff)
+	}
+}
+
+// TestWalkOrder: entries go in the order of a walk of the tree, a
+// directory's contents before a sibling whose name sorts after it only
+// by a character below '/'.
+func TestWalkOrder(t *testing.T) {
+	got := []string{"etc/apt.conf", "etc/apt/sources", "etc", "etc/apt", "etc-x", "etc/apt/a.b", "etc/apt/a/b"}
+	sort.Slice(got, func(i, j int) bool { return walkOrder(got[i], got[j]) })
+	want := []string{"etc", "etc/apt", "etc/apt/a/b", "etc/apt/a.b", "etc/apt/sources", "etc/apt.conf", "etc-x"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
 	}
 }

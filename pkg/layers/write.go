@@ -15,7 +15,10 @@ import (
 )
 
 // WriteTar writes entries, read from the directory root, as a deterministic
-// tar stream: entries sorted by path, PAX headers, no user or group names,
+// tar stream: entries in the order of a walk of the tree (by path, a
+// directory's contents right after it, a whiteout where the name it
+// deletes would be, as BuildKit writes them), PAX headers, no user or
+// group names,
 // and a file that shares its inode with an earlier entry written as a
 // hardlink to it. It does not close w.
 func WriteTar(ctx context.Context, w io.Writer, root string, entries []Entry, opts TarOptions) error {
@@ -24,7 +27,7 @@ func WriteTar(ctx context.Context, w io.Writer, root string, entries []Entry, op
 	for i := range sorted {
 		sorted[i].Path = cleanRel(sorted[i].Path)
 	}
-	sort.Slice(sorted, func(i, j int) bool { return tarName(sorted[i]) < tarName(sorted[j]) })
+	sort.Slice(sorted, func(i, j int) bool { return walkOrder(sorted[i].Path, sorted[j].Path) })
 
 	items := plan(sorted, opts.Parents)
 	tw := tar.NewWriter(w)
@@ -85,7 +88,25 @@ func plan(sorted []Entry, parents bool) []item {
 	return items
 }
 
-// tarName is the name an entry has in the tar, which is also its sort key.
+// walkOrder tells whether path a comes before b in a walk of the tree:
+// by name, component by component ("a/x" before "a.b").
+func walkOrder(a, b string) bool {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] == b[i] {
+			continue
+		}
+		switch {
+		case a[i] == '/':
+			return true
+		case b[i] == '/':
+			return false
+		}
+		return a[i] < b[i]
+	}
+	return len(a) < len(b)
+}
+
+// tarName is the name an entry has in the tar.
 func tarName(e Entry) string {
 	if e.Kind == Deleted {
 		dir, base := path.Split(e.Path)
