@@ -22,7 +22,8 @@ import (
 // not is Deleted, at every depth where both are directories (explicit
 // whiteouts, as BuildKit writes, not an opaque marker); a directory
 // present only because something below it changed, with the lower one's
-// metadata, is left out. Call it after unmounting and before Merge.
+// metadata, is left out, and so is a file that is what lower had (see
+// sameFile). Call it after unmounting and before Merge.
 func Changes(ctx context.Context, upper, lower string) ([]layers.Entry, error) {
 	c := &changes{upper: upper, lower: lower}
 	if err := c.dir(ctx, "", false); err != nil {
@@ -50,11 +51,21 @@ func (c *changes) dir(ctx context.Context, rel string, replaced bool) error {
 	}
 	for _, e := range entries {
 		if e.Type&(fs.ModeDir|fs.ModeCharDevice) == 0 {
-			// A file, link, pipe or socket is a change whatever lower
-			// has there, as the directory's record of its type tells
+			// A file, link, pipe or socket: where nothing was below it
+			// is a change, as the directory's record of its type tells
 			// without an lstat (a new directory of 20,000 files cost
-			// 20,000).
-			c.add(path.Join(rel, e.Name), layers.Present)
+			// 20,000); else a change unless it is what lower had.
+			p := path.Join(rel, e.Name)
+			if !replaced {
+				same, err := sameFile(filepath.Join(c.upper, p), filepath.Join(c.lower, p))
+				if err != nil {
+					return err
+				}
+				if same {
+					continue
+				}
+			}
+			c.add(p, layers.Present)
 			continue
 		}
 		if err := c.entry(ctx, path.Join(rel, e.Name), replaced); err != nil {

@@ -46,15 +46,20 @@ func sameDir(upper, lower string, u, l *unix.Stat_t) (bool, error) {
 	if u.Mode != l.Mode || u.Uid != l.Uid || u.Gid != l.Gid {
 		return false, nil
 	}
-	ux, err := xattr.List(upper)
+	return sameXattrs(upper, lower)
+}
+
+// sameXattrs tells whether two entries have the same extended attributes.
+func sameXattrs(a, b string) (bool, error) {
+	ax, err := xattr.List(a)
 	if err != nil {
 		return false, err
 	}
-	lx, err := xattr.List(lower)
+	bx, err := xattr.List(b)
 	if err != nil {
 		return false, err
 	}
-	return maps.EqualFunc(ux, lx, bytes.Equal), nil
+	return maps.EqualFunc(ax, bx, bytes.Equal), nil
 }
 
 // copyDirMetadata gives the directory dst src's mode, owner, attributes

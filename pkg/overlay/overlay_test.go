@@ -71,7 +71,9 @@ func state(t *testing.T, root string) []string {
 	return out
 }
 
-func TestChangesAndMerge(t *testing.T) {
+// overlayLower is a lower directory for an overlay the test mounts; the
+// test skips where it cannot.
+func overlayLower(t *testing.T) string {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting an overlay needs root")
 	}
@@ -79,7 +81,11 @@ func TestChangesAndMerge(t *testing.T) {
 	if err := Supported(tmp); err != nil {
 		t.Skipf("overlayfs is not available here: %v", err)
 	}
-	lower := filepath.Join(tmp, "lower")
+	return filepath.Join(tmp, "lower")
+}
+
+func TestChangesAndMerge(t *testing.T) {
+	lower := overlayLower(t)
 	write(t, filepath.Join(lower, "etc/conf"), "old")
 	write(t, filepath.Join(lower, "etc/passwd"), "root")
 	write(t, filepath.Join(lower, "lib/old"), "old")
@@ -236,5 +242,54 @@ func TestClone(t *testing.T) {
 	must(t, err)
 	if si, _ := os.Stat(filepath.Join(src, "etc")); os.SameFile(si, di) {
 		t.Error("a directory is shared")
+	}
+}
+
+// TestChangesLeaveOutUnchangedFiles: a file written again as it was (its
+// contents, mode, owner and times) is no change, as in BuildKit's differ;
+// one whose contents differ under the same size and times is, and so is
+// a copied-up file that is one of several hard links.
+func TestChangesLeaveOutUnchangedFiles(t *testing.T) {
+	lower := overlayLower(t)
+	for _, f := range []string{"same", "samens", "differs", "linked", "moved", "newtime"} {
+		write(t, filepath.Join(lower, "etc", f), "content "+f)
+	}
+	must(t, os.Symlink("same", filepath.Join(lower, "etc/link")))
+	whole := time.Unix(1_000_000_000, 0)
+	withNS := time.Unix(1_000_000_000, 123456789)
+	for _, f := range []string{"same", "differs", "linked", "moved", "newtime"} {
+		must(t, os.Chtimes(filepath.Join(lower, "etc", f), whole, whole))
+	}
+	must(t, os.Chtimes(filepath.Join(lower, "etc/samens"), withNS, withNS))
+
+	o, err := Mount(lower, t.TempDir())
+	must(t, err)
+	t.Cleanup(func() { o.Remove() })
+	m := filepath.Join(o.Merged, "etc")
+	rewrite := func(name, data string, at time.Time) {
+		write(t, filepath.Join(m, name), data)
+		must(t, os.Chtimes(filepath.Join(m, name), at, at))
+	}
+	rewrite("same", "content same", whole)
+	rewrite("samens", "content samens", withNS)
+	rewrite("differs", "CONTENT differs", whole) // same size and time
+	rewrite("newtime", "content newtime", withNS)
+	must(t, os.Link(filepath.Join(m, "linked"), filepath.Join(m, "linked2")))
+	must(t, os.Rename(filepath.Join(m, "moved"), filepath.Join(m, "tmp")))
+	must(t, os.Rename(filepath.Join(m, "tmp"), filepath.Join(m, "moved")))
+	must(t, os.Remove(filepath.Join(m, "link")))
+	must(t, os.Symlink("same", filepath.Join(m, "link")))
+	must(t, unix.Lutimes(filepath.Join(m, "link"), []unix.Timeval{unix.NsecToTimeval(0), unix.NsecToTimeval(0)}))
+	must(t, o.Unmount())
+
+	got, err := Changes(t.Context(), o.Upper, lower)
+	must(t, err)
+	var paths []string
+	for _, e := range got {
+		paths = append(paths, e.Path)
+	}
+	want := []string{"etc/differs", "etc/link", "etc/linked", "etc/linked2", "etc/newtime"}
+	if diff := cmp.Diff(want, paths); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
 	}
 }
