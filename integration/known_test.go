@@ -11,7 +11,7 @@ import (
 // knownDifferences are the accepted differences from buildah: lines of
 // "CASE WHAT REASON...", where CASE is a case name or "*" and WHAT is a
 // path in the image ("/etc/hosts", a glob, covering what lies below it),
-// "config.FIELD" or "layers".
+// "config.FIELD", "layers", "history" or "entries".
 type knownDifferences struct {
 	mu      sync.Mutex
 	entries map[string]string // "case what" -> reason
