@@ -6,9 +6,11 @@
 package copier
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -141,6 +143,9 @@ func (cp *Copier) mkdirAll(rel string, mode *Chmod) (string, error) {
 // copyFile copies one source file (or symlink, device...) to dst, a host
 // path whose parent exists.
 func (cp *Copier) copyFile(srcHost, dst string, fi os.FileInfo) error {
+	if cp.unchanged(srcHost, dst, fi) {
+		return nil
+	}
 	if err := cp.clearFileTarget(dst); err != nil {
 		return err
 	}
@@ -178,6 +183,46 @@ func (cp *Copier) copyFile(srcHost, dst string, fi os.FileInfo) error {
 		return nil // sockets are not copied
 	}
 	return cp.setMetadata(srcHost, dst, fi)
+}
+
+// unchanged tells whether dst already is what copying the source file
+// there would make it: the same type, mode, owner, size, modification
+// time, extended attributes and contents (or link target). BuildKit's
+// differ leaves such a file out of the COPY's layer; so does this copier,
+// which leaves it alone. A file of several hard links is always copied,
+// so that the layer keeps the links.
+func (cp *Copier) unchanged(srcHost, dst string, fi os.FileInfo) bool {
+	st := fi.Sys().(*syscall.Stat_t)
+	isLink := fi.Mode()&os.ModeSymlink != 0
+	if st.Nlink > 1 || !isLink && !fi.Mode().IsRegular() {
+		return false
+	}
+	var d unix.Stat_t
+	if unix.Lstat(dst, &d) != nil || d.Nlink > 1 || d.Mode&unix.S_IFMT != st.Mode&unix.S_IFMT ||
+		d.Size != st.Size || d.Mtim.Sec != st.Mtim.Sec || d.Mtim.Nsec != st.Mtim.Nsec {
+		return false
+	}
+	if uid, gid := cp.ownerOf(fi); int(d.Uid) != uid || int(d.Gid) != gid {
+		return false
+	}
+	if !isLink && d.Mode&0o7777 != cp.modeOf(fi) {
+		return false
+	}
+	sx, err := xattr.List(srcHost)
+	if err != nil {
+		return false
+	}
+	dx, err := xattr.List(dst)
+	if err != nil || !maps.EqualFunc(sx, dx, bytes.Equal) {
+		return false
+	}
+	if isLink {
+		a, errA := os.Readlink(srcHost)
+		b, errB := os.Readlink(dst)
+		return errA == nil && errB == nil && a == b
+	}
+	same, err := filecopy.Same(srcHost, dst)
+	return err == nil && same
 }
 
 // clearFileTarget removes what is at dst before a file is copied there; a
@@ -234,17 +279,21 @@ func (cp *Copier) copyDir(srcHost, dst, rel, exclRel string, top bool, lazyParen
 		case err != nil:
 			return err
 		case !top:
-			// An existing directory takes the source's mode, as in BuildKit.
-			if err := unix.Chmod(dst, cp.modeOf(fi)); err != nil {
-				return err
+			// An existing directory takes the source's mode, as in
+			// BuildKit; one whose mode that changes is a change of
+			// the layer (its times alone are not, as in BuildKit's
+			// differ: it is written as the parent of what changed).
+			if mode := cp.modeOf(fi); uint32(dfi.Sys().(*syscall.Stat_t).Mode&0o7777) != mode {
+				if err := unix.Chmod(dst, mode); err != nil {
+					return err
+				}
+				cp.recordAsIs(dst)
 			}
 		}
 		made = true
 		if created {
 			uid, gid := cp.ownerOf(fi)
 			cp.record(dst, uid, gid)
-		} else {
-			cp.recordAsIs(dst)
 		}
 		return nil
 	}

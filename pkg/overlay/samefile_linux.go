@@ -1,12 +1,12 @@
 package overlay
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/buildcrew/builder/internal/filecopy"
 )
 
 // sameFile tells whether the upper entry (not a directory) is what the
@@ -44,39 +44,7 @@ func sameFile(upper, lower string) (bool, error) {
 		lt, err := os.Readlink(lower)
 		return err == nil && ut == lt, err
 	case unix.S_IFREG:
-		return sameContent(upper, lower)
+		return filecopy.Same(upper, lower)
 	}
 	return true, nil // a pipe or device: nothing more to it
-}
-
-// sameContent compares two regular files of the same size byte for byte.
-func sameContent(a, b string) (bool, error) {
-	fa, err := os.Open(a)
-	if err != nil {
-		return false, err
-	}
-	defer fa.Close()
-	fb, err := os.Open(b)
-	if err != nil {
-		return false, err
-	}
-	defer fb.Close()
-	const chunk = 64 << 10
-	ba, bb := make([]byte, chunk), make([]byte, chunk)
-	for {
-		na, erra := io.ReadFull(fa, ba)
-		nb, errb := io.ReadFull(fb, bb)
-		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
-			return false, nil
-		}
-		if erra == io.EOF || erra == io.ErrUnexpectedEOF {
-			return errb == io.EOF || errb == io.ErrUnexpectedEOF, nil
-		}
-		if erra != nil {
-			return false, erra
-		}
-		if errb != nil {
-			return false, errb
-		}
-	}
 }
