@@ -65,7 +65,7 @@ CMD echo hi
 func TestLintError(t *testing.T) {
 	var plain bytes.Buffer
 	_, err := buildIn(t, "# check=error=true\nFROM scratch as a\nRUN false\n", map[string]string{}, func(o *Options) { o.Progress = &plain })
-	if err == nil || err.Error() != "Dockerfile: lint violation found for rules: FromAsCasing" {
+	if err == nil || err.Error() != "Dockerfile:2: lint violation found for rules: FromAsCasing" {
 		t.Fatalf("err = %v", err)
 	}
 	if strings.Contains(plain.String(), "RUN false") {

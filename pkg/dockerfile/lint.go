@@ -102,9 +102,9 @@ func (l *Lint) Warnings() []Warning {
 	return slices.Clone(l.seen)
 }
 
-// Err is BuildKit's "lint violation found for rules: ..." when the check
-// settings ask warnings to fail the build ("error=true") and there are
-// some; nil otherwise.
+// Err is BuildKit's "lint violation found for rules: ...", at the line of
+// the first warning, when the check settings ask warnings to fail the
+// build ("error=true") and there are some; nil otherwise.
 func (l *Lint) Err() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -118,7 +118,8 @@ func (l *Lint) Err() error {
 		}
 	}
 	sort.Strings(rules)
-	return &Error{File: l.file, Err: fmt.Errorf("lint violation found for rules: %s", strings.Join(rules, ", "))}
+	// The first warning's line, so that the error points into the file.
+	return &Error{File: l.file, Line: l.seen[0].Line, Err: fmt.Errorf("lint violation found for rules: %s", strings.Join(rules, ", "))}
 }
 
 // run runs rule with the file's settings and those the comments right

@@ -107,7 +107,7 @@ func TestLintError(t *testing.T) {
 		args      map[string]string
 		want      string // "" for no error
 	}{
-		{"directive", "# check=error=true\nFROM scratch as a\nENV A b\n", nil, "Dockerfile: lint violation found for rules: FromAsCasing, LegacyKeyValueFormat"},
+		{"directive", "# check=error=true\nFROM scratch as a\nENV A b\n", nil, "Dockerfile:2: lint violation found for rules: FromAsCasing, LegacyKeyValueFormat"},
 		{"clean file", "# check=error=true\nFROM scratch AS a\n", nil, ""},
 		{"skipped rule", "# check=skip=FromAsCasing;error=true\nFROM scratch as a\n", nil, ""},
 		{"build arg replaces", "# check=skip=all;error=true\nFROM scratch as a\n", map[string]string{CheckArg: "error=true"}, "rules: FromAsCasing"},
