@@ -27,23 +27,24 @@ type stage struct {
 	startInterval time.Duration
 	layers        []v1.Layer       // base layers, then this stage's
 	vars          *dockerfile.Vars // ENV and ARG values in scope
+	args          []dockerfile.ArgDecl
+	fs            *rootfs.Root   // the root filesystem; nil until needed
+	reads         bool           // a step reads the files of the root (RUN, ADD)
+	readMu        sync.Mutex     // one fills in the root for stages reading it at once
+	cmdSet        bool           // a CMD was given in this stage
+	step          int            // progress: steps shown so far
+	total         int            // progress: steps to show
+	now           v1.Time        // the time given to history entries
+	done          chan struct{}  // closed when the stage is built, or failed
+	err           error          // why it failed, once done
+	key           string         // the cache key of its last step (of its base at first)
+	filesKey      string         // key after the last step that changed files ("" before one)
+	onLayer       func(v1.Layer) // told of each new layer, for stages the result is made of
+	pending       *pendingLayer  // the last RUN's layer, being written (see settle)
+
 	// argUnset are the variables an ARG's defaults used that nothing
 	// set or declared (BuildKit's UndefinedVar), for dispatch to report.
 	argUnset []string
-	args     []dockerfile.ArgDecl
-	fs       *rootfs.Root   // the root filesystem; nil until needed
-	reads    bool           // a step reads the files of the root (RUN, ADD)
-	readMu   sync.Mutex     // one fills in the root for stages reading it at once
-	cmdSet   bool           // a CMD was given in this stage
-	step     int            // progress: steps shown so far
-	total    int            // progress: steps to show
-	now      v1.Time        // the time given to history entries
-	done     chan struct{}  // closed when the stage is built, or failed
-	err      error          // why it failed, once done
-	key      string         // the cache key of its last step (of its base at first)
-	filesKey string         // key after the last step that changed files ("" before one)
-	onLayer  func(v1.Layer) // told of each new layer, for stages the result is made of
-	pending  *pendingLayer  // the last RUN's layer, being written (see settle)
 }
 
 // stage builds stage i, and first whatever it needs, once. A stage that
