@@ -24,10 +24,9 @@ func (b *builder) dispatch(ctx context.Context, st *stage, step *dockerfile.Step
 	if err != nil {
 		return err
 	}
-	ws := b.lint.Dispatched(step, ins, st.config.Config.Shell)
-	if _, isArg := ins.(*dockerfile.Arg); !isArg { // an ARG checks its defaults as it takes them
-		ws = append(ws, b.lint.Unset(step, unset, st.declared(), st.vars.Keys())...)
-	}
+	// An ARG's words are not expanded here (unset is empty): it checks
+	// its defaults as it takes them (see argUnset).
+	ws := append(b.lint.Dispatched(step, ins, st.config.Config.Shell), b.lint.Unset(step, unset, st.declared(), st.vars.Keys())...)
 	if err := b.warnLint(ws); err != nil {
 		return err
 	}

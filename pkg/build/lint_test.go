@@ -52,6 +52,9 @@ CMD echo hi
 			t.Errorf("no %q in the progress:\n%s", want, plain.String())
 		}
 	}
+	if n := strings.Count(plain.String(), "'$NOPE'"); n != 1 {
+		t.Errorf("the ARG default's undefined variable warned %d times:\n%s", n, plain.String())
+	}
 	for _, not := range []string{"'$DECLARED'", "Dockerfile:6:"} {
 		if strings.Contains(plain.String(), not) {
 			t.Errorf("warned of %s:\n%s", not, plain.String())

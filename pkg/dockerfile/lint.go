@@ -226,8 +226,18 @@ func (df *Dockerfile) Lint(p *Plan, auto, globals *Vars, buildArgs map[string]st
 	df.lintStageNames(l)
 	df.lintCasing(l)
 	df.lintDefaultBases(l, auto)
+	known := globals.Keys() // and the ARGs before the first FROM without a value
+	for _, step := range df.MetaArgs {
+		if ins, err := step.Expand(nil); err == nil {
+			for _, a := range ins.(*Arg).Args {
+				if !slices.Contains(known, a.Key) {
+					known = append(known, a.Key)
+				}
+			}
+		}
+	}
 	for _, st := range df.Stages {
-		df.lintFrom(l, st, globals)
+		df.lintFrom(l, st, globals, known)
 	}
 	df.lintSteps(l, p)
 	return l, nil
@@ -315,18 +325,9 @@ func (df *Dockerfile) lintDefaultBases(l *Lint, auto *Vars) {
 
 // lintFrom is BuildKit's checks of a FROM line: UndefinedArgInFrom,
 // RedundantTargetPlatform and FromPlatformFlagConstDisallowed.
-func (df *Dockerfile) lintFrom(l *Lint, st *Stage, globals *Vars) {
+// known are the variables set or declared before them.
+func (df *Dockerfile) lintFrom(l *Lint, st *Stage, globals *Vars, known []string) {
 	lex := shell.NewLex(df.escape)
-	known := globals.Keys()
-	for _, step := range df.MetaArgs {
-		if ins, err := step.Expand(nil); err == nil {
-			for _, a := range ins.(*Arg).Args {
-				if !slices.Contains(known, a.Key) {
-					known = append(known, a.Key)
-				}
-			}
-		}
-	}
 	undeclared := func(res shell.ProcessWordResult) {
 		var names []string
 		for k := range res.Unmatched {
