@@ -27,6 +27,9 @@ func (b *builder) dispatch(ctx context.Context, st *stage, step *dockerfile.Step
 	// An ARG's words are not expanded here (unset is empty): it checks
 	// its defaults as it takes them (see argUnset).
 	ws := append(b.lint.Dispatched(step, ins, st.config.Config.Shell), b.lint.Unset(step, unset, st.declared(), st.vars.Keys())...)
+	if c, ok := ins.(*dockerfile.Copy); ok {
+		ws = append(ws, b.ignoredSources(step, c)...)
+	}
 	if err := b.warnLint(ws); err != nil {
 		return err
 	}

@@ -119,3 +119,24 @@ func TestForeignSyntaxWarns(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyIgnoredFile: a COPY or ADD from the context naming what
+// .dockerignore leaves out gets BuildKit's warning; not where
+// .dockerignore has exceptions, nor for COPY --from.
+func TestCopyIgnoredFile(t *testing.T) {
+	for _, tc := range []struct {
+		ignore string
+		warned bool
+	}{{"*.log\n", true}, {"*.log\n!keep.log\n", false}} {
+		var plain bytes.Buffer
+		df := "FROM scratch AS a\nCOPY f /f\nFROM scratch\nCOPY *.log /logs/\nCOPY --from=a *.log /x/\n"
+		files := map[string]string{"f": "x", "app.log": "l", ".dockerignore": tc.ignore}
+		if _, err := buildIn(t, df, files, func(o *Options) { o.Progress = &plain }); err != nil {
+			t.Fatal(err)
+		}
+		want := `[Warning] Dockerfile:4: CopyIgnoredFile: Attempting to Copy file "*.log" that is excluded by .dockerignore`
+		if got := strings.Contains(plain.String(), want); got != tc.warned || strings.Count(plain.String(), "CopyIgnoredFile") > 1 {
+			t.Errorf(".dockerignore %q: warned %v:\n%s", tc.ignore, got, plain.String())
+		}
+	}
+}

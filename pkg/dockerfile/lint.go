@@ -181,6 +181,24 @@ func (l *Lint) Unset(s *Step, names, declared, known []string) []Warning {
 	return slices.Clone(l.seen[n:])
 }
 
+// IgnoredSource is BuildKit's CopyIgnoredFile for a COPY or ADD step
+// whose source src (a path in the build context, cleaned) .dockerignore
+// leaves out. It returns the warnings it adds.
+func (l *Lint) IgnoredSource(s *Step, add bool, src string) []Warning {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(l.seen)
+	cmd := "Copy"
+	if add {
+		cmd = "Add"
+	}
+	l.run(s.node.PrevComment, &linter.RuleCopyIgnoredFile, s.node.Location(), linter.RuleCopyIgnoredFile.Format(cmd, src))
+	return slices.Clone(l.seen[n:])
+}
+
 // BasePlatform is BuildKit's InvalidBaseImagePlatform for stage st, whose
 // base image is for another OS or architecture than the stage's: the
 // platforms as "os/arch[/variant]". It returns the warnings it adds.
