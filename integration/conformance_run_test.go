@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -67,7 +68,13 @@ func runCase(t *testing.T, c *conformanceCase, refs []*reference) {
 			continue
 		}
 		if ref.name == "buildkit" {
-			compareWarnings(t, r.stderr, out, func() (string, error) { return ref.alone(t.Context(), ctxDir, theirs, args) })
+			compareWarnings(t, r.stderr, out, func() (string, error) {
+				df, err := os.ReadFile(filepath.Join(ctxDir, "Dockerfile"))
+				if err != nil {
+					return "", err
+				}
+				return ref.push(t.Context(), ctxDir, theirs+"-check", append(slices.Clone(args), "--build-arg", "BUILDKIT_DOCKERFILE_CHECK="+failOnWarnings(df, args)))
+			})
 		}
 		compareImages(t, c.name, o, fetch(t, theirs), ref)
 	}

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/buildcrew/builder/internal/testenv"
@@ -22,9 +21,6 @@ type reference struct {
 	// build is an error. The output is the builder's, where the suite
 	// reads the Dockerfile's warnings from (BuildKit's; "" for others).
 	push func(ctx context.Context, ctxDir, ref string, args []string) (string, error)
-	// alone is push with no other build of this reference running; nil
-	// where that makes no difference.
-	alone func(ctx context.Context, ctxDir, ref string, args []string) (string, error)
 }
 
 // references starts every reference builder this machine has, with the
@@ -45,21 +41,7 @@ func references(t *testing.T) (refs []*reference, missing []string, stop func())
 			t.Fatalf("starting BuildKit: %v", err)
 		}
 		stop = bk.Stop
-		// BuildKit reports a Dockerfile's warnings on progress that builds
-		// at once can lose (seen: those found after the bases' metadata,
-		// with two builds running): a build alone on the daemon tells all.
-		var mu sync.RWMutex
-		refs = append(refs, &reference{name: "buildkit", known: mustLoadKnown(t, "KNOWN_DIFFERENCES.buildkit"),
-			push: func(ctx context.Context, ctxDir, ref string, args []string) (string, error) {
-				mu.RLock()
-				defer mu.RUnlock()
-				return bk.PushOutput(ctx, ctxDir, ref, args)
-			},
-			alone: func(ctx context.Context, ctxDir, ref string, args []string) (string, error) {
-				mu.Lock()
-				defer mu.Unlock()
-				return bk.PushOutput(ctx, ctxDir, ref, args)
-			}})
+		refs = append(refs, &reference{name: "buildkit", known: mustLoadKnown(t, "KNOWN_DIFFERENCES.buildkit"), push: bk.PushOutput})
 	}
 	if _, err := exec.LookPath("buildah"); err != nil {
 		missing = append(missing, "buildah is not installed (Debian package buildah)")
