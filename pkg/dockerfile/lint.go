@@ -128,35 +128,43 @@ func (l *Lint) run(comments []string, rule linter.LinterRuleI, loc []parser.Rang
 	l.lc.WithMergedConfigFromComments(comments).Run(rule, loc, msg)
 }
 
-// Dispatched runs the checks of a step that needed the build: ins is the
-// step expanded, shell the stage's SHELL when it runs. It returns the
-// warnings it adds.
-func (l *Lint) Dispatched(s *Step, ins Instruction, shell []string) []Warning {
+// during runs checks while the build runs, under the lock, and returns
+// the warnings they add; a nil Lint checks nothing.
+func (l *Lint) during(checks func()) []Warning {
 	if l == nil {
 		return nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.later[s] {
-		return nil
-	}
 	n := len(l.seen)
-	loc := s.node.Location()
-	switch c := ins.(type) {
-	case *Cmd:
-		if c.Shell && len(shell) == 0 {
-			l.run(s.node.PrevComment, &linter.RuleJSONArgsRecommended, loc, linter.RuleJSONArgsRecommended.Format("CMD"))
-		}
-	case *Entrypoint:
-		if c.Shell && len(shell) == 0 {
-			l.run(s.node.PrevComment, &linter.RuleJSONArgsRecommended, loc, linter.RuleJSONArgsRecommended.Format("ENTRYPOINT"))
-		}
-	case *Workdir:
-		if !path.IsAbs(c.Path) {
-			l.run(s.node.PrevComment, &linter.RuleWorkdirRelativePath, loc, linter.RuleWorkdirRelativePath.Format(c.Path))
-		}
-	}
+	checks()
 	return slices.Clone(l.seen[n:])
+}
+
+// Dispatched runs the checks of a step that needed the build: ins is the
+// step expanded, shell the stage's SHELL when it runs. It returns the
+// warnings it adds.
+func (l *Lint) Dispatched(s *Step, ins Instruction, shell []string) []Warning {
+	return l.during(func() {
+		if !l.later[s] {
+			return
+		}
+		loc := s.node.Location()
+		switch c := ins.(type) {
+		case *Cmd:
+			if c.Shell && len(shell) == 0 {
+				l.run(s.node.PrevComment, &linter.RuleJSONArgsRecommended, loc, linter.RuleJSONArgsRecommended.Format("CMD"))
+			}
+		case *Entrypoint:
+			if c.Shell && len(shell) == 0 {
+				l.run(s.node.PrevComment, &linter.RuleJSONArgsRecommended, loc, linter.RuleJSONArgsRecommended.Format("ENTRYPOINT"))
+			}
+		case *Workdir:
+			if !path.IsAbs(c.Path) {
+				l.run(s.node.PrevComment, &linter.RuleWorkdirRelativePath, loc, linter.RuleWorkdirRelativePath.Format(c.Path))
+			}
+		}
+	})
 }
 
 // Unset is BuildKit's UndefinedVar for a step being dispatched: names are
@@ -165,52 +173,37 @@ func (l *Lint) Dispatched(s *Step, ins Instruction, shell []string) []Warning {
 // known the variables set, for the "did you mean" hint. It returns the
 // warnings it adds.
 func (l *Lint) Unset(s *Step, names, declared, known []string) []Warning {
-	if l == nil || len(names) == 0 {
-		return nil
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := len(l.seen)
-	for _, k := range names {
-		if slices.Contains(declared, k) || k == "BUILDKIT_SBOM_SCAN_CONTEXT" || k == "BUILDKIT_SBOM_SCAN_STAGE" {
-			continue
+	return l.during(func() {
+		for _, k := range names {
+			if slices.Contains(declared, k) || k == "BUILDKIT_SBOM_SCAN_CONTEXT" || k == "BUILDKIT_SBOM_SCAN_STAGE" {
+				continue
+			}
+			hint, _ := suggest.Search(k, known, true)
+			l.run(s.node.PrevComment, &linter.RuleUndefinedVar, s.node.Location(), linter.RuleUndefinedVar.Format(k, hint))
 		}
-		hint, _ := suggest.Search(k, known, true)
-		l.run(s.node.PrevComment, &linter.RuleUndefinedVar, s.node.Location(), linter.RuleUndefinedVar.Format(k, hint))
-	}
-	return slices.Clone(l.seen[n:])
+	})
 }
 
 // IgnoredSource is BuildKit's CopyIgnoredFile for a COPY or ADD step
 // whose source src (a path in the build context, cleaned) .dockerignore
 // leaves out. It returns the warnings it adds.
 func (l *Lint) IgnoredSource(s *Step, add bool, src string) []Warning {
-	if l == nil {
-		return nil
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := len(l.seen)
 	cmd := "Copy"
 	if add {
 		cmd = "Add"
 	}
-	l.run(s.node.PrevComment, &linter.RuleCopyIgnoredFile, s.node.Location(), linter.RuleCopyIgnoredFile.Format(cmd, src))
-	return slices.Clone(l.seen[n:])
+	return l.during(func() {
+		l.run(s.node.PrevComment, &linter.RuleCopyIgnoredFile, s.node.Location(), linter.RuleCopyIgnoredFile.Format(cmd, src))
+	})
 }
 
 // BasePlatform is BuildKit's InvalidBaseImagePlatform for stage st, whose
 // base image is for another OS or architecture than the stage's: the
 // platforms as "os/arch[/variant]". It returns the warnings it adds.
 func (l *Lint) BasePlatform(st *Stage, image, expected, actual string) []Warning {
-	if l == nil {
-		return nil
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := len(l.seen)
-	l.run(st.comments, &linter.RuleInvalidBaseImagePlatform, st.location(), linter.RuleInvalidBaseImagePlatform.Format(image, expected, actual))
-	return slices.Clone(l.seen[n:])
+	return l.during(func() {
+		l.run(st.comments, &linter.RuleInvalidBaseImagePlatform, st.location(), linter.RuleInvalidBaseImagePlatform.Format(image, expected, actual))
+	})
 }
 
 // Lint runs BuildKit's Dockerfile checks (its "lint" rules) that need no
