@@ -77,6 +77,9 @@ func runCase(t *testing.T, c *conformanceCase, refs []*reference) {
 			})
 		}
 		compareImages(t, c.name, o, fetch(t, theirs), ref)
+		if ref.lint != nil {
+			compareChecks(t, ctxDir, args, ref)
+		}
 	}
 }
 

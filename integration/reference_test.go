@@ -21,6 +21,9 @@ type reference struct {
 	// build is an error. The output is the builder's, where the suite
 	// reads the Dockerfile's warnings from (BuildKit's; "" for others).
 	push func(ctx context.Context, ctxDir, ref string, args []string) (string, error)
+	// lint runs the reference's Dockerfile checks alone (BuildKit's lint
+	// request, what docker build --check sends); nil for others.
+	lint func(ctx context.Context, ctxDir string, args []string) (string, error)
 }
 
 // references starts every reference builder this machine has, with the
@@ -41,7 +44,7 @@ func references(t *testing.T) (refs []*reference, missing []string, stop func())
 			t.Fatalf("starting BuildKit: %v", err)
 		}
 		stop = bk.Stop
-		refs = append(refs, &reference{name: "buildkit", known: mustLoadKnown(t, "KNOWN_DIFFERENCES.buildkit"), push: bk.PushOutput})
+		refs = append(refs, &reference{name: "buildkit", known: mustLoadKnown(t, "KNOWN_DIFFERENCES.buildkit"), push: bk.PushOutput, lint: bk.Lint})
 	}
 	if _, err := exec.LookPath("buildah"); err != nil {
 		missing = append(missing, "buildah is not installed (Debian package buildah)")

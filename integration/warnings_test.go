@@ -95,3 +95,28 @@ func warningsIn(re *regexp.Regexp, out string, rule, msg, line int) []string {
 	slices.Sort(ws)
 	return ws
 }
+
+// checkWarning is a warning as docker build --check prints it (and this
+// builder's --check): "WARNING: Rule - URL", the message, then
+// "Dockerfile:N" when it names a line.
+var checkWarning = regexp.MustCompile(`(?m)^WARNING: ([A-Za-z]+)(?: - \S+)?\n(.*)\n(?:[^\s:]+:(\d+)\n)?`)
+
+// compareChecks runs this builder's --check and the reference's lint on
+// the case: the same warnings, each as often, for every stage (or the
+// target's), with nothing built.
+func compareChecks(t *testing.T, ctxDir string, args []string, ref *reference) {
+	t.Helper()
+	theirs, err := ref.lint(t.Context(), ctxDir, args)
+	if err != nil {
+		t.Errorf("%s lint: %v", ref.name, err)
+		return
+	}
+	r := runBuilder(t, ctxDir, nil, append([]string{"--context", ctxDir, "--check"}, args...)...)
+	want, got := warningsIn(checkWarning, theirs, 1, 2, 3), warningsIn(checkWarning, r.stdout, 1, 2, 3)
+	if !slices.Equal(want, got) {
+		t.Errorf("--check against %s's lint (-%s +ours):\n%s", ref.name, ref.name, cmp.Diff(want, got))
+	}
+	if wantCode := min(len(got), 1); r.code != wantCode {
+		t.Errorf("--check found %d warnings and exited %d, want %d", len(got), r.code, wantCode)
+	}
+}

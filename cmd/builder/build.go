@@ -56,6 +56,9 @@ func runBuild(cmd *cobra.Command, f *buildFlags) error {
 	if bo.Logger, err = f.logger(logOut, isTerminal(stderr)); err != nil {
 		return err
 	}
+	if f.check {
+		return printChecks(cmd.Context(), bo, cmd.OutOrStdout())
+	}
 	if f.dryRun {
 		return printPlan(cmd.Context(), bo, cmd.OutOrStdout())
 	}

@@ -496,3 +496,41 @@ func TestVerbosityErrorIsQuiet(t *testing.T) {
 		t.Errorf("stdout %q, stderr %q", out, stderr)
 	}
 }
+
+// TestCheckFlag runs the Dockerfile checks alone, as docker build --check:
+// no destination needed, each warning with its rule, words and line, exit
+// status 1 when there is one, nothing written.
+func TestCheckFlag(t *testing.T) {
+	for _, tc := range []struct {
+		name, dockerfile string
+		want             []string
+		fails            bool
+	}{
+		{"clean", "FROM scratch AS a\nCOPY a /a\n", []string{"Check complete, no warnings found.\n"}, false},
+		{"warnings", "FROM scratch as a\nCOPY a /a\nFROM scratch AS unused\nWORKDIR rel\n", []string{
+			"Check complete, 2 warnings have been found!\n",
+			"\nWARNING: FromAsCasing - https://docs.docker.com/go/dockerfile/rule/from-as-casing/\n'as' and 'FROM' keywords' casing do not match\nDockerfile:1\n--------------------\n   1 | >>> FROM scratch as a\n   2 |     COPY a /a\n   3 |     FROM scratch AS unused\n--------------------\n",
+			"\nWARNING: WorkdirRelativePath - ",
+			"   4 | >>> WORKDIR rel\n",
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, work := t.TempDir(), filepath.Join(t.TempDir(), "work")
+			if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(tc.dockerfile), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, _, err := execute(t, "build", "--context", dir, "--check", "--work-dir", work)
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("no %q in:\n%s", w, out)
+				}
+			}
+			if code := exitCode(context.Background(), err, io.Discard); (code == 1) != tc.fails || (code != 0 && code != 1) {
+				t.Errorf("exit status %d (%v)", code, err)
+			}
+			if _, err := os.Stat(work); !os.IsNotExist(err) {
+				t.Errorf("a check made the work directory: %v", err)
+			}
+		})
+	}
+}

@@ -18,7 +18,7 @@ type buildFlags struct {
 	buildArgs, labels, annotations     []string
 	iidFile, metadataFile              string
 	rewriteTimestamp                   bool
-	skipPushCheck, dryRun              bool
+	skipPushCheck, dryRun, check       bool
 	exportCacheMounts                  bool
 	registryCerts, registryClientCerts []string
 	dockerfileData                     []byte // -f -
@@ -100,6 +100,7 @@ func (f *buildFlags) register(cmd *cobra.Command) {
 	fs.StringArrayVar(&f.annotations, "annotation", nil, "KEY=VALUE annotation added to the image's manifest (repeatable), as the kaniko fork's and buildx's")
 	fs.StringVar(&f.progress, "progress", "auto", "progress output: auto (tty on a terminal, else plain), tty (drawn live, with byte bars), plain (BuildKit's plain text) or rawjson (one JSON event per line, see build.Event)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "print no progress, only the pushed names (or the digest) and errors, as docker build -q")
+	fs.BoolVar(&f.check, "check", false, "run BuildKit's Dockerfile checks and stop, as docker build --check: print every warning and exit 1 if there is one; nothing is built, written or pushed, and without --target every stage is checked")
 	fs.BoolVar(&f.dryRun, "dryrun", false, "parse, resolve the base images and plan, print the stages and steps that would run, and stop: nothing is built, written or pushed (the kaniko fork's flag)")
 	fs.StringArrayVar(&f.registryCerts, "registry-certificate", nil, "REGISTRY=CA_FILE: trust this CA (PEM) for that registry (host:port), for pulls and pushes; repeatable")
 	fs.StringArrayVar(&f.registryClientCerts, "registry-client-cert", nil, "REGISTRY=CERT_FILE,KEY_FILE: present this client certificate to that registry (host:port); repeatable")

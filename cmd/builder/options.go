@@ -130,7 +130,7 @@ func (f *buildFlags) options() (build.Options, push.Options, error) {
 		po.NoPush = true // buildx: the outputs are where the image goes
 	}
 	if !po.NoPush && len(f.destinations) == 0 {
-		if !f.dockerFace {
+		if !f.dockerFace && !f.check {
 			return bo, po, fmt.Errorf("no --destination given: name where to push, or pass --no-push")
 		}
 		// builder build, as docker buildx build: it builds, and says

@@ -123,6 +123,25 @@ func (bk *BuildKit) PushCommand(ctx context.Context, ctxDir, ref string, args []
 	return exec.CommandContext(ctx, filepath.Join(bk.bin, "buildctl"), full...), nil
 }
 
+// Lint runs BuildKit's Dockerfile checks on ctxDir's Dockerfile without
+// building: the lint request docker build --check sends, with this
+// builder's --build-arg, --target and --platform flags in args. It returns
+// what buildctl printed: each warning as "WARNING: Rule - URL", its
+// message and "Dockerfile:N" with the lines quoted.
+func (bk *BuildKit) Lint(ctx context.Context, ctxDir string, args []string) (string, error) {
+	opts, err := frontendOptions(args)
+	if err != nil {
+		return "", err
+	}
+	full := append([]string{"--addr", bk.sock, "build", "--progress", "plain", "--frontend", "dockerfile.v0",
+		"--local", "context=" + ctxDir, "--local", "dockerfile=" + ctxDir, "--opt", "requestid=frontend.lint"}, opts...)
+	out, err := exec.CommandContext(ctx, filepath.Join(bk.bin, "buildctl"), full...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("buildctl lint: %w\n%s", err, Tail(string(out), 30))
+	}
+	return string(out), nil
+}
+
 // PeakRSS is buildkitd's peak resident memory so far, in bytes (the
 // kernel's VmHWM).
 func (bk *BuildKit) PeakRSS() (int64, error) {

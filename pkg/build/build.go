@@ -129,6 +129,10 @@ type builder struct {
 	// keepRoots leaves the roots after the build, for whoever made the
 	// builder to remove (the other platforms' builds may read them).
 	keepRoots bool
+	// checking goes through the steps for BuildKit's checks only (see
+	// Check): nothing runs, nothing is written.
+	checking bool
+	source   []byte // the Dockerfile's text
 }
 
 // Build runs the build described by opts.
@@ -187,7 +191,13 @@ func (b *builder) buildPlanned(ctx context.Context) (*Result, error) {
 
 // planBuilder parses the Dockerfile and plans the build; it writes
 // nothing.
-func planBuilder(opts Options) (*builder, error) {
+func planBuilder(opts Options) (*builder, error) { return newBuilder(opts, false) }
+
+// planChecks plans a check (see Check): without a target, of every
+// stage.
+func planChecks(opts Options) (*builder, error) { return newBuilder(opts, true) }
+
+func newBuilder(opts Options, checking bool) (*builder, error) {
 	src := opts.DockerfileData
 	if src == nil {
 		var err error
@@ -208,7 +218,7 @@ func planBuilder(opts Options) (*builder, error) {
 		return nil, err
 	}
 	b := &builder{
-		opts: opts, prog: &progress{w: opts.Progress, events: opts.Events}, df: df, bctx: bctx, platform: platform,
+		opts: opts, checking: checking, source: src, prog: &progress{w: opts.Progress, events: opts.Events}, df: df, bctx: bctx, platform: platform,
 		stages: make([]*stage, len(df.Stages)), pulled: map[string]*pullCall{},
 		used: map[string]bool{}, now: time.Now().UTC(),
 		downloads: newDownloadClient(),
@@ -243,10 +253,16 @@ func planBuilder(opts Options) (*builder, error) {
 	if err := df.AddTargets(b.plan, opts.ExtraTargets...); err != nil {
 		return nil, err
 	}
+	if checking && opts.Target == "" {
+		b.plan.NeedAll() // as BuildKit checks: no target is every stage
+	}
 	if b.lint, err = df.Lint(b.plan, auto, b.globals, opts.BuildArgs); err != nil {
 		return nil, err
 	}
 	b.used[dockerfile.CheckArg] = true
+	if checking {
+		return b, nil // the caller says the warnings; nothing runs
+	}
 	for _, w := range b.lint.Warnings() {
 		b.warn("%s", w)
 	}

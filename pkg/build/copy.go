@@ -117,12 +117,8 @@ func (b *builder) fromSource(ctx context.Context, st *stage, name string) (*copi
 	if name == "" {
 		return b.contextSource(), nil
 	}
-	from, err := b.df.ResolveFrom(name, st.index)
+	from, err := b.resolveFrom(st, name)
 	if err != nil {
-		var de *dockerfile.Error
-		if errors.As(err, &de) {
-			return nil, de.Err
-		}
 		return nil, err
 	}
 	switch from.Kind {
@@ -148,6 +144,19 @@ func (b *builder) fromSource(ctx context.Context, st *stage, name string) (*copi
 		return nil, err
 	}
 	return &copier.Source{Root: root, Name: "image " + from.Image}, nil
+}
+
+// resolveFrom tells what a --from names: a stage, scratch or an image.
+// The error is the step's to locate.
+func (b *builder) resolveFrom(st *stage, name string) (dockerfile.Base, error) {
+	from, err := b.df.ResolveFrom(name, st.index)
+	if err != nil {
+		var de *dockerfile.Error
+		if errors.As(err, &de) {
+			return from, de.Err
+		}
+	}
+	return from, err
 }
 
 // destination is COPY's destination as an absolute path, relative ones

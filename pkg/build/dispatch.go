@@ -37,10 +37,17 @@ func (b *builder) dispatch(ctx context.Context, st *stage, step *dockerfile.Step
 	switch step.Keyword {
 	case "RUN", "COPY", "ADD", "WORKDIR":
 		st.step++
-		v = b.prog.vertex(fmt.Sprintf("[%s%d/%d] %s", st.prefix, st.step, st.total, step))
+		if !b.checking {
+			v = b.prog.vertex(fmt.Sprintf("[%s%d/%d] %s", st.prefix, st.step, st.total, step))
+		}
 	}
 	start := time.Now()
-	cached, err := b.step(ctx, st, ins, v)
+	var cached bool
+	if b.checking {
+		err = b.metaOnly(ctx, st, ins)
+	} else {
+		cached, err = b.step(ctx, st, ins, v)
+	}
 	st.located(step)
 	if unset := st.argUnset; err == nil && len(unset) > 0 {
 		st.argUnset = nil
@@ -114,8 +121,8 @@ func (b *builder) execute(ctx context.Context, st *stage, ins dockerfile.Instruc
 // warnLint says the warnings BuildKit's checks found while the build ran;
 // the error is the build's end when the file asks checks to fail it.
 func (b *builder) warnLint(ws []dockerfile.Warning) error {
-	if len(ws) == 0 {
-		return nil
+	if len(ws) == 0 || b.checking {
+		return nil // a check says them all at its end
 	}
 	for _, w := range ws {
 		b.warn("%s", w)

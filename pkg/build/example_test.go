@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
 
 	"github.com/buildcrew/builder/pkg/build"
 )
@@ -43,4 +44,29 @@ func ExampleBuild() {
 	// entrypoint: [/hello]
 	// layers: 2
 	// title: hello
+}
+
+// Check a Dockerfile without building it, as docker build --check: every
+// stage, nothing run, nothing written.
+func ExampleCheck() {
+	dir, err := os.MkdirTemp("", "example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	df := "FROM scratch as build\nCOPY . /src\nFROM scratch\nCOPY --from=build /src/app /app\nCMD /app\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		log.Fatal(err)
+	}
+
+	res, err := build.Check(context.Background(), build.Options{ContextDir: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, w := range res.Warnings {
+		fmt.Println(w)
+	}
+	// Output:
+	// Dockerfile:1: FromAsCasing: 'as' and 'FROM' keywords' casing do not match
+	// Dockerfile:5: JSONArgsRecommended: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals
 }

@@ -112,7 +112,9 @@ func (b *builder) buildStage(ctx context.Context, st *stage) error {
 	if base := b.plan.Bases[i]; base.Kind == dockerfile.BaseImage {
 		st.total++
 		st.step = 1
-		b.prog.vertex(fmt.Sprintf("[%s1/%d] FROM %s", st.prefix, st.total, base.Image)).done()
+		if !b.checking {
+			b.prog.vertex(fmt.Sprintf("[%s1/%d] FROM %s", st.prefix, st.total, base.Image)).done()
+		}
 	}
 	defer st.abandon()
 	for _, step := range steps {

@@ -83,6 +83,15 @@ func (p *Plan) need(t int) {
 	}
 }
 
+// NeedAll has the plan build every stage, as BuildKit's checks go
+// through every stage of a file built without a target.
+func (p *Plan) NeedAll() {
+	p.Needed = p.Needed[:0]
+	for i := range p.Deps {
+		p.Needed = append(p.Needed, i)
+	}
+}
+
 // AddTargets has the plan build the stages names too, each with what it
 // needs, beside its target; a name given twice, or the target's, is
 // planned once.
