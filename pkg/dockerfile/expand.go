@@ -64,7 +64,7 @@ func (s *Step) expand(vars *Vars, unset map[string]bool) (Instruction, error) {
 		return nil, s.Wrap(err)
 	}
 	if e, ok := ins.(*Expose); ok {
-		if e.Ports, err = expandPorts(lex, e.Ports, vars); err != nil {
+		if e.Ports, e.Written, err = expandPorts(lex, e.Ports, vars); err != nil {
 			return nil, s.Wrap(err)
 		}
 	}

@@ -43,7 +43,7 @@ func TestExpand(t *testing.T) {
 			&Run{Args: []string{"/bin/echo", "$a"}, Network: "default", Security: "sandbox"}},
 		{"USER", "FROM x\nUSER $name:staff\n", &User{User: "app:staff"}},
 		{"ARG default is not expanded here", "FROM x\nARG v=$a\n", &Arg{Args: []ArgDecl{{Key: "v", Value: ptr("$a")}}}},
-		{"EXPOSE", "FROM x\nEXPOSE 80 ${port:-443}/UDP 7000-7001\n", &Expose{Ports: []string{"443/udp", "7000/tcp", "7001/tcp", "80/tcp"}}},
+		{"EXPOSE", "FROM x\nEXPOSE 80 ${port:-443}/UDP 7000-7001\n", &Expose{Ports: []string{"443/udp", "7000/tcp", "7001/tcp", "80/tcp"}, Written: []string{"443/UDP", "7000-7001", "80"}}},
 		{"CMD shell form", "FROM x\nCMD echo $a\n", &Cmd{Args: []string{"echo $a"}, Shell: true}},
 		{"heredoc COPY is expanded", "FROM x\nCOPY <<EOF /f\n$name\nEOF\n",
 			&Copy{Inline: []InlineFile{{Name: "EOF", Data: "app\n"}}, Dest: "/f"}},

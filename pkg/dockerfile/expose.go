@@ -9,23 +9,24 @@ import (
 )
 
 // expandPorts expands EXPOSE's words (each may become several) and normalizes
-// them to "PORT/proto" entries, one per port of a range, as BuildKit does.
-func expandPorts(lex *shell.Lex, words []string, vars *Vars) ([]string, error) {
-	var out []string
+// them to "PORT/proto" entries, one per port of a range, as BuildKit does;
+// expanded are the words as expanded, for BuildKit's checks.
+func expandPorts(lex *shell.Lex, words []string, vars *Vars) (ports, expanded []string, err error) {
 	for _, w := range words {
 		parts, err := lex.ProcessWords(w, vars)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, p := range parts {
-			ports, err := parsePort(p)
+			ps, err := parsePort(p)
 			if err != nil {
-				return nil, fmt.Errorf("invalid port %q: %w", p, err)
+				return nil, nil, fmt.Errorf("invalid port %q: %w", p, err)
 			}
-			out = append(out, ports...)
+			ports = append(ports, ps...)
+			expanded = append(expanded, p)
 		}
 	}
-	return out, nil
+	return ports, expanded, nil
 }
 
 // parsePort reads "[ip:][hostport:]port[-end][/proto]"; only the container

@@ -93,7 +93,10 @@ type User struct{ User string }
 type Label struct{ Labels []KeyValue }
 
 // Expose is EXPOSE.
-type Expose struct{ Ports []string }
+type Expose struct {
+	Ports   []string // "80/tcp"
+	Written []string // as written, expanded: "80/TCP", "8080:80"
+}
 
 // Volume is VOLUME.
 type Volume struct{ Paths []string }

@@ -163,6 +163,10 @@ func (l *Lint) Dispatched(s *Step, ins Instruction, shell []string) []Warning {
 			if !path.IsAbs(c.Path) {
 				l.run(s.node.PrevComment, &linter.RuleWorkdirRelativePath, loc, linter.RuleWorkdirRelativePath.Format(c.Path))
 			}
+		case *Expose:
+			for _, port := range c.Written {
+				lintPort(l, s.node.PrevComment, port, loc)
+			}
 		}
 	})
 }
@@ -486,10 +490,12 @@ func (df *Dockerfile) lintSteps(l *Lint, p *Plan) {
 			case *instructions.HealthCheckCommand:
 				once(2, "HEALTHCHECK")
 			case *instructions.ExposeCommand:
+				if slices.ContainsFunc(c.Ports, func(p string) bool { return strings.Contains(p, "$") }) {
+					l.later[step] = true // the ports as expanded
+					break
+				}
 				for _, port := range c.Ports {
-					if !strings.Contains(port, "$") {
-						lintPort(l, step.node.PrevComment, port, loc)
-					}
+					lintPort(l, step.node.PrevComment, port, loc)
 				}
 			}
 		}
@@ -497,7 +503,7 @@ func (df *Dockerfile) lintSteps(l *Lint, p *Plan) {
 	}
 }
 
-// lintPort is BuildKit's checks of one EXPOSE port as written.
+// lintPort is BuildKit's checks of one EXPOSE port as expanded.
 func lintPort(l *Lint, comments []string, raw string, loc []parser.Range) {
 	parts := strings.Split(raw, ":")
 	_, proto, _ := strings.Cut(parts[len(parts)-1], "/")
