@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -133,6 +134,9 @@ type builder struct {
 	// Check): nothing runs, nothing is written.
 	checking bool
 	source   []byte // the Dockerfile's text
+	// triggered, in a check of every stage, are the stages the last one
+	// needs: BuildKit runs ONBUILD triggers in those only.
+	triggered []int
 }
 
 // Build runs the build described by opts.
@@ -254,6 +258,7 @@ func newBuilder(opts Options, checking bool) (*builder, error) {
 		return nil, err
 	}
 	if checking && opts.Target == "" {
+		b.triggered = slices.Clone(b.plan.Needed)
 		b.plan.NeedAll() // as BuildKit checks: no target is every stage
 	}
 	if b.lint, err = df.Lint(b.plan, auto, b.globals, opts.BuildArgs); err != nil {

@@ -90,3 +90,30 @@ func TestCheckError(t *testing.T) {
 		t.Errorf("warnings before the error: %+v", res)
 	}
 }
+
+// TestCheckTriggers: a check of every stage runs a base's ONBUILD
+// triggers only in the stages the last one needs, as BuildKit's does (its
+// lint request sets them up from the default target).
+func TestCheckTriggers(t *testing.T) {
+	dir := t.TempDir()
+	df := "FROM scratch AS base\nONBUILD ENV X=$UNDEF\nFROM base AS other\nFROM base AS last\n"
+	if err := testenv.WriteFiles(dir, 0o644, map[string]string{"Dockerfile": df}); err != nil {
+		t.Fatal(err)
+	}
+	for target, want := range map[string][]string{
+		"":      {"Dockerfile:4: UndefinedVar: Usage of undefined variable '$UNDEF'"},
+		"other": {"Dockerfile:3: UndefinedVar: Usage of undefined variable '$UNDEF'"},
+	} {
+		res, err := Check(context.Background(), Options{ContextDir: dir, Target: target})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, w := range res.Warnings {
+			got = append(got, w.String())
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("target %q (-want +got):\n%s", target, diff)
+		}
+	}
+}

@@ -209,10 +209,15 @@ func (b *builder) setBase(ctx context.Context, st *stage) error {
 }
 
 // withTriggers prepends the base's ONBUILD triggers to the stage's steps
-// and clears them from the config, as BuildKit does.
+// and clears them from the config, as BuildKit does. A check of every
+// stage runs them only in the stages the last one needs, as BuildKit's
+// does.
 func (b *builder) withTriggers(st *stage) ([]*dockerfile.Step, error) {
 	triggers := st.config.Config.OnBuild
 	st.config.Config.OnBuild = nil
+	if b.triggered != nil && !slices.Contains(b.triggered, st.index) {
+		triggers = nil
+	}
 	var steps []*dockerfile.Step
 	for _, t := range triggers {
 		step, err := b.df.ParseTrigger(st.def, t)
