@@ -195,13 +195,15 @@ func (b *builder) buildPlanned(ctx context.Context) (*Result, error) {
 
 // planBuilder parses the Dockerfile and plans the build; it writes
 // nothing.
-func planBuilder(opts Options) (*builder, error) { return newBuilder(opts, false) }
+func planBuilder(opts Options) (*builder, error) { return newBuilder(opts, false, nil) }
 
 // planChecks plans a check (see Check): without a target, of every
 // stage.
-func planChecks(opts Options) (*builder, error) { return newBuilder(opts, true) }
+func planChecks(opts Options) (*builder, error) { return newBuilder(opts, true, nil) }
 
-func newBuilder(opts Options, checking bool) (*builder, error) {
+// newBuilder plans a build, or a check; share, when set, is what the
+// builds of a multi-platform build share (see buildPlatforms).
+func newBuilder(opts Options, checking bool, share *platformShare) (*builder, error) {
 	src := opts.DockerfileData
 	if src == nil {
 		var err error
@@ -226,6 +228,9 @@ func newBuilder(opts Options, checking bool) (*builder, error) {
 		stages: make([]*stage, len(df.Stages)), pulled: map[string]*pullCall{},
 		used: map[string]bool{}, now: time.Now().UTC(),
 		downloads: newDownloadClient(),
+	}
+	if share != nil {
+		b.share, b.prog, b.label = share, share.prog, platform.String()+" "
 	}
 	for _, p := range inside {
 		b.warn("%s is inside the build context: it is left out of it, so no COPY can put it in the image", p)
@@ -456,6 +461,9 @@ func toDFPlatform(p v1.Platform) dockerfile.Platform {
 // warn is the library's one channel for warnings: the progress output
 // (as BuildKit's "[Warning]" lines) when there is one, else the logger.
 func (b *builder) warn(format string, args ...any) {
+	if b.share != nil && !b.share.firstWarning(fmt.Sprintf(format, args...)) {
+		return // another platform's build said it
+	}
 	if b.prog.active() {
 		b.prog.warn(format, args...)
 		return

@@ -37,7 +37,7 @@ func buildPlatforms(parent context.Context, opts Options) (*Result, error) {
 		opts.DockerfileData = src
 	}
 	share := &platformShare{prog: &progress{w: opts.Progress, events: opts.Events}, steps: map[string]*sharedStep{},
-		images: map[string]*sharedImage{}, roots: map[string]string{}, platforms: len(opts.Platforms)}
+		images: map[string]*sharedImage{}, roots: map[string]string{}, warned: map[string]bool{}, platforms: len(opts.Platforms)}
 	// Every platform is planned before any builds: a platform that
 	// cannot build (no emulator for its RUN steps, say) stops them all
 	// before they start.
@@ -45,11 +45,10 @@ func buildPlatforms(parent context.Context, opts Options) (*Result, error) {
 	for i, p := range opts.Platforms {
 		o := opts
 		o.Platform, o.Platforms = p, nil
-		b, err := planBuilder(o)
+		b, err := newBuilder(o, false, share)
 		if err != nil {
 			return nil, fmt.Errorf("building for %s: %w", p, err)
 		}
-		b.share, b.prog, b.label = share, share.prog, b.platform.String()+" "
 		b.keepRoots = true
 		builders[i] = b
 	}
@@ -158,6 +157,18 @@ type platformShare struct {
 	steps     map[string]*sharedStep
 	images    map[string]*sharedImage
 	roots     map[string]string // a built stage's root, by its last key
+	warned    map[string]bool   // the warnings said: each once, as BuildKit does
+}
+
+// firstWarning tells whether no build has said warning yet, and notes it.
+func (s *platformShare) firstWarning(warning string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.warned[warning] {
+		return false
+	}
+	s.warned[warning] = true
+	return true
 }
 
 // sharedImage is an image's root, unpacked by one platform's build.

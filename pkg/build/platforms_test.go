@@ -273,3 +273,28 @@ func TestMultiPlatformSharedRoot(t *testing.T) {
 		}
 	}
 }
+
+// TestMultiPlatformWarnsOnce: a warning every platform's build finds is
+// said once, as BuildKit says it, and one only a platform's build finds
+// (its base is for another platform) once too.
+func TestMultiPlatformWarnsOnce(t *testing.T) {
+	reg := testRegistry(t)
+	pushImage(t, reg+"/arm:1", v1.Config{}, arm64, layerOf(t, file{name: "b", body: "b"}))
+	var plain bytes.Buffer
+	_, err := buildIn(t, "FROM scratch as a\nCOPY f /f\nFROM "+reg+"/arm:1\nCOPY --from=a /f /f\nCMD echo $NOPE\n", map[string]string{"f": "x"}, func(o *Options) {
+		o.Platforms = []string{"linux/amd64", "linux/arm64"}
+		o.Progress = &plain
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want, n := range map[string]int{
+		"FromAsCasing: 'as' and 'FROM' keywords' casing do not match\n": 1,
+		"JSONArgsRecommended: JSON arguments recommended for CMD":       1,
+		"InvalidBaseImagePlatform:":                                     1, // only amd64's build pulls an arm64 base
+	} {
+		if got := strings.Count(plain.String(), want); got != n {
+			t.Errorf("%q said %d times, want %d:\n%s", want, got, n, plain.String())
+		}
+	}
+}
