@@ -58,8 +58,9 @@ func printAll(out io.Writer, ws []dockerfile.Warning, src []byte) {
 	}
 }
 
-// printWarning prints one warning and, when it names a line, that line
-// with two on each side.
+// printWarning prints one warning and, when it names lines, those lines
+// marked and a few around them, as buildx does: four for one line, two
+// for several, taken before and after in turn.
 func printWarning(out io.Writer, w dockerfile.Warning, lines [][]byte) {
 	fmt.Fprintf(out, "\nWARNING: %s", w.Rule)
 	if w.URL != "" {
@@ -69,13 +70,38 @@ func printWarning(out io.Writer, w dockerfile.Warning, lines [][]byte) {
 	if w.Line <= 0 || w.Line > len(lines) {
 		return
 	}
+	first, last := w.Line, min(max(w.EndLine, w.Line), len(lines))
+	from, to := around(first, last, len(lines))
 	fmt.Fprintf(out, "%s:%d\n--------------------\n", w.File, w.Line)
-	for n := max(1, w.Line-2); n <= min(len(lines), w.Line+2); n++ {
+	for n := from; n <= to; n++ {
 		mark := "   "
-		if n == w.Line {
+		if n >= first && n <= last {
 			mark = ">>>"
 		}
 		fmt.Fprintf(out, " %3d | %s %s\n", n, mark, lines[n-1])
 	}
 	fmt.Fprintln(out, "--------------------")
+}
+
+// around widens lines first to last of a file of n lines by the lines
+// buildx quotes beside them: each round takes one before and one after
+// where there is one, and counts one more, until four (two for a range)
+// are counted.
+func around(first, last, n int) (from, to int) {
+	from, to = first, last
+	budget := 4
+	if last > first {
+		budget = 2
+	}
+	for counted := 0; counted < budget; counted++ {
+		if from > 1 {
+			from--
+			counted++
+		}
+		if to < n {
+			to++
+			counted++
+		}
+	}
+	return from, to
 }

@@ -513,6 +513,11 @@ func TestCheckFlag(t *testing.T) {
 			"\nWARNING: WorkdirRelativePath - ",
 			"   4 | >>> WORKDIR rel\n",
 		}, true},
+		// Quoted as buildctl's lint quoted the same file: a range marked
+		// whole, one line on each side.
+		{"instruction over lines", "FROM scratch AS a\nCOPY f \\\n  /f\nCMD echo \\\n  hi\nLABEL x=y\n", []string{
+			"Dockerfile:4\n--------------------\n   3 |       /f\n   4 | >>> CMD echo \\\n   5 | >>>   hi\n   6 |     LABEL x=y\n--------------------\n",
+		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, work := t.TempDir(), filepath.Join(t.TempDir(), "work")

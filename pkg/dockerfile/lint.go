@@ -28,6 +28,7 @@ type Warning struct {
 	URL     string
 	File    string
 	Line    int // 0 when the check names no line
+	EndLine int // the last line of what it names (Line for one)
 }
 
 // String reads "Dockerfile:2: FromAsCasing: 'as' and 'FROM' keywords'
@@ -231,6 +232,7 @@ func (df *Dockerfile) Lint(p *Plan, auto, globals *Vars, buildArgs map[string]st
 		w := Warning{Rule: rule, Message: msg, URL: url, File: df.Name}
 		if len(loc) > 0 {
 			w.Line = loc[0].Start.Line
+			w.EndLine = max(w.Line, loc[len(loc)-1].End.Line)
 		}
 		l.seen = append(l.seen, w)
 	}
