@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,13 +89,38 @@ func (None) Run(ctx context.Context, spec *Spec) (err error) {
 }
 
 // credential is the identity to switch to, or nil when the builder
-// already is that user with no extra groups.
+// already is that user with those groups. The step gets exactly the
+// spec's supplementary groups, as in chroot isolation and BuildKit (root's
+// are [0]: `id` says groups=0(root)), not whatever the builder's process
+// was started with: a Pod's runtime gives it none. A builder that is not
+// root cannot set groups; it keeps its own when it is the step's user.
 func credential(spec *Spec) *syscall.Credential {
-	onlyPrimary := len(spec.Groups) == 0 || len(spec.Groups) == 1 && spec.Groups[0] == spec.GID
-	if int(spec.UID) == os.Geteuid() && int(spec.GID) == os.Getegid() && onlyPrimary {
+	sameUser := int(spec.UID) == os.Geteuid() && int(spec.GID) == os.Getegid()
+	if sameUser && (os.Geteuid() != 0 || sameGroups(spec.Groups)) {
 		return nil
 	}
 	return &syscall.Credential{Uid: spec.UID, Gid: spec.GID, Groups: spec.Groups}
+}
+
+// sameGroups tells whether the process's supplementary groups are the
+// set groups.
+func sameGroups(groups []uint32) bool {
+	have, err := os.Getgroups()
+	if err != nil {
+		return false
+	}
+	set := func(gs []uint32) map[uint32]bool {
+		m := map[uint32]bool{}
+		for _, g := range gs {
+			m[g] = true
+		}
+		return m
+	}
+	haveIDs := make([]uint32, len(have))
+	for i, g := range have {
+		haveIDs[i] = uint32(g)
+	}
+	return maps.Equal(set(haveIDs), set(groups))
 }
 
 // stepFiles places Spec.Files at PipesDir, mode 0755, owned by the

@@ -135,3 +135,33 @@ func TestNoneSecrets(t *testing.T) {
 		t.Errorf("the secret's directories outlived the step: %v", err)
 	}
 }
+
+// TestNoneGroups: the step gets exactly the spec's supplementary groups,
+// whatever the builder's process has (a Pod's runtime gives it none), as
+// chroot isolation and BuildKit give them.
+func TestNoneGroups(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("setting supplementary groups needs root")
+	}
+	for _, tc := range []struct {
+		name   string
+		groups []uint32
+		want   string
+	}{
+		{"root's own", []uint32{0}, "0"},
+		{"several", []uint32{0, 27, 100}, "0 27 100"},
+		{"none", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := runNone(context.Background(), t, "grep '^Groups:' /proc/self/status", func(s *Spec) {
+				s.UID, s.GID, s.Groups = 0, 0, tc.groups
+			})
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if got := strings.Join(strings.Fields(strings.TrimPrefix(out, "Groups:")), " "); got != tc.want {
+				t.Errorf("groups %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
