@@ -14,10 +14,13 @@ import (
 // The conformance suite builds every case under testdata/conformance with
 // this builder and with each reference builder the machine has (BuildKit
 // itself, and buildah 1.28), flattens the images with umoci and compares
-// their filesystems, configs and layers. Accepted differences are listed
+// their filesystems, configs and layers. Two more references are this
+// builder itself: with kept base layers, and its own image run as a
+// Kubernetes Pod runs it (isolation none). Accepted differences are listed
 // with their reason in testdata/conformance/KNOWN_DIFFERENCES.buildkit
-// (few: this builder follows BuildKit) and KNOWN_DIFFERENCES (buildah's own
-// rules); a case's expect file states results worth checking by name.
+// (few: this builder follows BuildKit), KNOWN_DIFFERENCES (buildah's own
+// rules), KNOWN_DIFFERENCES.kept and KNOWN_DIFFERENCES.pod; a case's
+// expect file states results worth checking by name.
 
 const conformanceDir = "testdata/conformance"
 
@@ -59,7 +62,7 @@ func loadCase(t *testing.T, dir string) *conformanceCase {
 		switch o[0] {
 		case "arg":
 			c.args = append(c.args, o[1:]...)
-		case "no-buildah", "no-buildkit":
+		case "no-buildah", "no-buildkit", "no-pod":
 			c.skip[strings.TrimPrefix(o[0], "no-")] = strings.Join(o[1:], " ")
 		case "fails":
 			c.wantErr = strings.Join(o[1:], " ")

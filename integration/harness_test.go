@@ -193,36 +193,55 @@ func runImage(t *testing.T, ref string, args ...string) (string, int) {
 func runImageWith(t *testing.T, ref string, mod func(spec map[string]any)) (string, int) {
 	t.Helper()
 	dir := t.TempDir()
-	layout, bundle := filepath.Join(dir, "layout"), filepath.Join(dir, "bundle")
-	run(t, "skopeo", "copy", "-q", "--src-tls-verify=false", "docker://"+ref, "oci:"+layout+":t")
-	run(t, "umoci", "unpack", "--image", layout+":t", bundle)
-	cfgPath := filepath.Join(bundle, "config.json")
-	data, err := os.ReadFile(cfgPath)
+	bundle := filepath.Join(dir, "bundle")
+	unpackImage(t, ref, dir, bundle)
+	out, code, err := runBundle(context.Background(), bundle, filepath.Join(dir, "runc"), mod)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return out, code
+}
+
+// unpackImage unpacks ref into a runtime bundle, by way of an OCI layout
+// in dir.
+func unpackImage(t *testing.T, ref, dir, bundle string) {
+	t.Helper()
+	layout := filepath.Join(dir, "layout")
+	run(t, "skopeo", "copy", "-q", "--src-tls-verify=false", "docker://"+ref, "oci:"+layout+":t")
+	run(t, "umoci", "unpack", "--image", layout+":t", bundle)
+}
+
+// runBundle runs a runtime bundle under runc (its state in runcRoot),
+// after mod has changed its spec, and returns the output and exit code;
+// an error only when runc itself could not run.
+func runBundle(ctx context.Context, bundle, runcRoot string, mod func(spec map[string]any)) (string, int, error) {
+	cfgPath := filepath.Join(bundle, "config.json")
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return "", 0, err
+	}
 	var spec map[string]any
 	if err := json.Unmarshal(data, &spec); err != nil {
-		t.Fatal(err)
+		return "", 0, err
 	}
 	spec["process"].(map[string]any)["terminal"] = false
 	mod(spec)
 	data, _ = json.Marshal(spec)
 	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
-		t.Fatal(err)
+		return "", 0, err
 	}
 	id := fmt.Sprintf("it-%d", time.Now().UnixNano())
-	cmd := exec.Command("runc", "--root", filepath.Join(dir, "runc"), "run", "-b", bundle, id)
+	cmd := exec.CommandContext(ctx, "runc", "--root", runcRoot, "run", "-b", bundle, id)
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("runc: %v\n%s", err, out)
+		return string(out), 0, fmt.Errorf("runc: %v\n%s", err, out)
 	}
 	code := 0
 	if ee != nil {
 		code = ee.ExitCode()
 	}
-	return string(out), code
+	return string(out), code, nil
 }
 
 // runCmd runs a command and returns its combined output and error.

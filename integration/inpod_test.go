@@ -102,7 +102,8 @@ RUN rm /etc/group && echo done > /done
 
 // asPod makes a runtime spec run args the way a Kubernetes Pod runs the
 // builder: default capabilities, not privileged, host network, the
-// context ctx mounted at /workspace, a writable root.
+// context ctx mounted at /workspace, /etc/resolv.conf and /etc/hosts
+// mounted as the kubelet mounts them, a writable root.
 func asPod(args []string, ctx string) func(spec map[string]any) {
 	return func(spec map[string]any) {
 		proc := spec["process"].(map[string]any)
@@ -119,8 +120,14 @@ func asPod(args []string, ctx string) func(spec map[string]any) {
 			}
 		}
 		linux["namespaces"] = namespaces
+		// The kubelet mounts the Pod's name service files, as here the
+		// host's (apt in a RUN step resolves its mirror through them).
 		spec["mounts"] = append(spec["mounts"].([]any), map[string]any{
 			"destination": "/workspace", "type": "bind", "source": ctx, "options": []string{"rbind", "ro"},
+		}, map[string]any{
+			"destination": "/etc/resolv.conf", "type": "bind", "source": "/etc/resolv.conf", "options": []string{"rbind", "ro"},
+		}, map[string]any{
+			"destination": "/etc/hosts", "type": "bind", "source": "/etc/hosts", "options": []string{"rbind", "ro"},
 		})
 		spec["root"].(map[string]any)["readonly"] = false
 	}

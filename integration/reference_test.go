@@ -56,6 +56,11 @@ func references(t *testing.T) (refs []*reference, missing []string, stop func())
 			}})
 	}
 	refs = append(refs, keptReference(t))
+	if _, err := exec.LookPath("runc"); err != nil {
+		missing = append(missing, "runc is not installed (Debian package runc): no builds in a Pod")
+	} else {
+		refs = append(refs, podReference(t))
+	}
 	return refs, missing, stop
 }
 
