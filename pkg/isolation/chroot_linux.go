@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"syscall"
+	"time"
 
 	"github.com/buildcrew/builder/pkg/isolation/internal/stephelper"
 )
@@ -196,15 +197,23 @@ func runHelper(ctx context.Context, spec *Spec, cfg *stephelper.Config, limits L
 	cmd.Env = []string{}
 	cmd.ExtraFiles = []*os.File{specR, errW}
 	cmd.Stdout, cmd.Stderr = spec.Stdout, spec.Stderr
-	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC
-	if cfg.NetNone {
-		flags |= syscall.CLONE_NEWNET
-	}
 	// The parent-death signal belongs to the thread that forks: keep it
 	// alive until the helper is gone.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(flags), Pdeathsig: syscall.SIGKILL}
+	if cfg.InPlace {
+		// No namespace ends the step when the helper is killed: a
+		// cancelled step's process group is killed whole.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = 5 * time.Second
+	} else {
+		flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC
+		if cfg.NetNone {
+			flags |= syscall.CLONE_NEWNET
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: uintptr(flags), Pdeathsig: syscall.SIGKILL}
+	}
 	if err := cmd.Start(); err != nil {
 		return startError(err)
 	}

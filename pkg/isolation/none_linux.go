@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/buildcrew/builder/pkg/isolation/internal/stephelper"
 )
@@ -21,8 +18,9 @@ import (
 // container's hostname, network and mounts; Spec.Root must be "/".
 type None struct{}
 
-// Run runs spec.Args as spec.UID:spec.GID and waits for it. Cancelling ctx
-// kills the command's whole process group.
+// Run runs spec.Args as spec.UID:spec.GID and waits for it; what the
+// command leaves running ends with it. Cancelling ctx kills the step's
+// process group.
 func (None) Run(ctx context.Context, spec *Spec) (err error) {
 	if filepath.Clean(spec.Root) != "/" {
 		return fmt.Errorf("isolation none runs commands at / only, not in %s", spec.Root)
@@ -48,44 +46,20 @@ func (None) Run(ctx context.Context, spec *Spec) (err error) {
 	if err != nil {
 		return err
 	}
-	name := spec.Args[0]
-	if !strings.Contains(name, "/") {
-		if name, err = stephelper.LookPath(name, spec.Env); err != nil {
-			return err
-		}
-	}
-	cmd := exec.CommandContext(ctx, name, spec.Args[1:]...)
-	cmd.Args[0] = spec.Args[0]
-	cmd.Env = spec.Env
-	cmd.Dir = spec.Dir
-	if cmd.Dir == "" {
-		cmd.Dir = "/"
+	dir := spec.Dir
+	if dir == "" {
+		dir = "/"
 	}
 	// A missing working directory is made, as the chroot helper and runc
 	// make it: along the path as written ("/a/../b" makes /a).
-	if err := os.MkdirAll(cmd.Dir, 0o755); err != nil {
-		return fmt.Errorf("creating the working directory %s: %w", cmd.Dir, err)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating the working directory %s: %w", dir, err)
 	}
-	cmd.Stdout, cmd.Stderr = spec.Stdout, spec.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if cred := credential(spec); cred != nil {
-		cmd.SysProcAttr.Credential = cred
-	}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	err = cmd.Run()
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code := ee.ExitCode()
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			code = 128 + int(ws.Signal())
-		}
-		return &ExitError{Code: code}
-	}
-	return err
+	// The helper runs the command in place and ends whatever the step
+	// leaves running when it exits (see stephelper.Config.InPlace).
+	cfg := &stephelper.Config{Root: "/", Args: spec.Args, Env: spec.Env, Dir: dir,
+		UID: spec.UID, GID: spec.GID, Groups: spec.Groups, InPlace: true, SameUser: credential(spec) == nil}
+	return runHelper(ctx, spec, cfg, Limits{})
 }
 
 // credential is the identity to switch to, or nil when the builder

@@ -165,3 +165,25 @@ func TestNoneGroups(t *testing.T) {
 		})
 	}
 }
+
+// TestNoneEndsWhatTheStepLeft: a process the step leaves running (a
+// background job, a daemon in a session of its own) ends with the step,
+// as when the step's PID namespace ends in chroot isolation and BuildKit;
+// left alone it would write into the next steps' files.
+func TestNoneEndsWhatTheStepLeft(t *testing.T) {
+	dir := t.TempDir()
+	script := `(sleep 0.5; echo late > "$OUT/job") > /dev/null 2>&1 &
+setsid sh -c 'sleep 0.5; echo late > "$OUT/daemon"' > /dev/null 2>&1 < /dev/null &
+sh -c '(sleep 0.5; echo late > "$OUT/orphan") &' > /dev/null 2>&1
+echo started`
+	out, err := runNone(context.Background(), t, script, func(s *Spec) { s.Env = append(s.Env, "OUT="+dir) })
+	if err != nil || out != "started\n" {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	for _, name := range []string{"job", "daemon", "orphan"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			t.Errorf("the %s the step left wrote after the step ended", name)
+		}
+	}
+}

@@ -37,6 +37,8 @@ func (c *Config) Encode() []byte {
 	}
 	e.bool(c.Insecure)
 	e.token(c.Seccomp)
+	e.bool(c.InPlace)
+	e.bool(c.SameUser)
 	return e.buf
 }
 
@@ -70,6 +72,8 @@ func Decode(data []byte) (*Config, error) {
 	if seccomp := d.token(); len(seccomp) > 0 {
 		c.Seccomp = seccomp
 	}
+	c.InPlace = d.bool()
+	c.SameUser = d.bool()
 	if d.err != nil {
 		return nil, d.err
 	}

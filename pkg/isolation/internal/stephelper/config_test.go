@@ -16,6 +16,7 @@ func TestConfigRoundTrip(t *testing.T) {
 			Binds: []Bind{{Source: "/tmp/etc-1", Target: "/etc/hosts"}, {Source: "/tmp/s", Target: "/run/secrets/x", ReadOnly: true},
 				{Target: "/tmp/t", Tmpfs: true, Size: 1 << 40}},
 			Files: map[string][]byte{"script": []byte("#!/bin/sh\n\x00binary\n"), "empty": {}}, Insecure: true, Seccomp: []byte{1, 2, 3, 4, 5, 6, 7, 8},
+			InPlace: true, SameUser: true,
 		},
 	} {
 		got, err := Decode(c.Encode())

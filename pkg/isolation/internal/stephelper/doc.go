@@ -35,6 +35,15 @@ type Config struct {
 	// Seccomp is a classic BPF program (struct sock_filter, 8 bytes each)
 	// loaded before the command starts; empty loads none.
 	Seccomp []byte
+	// InPlace runs the command where the helper is, as isolation none
+	// does: no namespaces, root, mounts, capability changes or seccomp.
+	// The helper is the step's child subreaper instead, and when the
+	// command exits it kills every process the step left behind, as the
+	// end of a PID namespace does in chroot isolation and BuildKit.
+	InPlace bool
+	// SameUser starts the command with the helper's own user and groups,
+	// without switching (a builder that is not root cannot set groups).
+	SameUser bool
 }
 
 // Bind is a file or directory bound into the root, or with Tmpfs an

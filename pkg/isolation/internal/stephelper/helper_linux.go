@@ -19,6 +19,8 @@ func init() {
 // needs, pivots into the root, starts the command and reaps every child
 // until the command exits. Setup failures go to fd 4 and exit 125. A
 // signal that ends the helper ends the namespace, and the command with it.
+// In place (isolation none) there is no namespace: the helper kills what
+// the step left once the command exits.
 func helperMain() int {
 	syscall.CloseOnExec(3)
 	syscall.CloseOnExec(4)
@@ -35,16 +37,11 @@ func helperMain() int {
 	if err != nil {
 		return fail(err)
 	}
-	if err := setupRoot(cfg); err != nil {
-		return fail(err)
-	}
 	// The bounding set is per thread: drop on the thread that starts the
 	// command.
 	runtime.LockOSThread()
-	if !cfg.Insecure {
-		if err := dropCapabilities(); err != nil {
-			return fail(err)
-		}
+	if err := prepare(cfg); err != nil {
+		return fail(err)
 	}
 	if err := closeInherited(); err != nil {
 		return fail(err)
@@ -54,7 +51,27 @@ func helperMain() int {
 		return fail(err)
 	}
 	errPipe.Close()
-	return reap(pid)
+	status := reap(pid)
+	if cfg.InPlace {
+		endLeftovers()
+	}
+	return status
+}
+
+// prepare sets the step up: in place, the helper becomes its subreaper
+// (see becomeSubreaper); otherwise it mounts the root, pivots into it
+// and drops the capabilities a step does not get.
+func prepare(cfg *Config) error {
+	if cfg.InPlace {
+		return becomeSubreaper()
+	}
+	if err := setupRoot(cfg); err != nil {
+		return err
+	}
+	if !cfg.Insecure {
+		return dropCapabilities()
+	}
+	return nil
 }
 
 // wrapped is an error with what was being done, without fmt.
@@ -275,12 +292,21 @@ func startCommand(cfg *Config) (int, error) {
 	}
 	pid, err := syscall.ForkExec(path, cfg.Args, &syscall.ProcAttr{
 		Dir: dir, Env: cfg.Env, Files: []uintptr{0, 1, 2},
-		Sys: &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: cfg.UID, Gid: cfg.GID, Groups: cfg.Groups}},
+		Sys: sysAttr(cfg),
 	})
 	if err != nil {
 		return 0, wrap("starting "+cfg.Args[0], err)
 	}
 	return pid, nil
+}
+
+// sysAttr switches to the step's user and groups, unless it is the
+// helper's own.
+func sysAttr(cfg *Config) *syscall.SysProcAttr {
+	if cfg.SameUser {
+		return &syscall.SysProcAttr{}
+	}
+	return &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: cfg.UID, Gid: cfg.GID, Groups: cfg.Groups}}
 }
 
 func hasSlash(s string) bool {
