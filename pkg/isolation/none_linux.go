@@ -7,7 +7,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/buildcrew/builder/pkg/isolation/internal/stephelper"
 )
@@ -58,22 +57,20 @@ func (None) Run(ctx context.Context, spec *Spec) (err error) {
 	// The helper runs the command in place and ends whatever the step
 	// leaves running when it exits (see stephelper.Config.InPlace).
 	cfg := &stephelper.Config{Root: "/", Args: spec.Args, Env: spec.Env, Dir: dir,
-		UID: spec.UID, GID: spec.GID, Groups: spec.Groups, InPlace: true, SameUser: credential(spec) == nil}
+		UID: spec.UID, GID: spec.GID, Groups: spec.Groups, InPlace: true, SameUser: keepsIdentity(spec)}
 	return runHelper(ctx, spec, cfg, Limits{})
 }
 
-// credential is the identity to switch to, or nil when the builder
-// already is that user with those groups. The step gets exactly the
-// spec's supplementary groups, as in chroot isolation and BuildKit (root's
-// are [0]: `id` says groups=0(root)), not whatever the builder's process
-// was started with: a Pod's runtime gives it none. A builder that is not
-// root cannot set groups; it keeps its own when it is the step's user.
-func credential(spec *Spec) *syscall.Credential {
+// keepsIdentity tells whether the step runs as the builder's process
+// is, without switching: the same user, and the same supplementary
+// groups. The step gets exactly the spec's groups, as in chroot isolation
+// and BuildKit (root's are [0]: `id` says groups=0(root)), not whatever
+// the builder's process was started with: a Pod's runtime gives it none.
+// A builder that is not root cannot set groups; it keeps its own when it
+// is the step's user.
+func keepsIdentity(spec *Spec) bool {
 	sameUser := int(spec.UID) == os.Geteuid() && int(spec.GID) == os.Getegid()
-	if sameUser && (os.Geteuid() != 0 || sameGroups(spec.Groups)) {
-		return nil
-	}
-	return &syscall.Credential{Uid: spec.UID, Gid: spec.GID, Groups: spec.Groups}
+	return sameUser && (os.Geteuid() != 0 || sameGroups(spec.Groups))
 }
 
 // sameGroups tells whether the process's supplementary groups are the
