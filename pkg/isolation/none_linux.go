@@ -45,18 +45,11 @@ func (None) Run(ctx context.Context, spec *Spec) (err error) {
 	if err != nil {
 		return err
 	}
-	dir := spec.Dir
-	if dir == "" {
-		dir = "/"
-	}
-	// A missing working directory is made, as the chroot helper and runc
-	// make it: along the path as written ("/a/../b" makes /a).
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("creating the working directory %s: %w", dir, err)
-	}
-	// The helper runs the command in place and ends whatever the step
-	// leaves running when it exits (see stephelper.Config.InPlace).
-	cfg := &stephelper.Config{Root: "/", Args: spec.Args, Env: spec.Env, Dir: dir,
+	// The helper runs the command in place (making a missing working
+	// directory along the path as written, as runc does) and ends
+	// whatever the step leaves running when it exits (see
+	// stephelper.Config.InPlace).
+	cfg := &stephelper.Config{Root: "/", Args: spec.Args, Env: spec.Env, Dir: spec.Dir,
 		UID: spec.UID, GID: spec.GID, Groups: spec.Groups, InPlace: true, SameUser: keepsIdentity(spec)}
 	return runHelper(ctx, spec, cfg, Limits{})
 }
