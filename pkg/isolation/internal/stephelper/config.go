@@ -115,6 +115,25 @@ func appendUint(b []byte, n uint64) []byte {
 	return append(b, digits[i:]...)
 }
 
+// atoi reads a decimal number of digits only (a /proc entry's name).
+func atoi(s string) (int, bool) {
+	if s == "" {
+		return 0, false
+	}
+	n := 0
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func itoa(n int) string {
+	return string(appendUint(nil, uint64(n)))
+}
+
 type decoder struct {
 	buf []byte
 	err error

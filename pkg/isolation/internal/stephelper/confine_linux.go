@@ -97,11 +97,7 @@ func closeInherited() error {
 		return wrap("listing open descriptors", err)
 	}
 	for _, name := range names {
-		fd := 0
-		for _, c := range []byte(name) {
-			fd = fd*10 + int(c-'0')
-		}
-		if fd > 2 {
+		if fd, ok := atoi(name); ok && fd > 2 {
 			syscall.CloseOnExec(fd)
 		}
 	}

@@ -117,21 +117,3 @@ func parentOf(pid int) (int, bool) {
 	}
 	return atoi(string(rest[:n]))
 }
-
-func atoi(s string) (int, bool) {
-	if s == "" {
-		return 0, false
-	}
-	n := 0
-	for _, c := range []byte(s) {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
-}
-
-func itoa(n int) string {
-	return string(appendUint(nil, uint64(n)))
-}
